@@ -1,0 +1,12 @@
+/** Every test runs against the real Kafka and Redis of `npm run stack:up` (see tests/global-setup.ts). */
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/tests'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
+  globalSetup: '<rootDir>/tests/global-setup.ts',
+  testTimeout: 60_000,
+  // Two cores: more workers only fight the broker for CPU.
+  maxWorkers: 2,
+};

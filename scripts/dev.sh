@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `npm run dev`: the stack, the API (PORT 8080) and one worker (8081) in the foreground.
+# Ctrl-C stops everything this script started; a stack that was already running is left alone.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib/common.sh
+source scripts/lib/node-deps.sh
+
+ensure_node_deps
+npm run --silent build
+started_stack=false
+bash scripts/stack.sh status >/dev/null || started_stack=true
+bash scripts/stack.sh up
+
+export KAFKA_BROKERS=${KAFKA_BROKERS:-${KAFKA_HOST:-127.0.0.1}:${KAFKA_PORT:-9092}}
+export REDIS_URL=${REDIS_URL:-redis://${REDIS_HOST:-127.0.0.1}:${REDIS_PORT:-6379}}
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  say "stopping"
+  [ ${#pids[@]} -eq 0 ] || kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  if $started_stack; then bash scripts/stack.sh down; fi
+}
+trap cleanup INT TERM EXIT
+
+PORT=${API_PORT:-8080} node dist/services/api/main.js &
+pids+=($!)
+PORT=${WORKER_PORT:-8081} node dist/services/worker/main.js &
+pids+=($!)
+say "api on http://127.0.0.1:${API_PORT:-8080}, worker probes on :${WORKER_PORT:-8081}; Ctrl-C stops"
+wait -n "${pids[@]}" || true
+say "a process exited"

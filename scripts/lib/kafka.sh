@@ -1,0 +1,104 @@
+# Apache Kafka for the local stack: one KRaft node (broker + controller) from Maven Central jars.
+# Sourced by scripts/stack.sh after lib/common.sh.
+
+KAFKA_HOST=${KAFKA_HOST:-127.0.0.1}
+KAFKA_PORT=${KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
+KAFKA_HEAP=${KAFKA_HEAP:--Xms256m -Xmx1g}
+KAFKA_DIR=$STACK_DIR/kafka
+KAFKA_PID=$KAFKA_DIR/kafka.pid
+KAFKA_POM=$ROOT_DIR/scripts/kafka/pom.xml
+KAFKA_CLASSPATH=$KAFKA_DIR/classpath.txt
+
+kafka_answers() { port_open "$KAFKA_HOST" "$KAFKA_PORT"; }
+
+ensure_java_and_maven() {
+  local missing=()
+  command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null || missing+=(maven)
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+  local major
+  major=$(java -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2}')
+  [ "${major%%.*}" -ge 17 ] 2>/dev/null || die "Kafka 4 needs Java 17 or newer (found: ${major:-none})"
+}
+
+# Resolves the jars once; the classpath file is keyed on the pom, so editing the pom refetches.
+# Later starts read the file and never touch the network.
+kafka_classpath() {
+  local stamp
+  stamp=$(sha256sum "$KAFKA_POM" | cut -d' ' -f1)
+  if [ -f "$KAFKA_CLASSPATH" ] && [ "$(cat "$KAFKA_CLASSPATH.sha" 2>/dev/null)" = "$stamp" ] &&
+    tr ':' '\n' <"$KAFKA_CLASSPATH" | while read -r jar; do [ -f "$jar" ] || exit 1; done; then
+    return 0
+  fi
+  say "resolving Kafka jars with Maven (first run only)"
+  mkdir -p "$KAFKA_DIR"
+  mvn -q -B -f "$KAFKA_POM" dependency:build-classpath -Dmdep.includeScope=runtime \
+    -Dmdep.outputFile="$KAFKA_CLASSPATH" >"$KAFKA_DIR/maven.log" 2>&1 ||
+    die "maven could not fetch Kafka; see $KAFKA_DIR/maven.log"
+  echo "$stamp" >"$KAFKA_CLASSPATH.sha"
+}
+
+kafka_write_config() {
+  cat >"$KAFKA_DIR/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KAFKA_DIR/data
+# One node: internal topics cannot have more replicas than brokers.
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# The 3 s default delays every first join of a consumer group; nothing to wait for on one node.
+group.initial.rebalance.delay.ms=0
+# Spillway creates its topics itself, as Strimzi's KafkaTopic does in the cluster.
+auto.create.topics.enable=false
+num.partitions=6
+PROPS
+}
+
+# Runs a Kafka main class in place of the calling (sub)shell, so $! is the JVM's pid.
+kafka_java() {
+  # shellcheck disable=SC2086 # KAFKA_HEAP holds several JVM flags
+  exec java $KAFKA_HEAP -Dlog4j2.configurationFile="$ROOT_DIR/scripts/kafka/log4j2.properties" \
+    -Dkafka.logs.dir="$KAFKA_DIR" -cp "$(cat "$KAFKA_CLASSPATH")" "$@"
+}
+
+kafka_up() {
+  if kafka_answers; then
+    say "kafka already answering on $KAFKA_HOST:$KAFKA_PORT (reused)"
+    return 0
+  fi
+  ensure_java_and_maven
+  kafka_classpath
+  kafka_write_config
+  if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
+    # Static quorum (controller.quorum.voters): format without --standalone.
+    (kafka_java kafka.tools.StorageTool format -t "$(kafka_java kafka.tools.StorageTool random-uuid)" \
+      -c "$KAFKA_DIR/server.properties") >"$KAFKA_DIR/format.log" 2>&1 ||
+      die "formatting Kafka storage failed; see $KAFKA_DIR/format.log"
+  fi
+  : >"$KAFKA_DIR/server.log"
+  (kafka_java kafka.Kafka "$KAFKA_DIR/server.properties") </dev/null >"$KAFKA_DIR/stdout.log" 2>&1 &
+  echo $! >"$KAFKA_PID"
+  wait_until 90 "kafka on $KAFKA_HOST:$KAFKA_PORT" kafka_started ||
+    die "kafka did not start within 90 s; see $KAFKA_DIR/server.log and $KAFKA_DIR/stdout.log"
+}
+
+kafka_started() {
+  pid_alive "$KAFKA_PID" || die "kafka exited; see $KAFKA_DIR/stdout.log"
+  grep -q "Kafka Server started" "$KAFKA_DIR/server.log" && kafka_answers
+}
+
+kafka_down() { stop_pid kafka "$KAFKA_PID"; }
+
+kafka_status() {
+  if kafka_answers; then echo "kafka: up on $KAFKA_HOST:$KAFKA_PORT"; else echo "kafka: down"; fi
+}

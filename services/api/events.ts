@@ -1,0 +1,9 @@
+/** What the API reports as it works; metrics.ts turns these into Prometheus series. */
+export type EnqueueOutcome = 'accepted' | 'invalid' | 'unavailable';
+
+export interface ApiEvents {
+  httpRequest(method: string, route: string, status: number, seconds: number): void;
+  tasksEnqueued(type: string, outcome: EnqueueOutcome, count: number): void;
+  /** Time from a validated submission to Kafka's acknowledgement and the queued record. */
+  enqueueLatency(seconds: number): void;
+}

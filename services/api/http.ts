@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { ApiError } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import type { ApiEvents } from './events';
+
+/** Express middleware shared by every route: request ids, metrics, and the one error shape. */
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    id: string;
+  }
+}
+
+export function requestContext(events: ApiEvents): RequestHandler {
+  return (req, res, next) => {
+    const incoming = req.get('x-request-id');
+    req.id = incoming && /^[\w.-]{1,128}$/.test(incoming) ? incoming : randomUUID();
+    res.set('X-Request-Id', req.id);
+    const started = performance.now();
+    res.on('finish', () => {
+      // The route template, never the raw path: ids in paths would create a series per task.
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      events.httpRequest(req.method, route, res.statusCode, (performance.now() - started) / 1000);
+    });
+    next();
+  };
+}
+
+export const requireJson: RequestHandler = (req, _res, next) => {
+  if (!req.is('application/json')) {
+    throw new ApiError(415, 'unsupported_media_type', 'send the body as application/json', [
+      { field: 'Content-Type', message: `got "${req.get('content-type') ?? 'none'}"` },
+    ]);
+  }
+  next();
+};
+
+export const notFound: RequestHandler = (req) => {
+  throw new ApiError(404, 'route_not_found', `no route for ${req.method} ${req.path}`);
+};
+
+/** Errors from body-parser carry a `type`; map the ones a client caused to their status. */
+function fromBodyParser(err: { type?: string; limit?: number }): ApiError | undefined {
+  if (err.type === 'entity.parse.failed')
+    return new ApiError(400, 'invalid_json', 'the body is not valid JSON');
+  if (err.type === 'entity.too.large') {
+    return new ApiError(413, 'payload_too_large', `the body is larger than ${err.limit} bytes`);
+  }
+  if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
+    return new ApiError(415, 'unsupported_media_type', 'the body must be UTF-8 JSON');
+  }
+  return undefined;
+}
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const known = err instanceof ApiError ? err : fromBodyParser(err as { type?: string });
+    const apiError =
+      known ?? new ApiError(500, 'internal', 'something went wrong; the request id is in the logs');
+    if (!known) logger.error('request failed', { requestId: req.id, path: req.path, error: String(err) });
+    if (apiError.retryAfterSeconds !== undefined) res.set('Retry-After', String(apiError.retryAfterSeconds));
+    res.status(apiError.httpStatus).json({
+      error: { code: apiError.code, message: apiError.message, details: apiError.details },
+    });
+  };
+}

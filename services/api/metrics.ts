@@ -1,0 +1,58 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import type { MetricsSource } from '../shared/http/probes';
+import type { ApiEvents, EnqueueOutcome } from './events';
+import { BoundedLabel } from '../shared/bounded-label';
+
+/** The API's Prometheus metrics, all named spillway_*; one registry per app instance. */
+export class ApiMetrics implements ApiEvents, MetricsSource {
+  private readonly registry = new Registry();
+  private readonly taskType = new BoundedLabel();
+  readonly contentType = this.registry.contentType;
+
+  private readonly httpRequests = new Counter({
+    name: 'spillway_http_requests_total',
+    help: 'HTTP requests by method, route template and status code.',
+    labelNames: ['method', 'route', 'status'],
+    registers: [this.registry],
+  });
+  private readonly httpDuration = new Histogram({
+    name: 'spillway_http_request_duration_seconds',
+    help: 'HTTP request duration by method and route template.',
+    labelNames: ['method', 'route'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  private readonly enqueued = new Counter({
+    name: 'spillway_tasks_enqueued_total',
+    help: 'Task submissions by task type and outcome (accepted, invalid, unavailable).',
+    labelNames: ['type', 'outcome'],
+    registers: [this.registry],
+  });
+  private readonly enqueueDuration = new Histogram({
+    name: 'spillway_enqueue_duration_seconds',
+    help: 'Time from a valid submission to Kafka acknowledging it and its record being written.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'spillway_api_' });
+  }
+
+  httpRequest(method: string, route: string, status: number, seconds: number): void {
+    this.httpRequests.inc({ method, route, status: String(status) });
+    this.httpDuration.observe({ method, route }, seconds);
+  }
+
+  tasksEnqueued(type: string, outcome: EnqueueOutcome, count: number): void {
+    this.enqueued.inc({ type: this.taskType.of(type), outcome }, count);
+  }
+
+  enqueueLatency(seconds: number): void {
+    this.enqueueDuration.observe(seconds);
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

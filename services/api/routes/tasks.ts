@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import { Router } from 'express';
+import { ApiError } from '../../shared/errors';
+import type { Logger } from '../../shared/logger';
+import type { TaskStore } from '../../shared/redis/task-store';
+import type { TaskMessage } from '../../shared/task';
+import type { ApiEvents } from '../events';
+import { requireJson } from '../http';
+import type { TaskPublisher } from '../task-publisher';
+import { taskView } from '../task-view';
+import { parseSubmission } from '../validation';
+
+export interface TaskRoutesDeps {
+  store: TaskStore;
+  publisher: TaskPublisher;
+  events: ApiEvents;
+  logger: Logger;
+}
+
+export function tasksRouter({ store, publisher, events, logger }: TaskRoutesDeps): Router {
+  const router = Router();
+
+  router.post('/tasks', requireJson, async (req, res) => {
+    let submission;
+    try {
+      submission = parseSubmission(req.body);
+    } catch (err) {
+      events.tasksEnqueued(String((req.body as { type?: unknown })?.type ?? ''), 'invalid', 1);
+      throw err;
+    }
+    const started = performance.now();
+    const message: TaskMessage = { id: randomUUID(), ...submission, enqueuedAt: Date.now() };
+    try {
+      await publisher.publish([message]);
+    } catch (err) {
+      events.tasksEnqueued(message.type, 'unavailable', 1);
+      throw err;
+    }
+    // Kafka holds the task now, so it will run whatever happens next. If this write fails the
+    // worker's first status write creates the record; until then GET answers 404.
+    const createdAt = new Date(message.enqueuedAt);
+    await store
+      .transition({
+        id: message.id,
+        type: message.type,
+        createdAt,
+        status: 'queued',
+        attempt: 0,
+        at: createdAt,
+      })
+      .catch((err: unknown) =>
+        logger.warn('queued record not written', { taskId: message.id, error: String(err) }),
+      );
+    events.tasksEnqueued(message.type, 'accepted', 1);
+    events.enqueueLatency((performance.now() - started) / 1000);
+    res
+      .status(202)
+      .location(`${req.baseUrl}/tasks/${message.id}`)
+      .json({ id: message.id, type: message.type, status: 'queued', createdAt: createdAt.toISOString() });
+  });
+
+  router.get('/tasks/:id', async (req, res) => {
+    const record = await store.get(req.params.id);
+    if (!record) throw new ApiError(404, 'task_not_found', `no task with id "${req.params.id}"`);
+    res.json(taskView(record));
+  });
+
+  return router;
+}

@@ -1,0 +1,52 @@
+import { EnvReader } from './env-reader';
+import { LOG_LEVELS, type LogLevel } from './logger';
+
+/** Settings both processes share; each process adds its own in services/<process>/config.ts. */
+export interface CommonConfig {
+  /** Names the Kafka topics, consumer group and Redis keys of one queue (SPILLWAY_QUEUE, default "default"). */
+  queue: string;
+  kafka: {
+    /** KAFKA_BROKERS, default 127.0.0.1:9092 (the local stack). */
+    brokers: string[];
+    /** KAFKA_CLIENT_ID, default "spillway". */
+    clientId: string;
+    /** Create the topics at start-up if missing (KAFKA_CREATE_TOPICS, default true; the chart uses Strimzi KafkaTopics). */
+    createTopics: boolean;
+    /** Partitions of the tasks topic when Spillway creates it (KAFKA_TASK_PARTITIONS, default 6). */
+    taskPartitions: number;
+  };
+  redis: {
+    /** REDIS_URL, default redis://127.0.0.1:6379 (the local stack). */
+    url: string;
+  };
+  /** How long task records live in Redis after their last change (TASK_TTL_SECONDS, default 7 days). */
+  taskTtlSeconds: number;
+  /** LOG_LEVEL, default info. */
+  logLevel: LogLevel;
+}
+
+export function readCommonConfig(env: EnvReader): CommonConfig {
+  return {
+    queue: env.string('SPILLWAY_QUEUE', 'default', {
+      re: /^[a-z0-9][a-z0-9-]{0,62}$/,
+      hint: 'lower-case letters, digits and dashes, at most 63 (it names topics and keys)',
+    }),
+    kafka: {
+      brokers: env.hostPorts('KAFKA_BROKERS', '127.0.0.1:9092'),
+      clientId: env.string('KAFKA_CLIENT_ID', 'spillway'),
+      createTopics: env.oneOf('KAFKA_CREATE_TOPICS', 'true', ['true', 'false']) === 'true',
+      taskPartitions: env.int('KAFKA_TASK_PARTITIONS', 6, { min: 1, max: 10_000 }),
+    },
+    redis: { url: env.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']) },
+    taskTtlSeconds: env.int('TASK_TTL_SECONDS', 7 * 24 * 3600, { min: 60 }),
+    logLevel: env.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+  };
+}
+
+/** Deep-freezes a config object so nothing can change it after start-up. */
+export function freeze<T extends object>(value: T): Readonly<T> {
+  for (const inner of Object.values(value)) {
+    if (inner && typeof inner === 'object' && !Object.isFrozen(inner)) freeze(inner);
+  }
+  return Object.freeze(value);
+}

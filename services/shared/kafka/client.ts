@@ -1,0 +1,36 @@
+import { Kafka, logLevel as KafkaLogLevel, type Admin, type LogEntry } from 'kafkajs';
+import type { CommonConfig } from '../config';
+import type { Logger } from '../logger';
+
+/** Builds the kafkajs client; connections open only when a producer, consumer or admin connects. */
+export function createKafka(config: CommonConfig['kafka'], logger: Logger): Kafka {
+  return new Kafka({
+    clientId: config.clientId,
+    brokers: config.brokers,
+    connectionTimeout: 3000,
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: () => (entry) => logKafkaEntry(logger, entry),
+  });
+}
+
+function logKafkaEntry(logger: Logger, { level, namespace, log }: LogEntry): void {
+  const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
+  const at = level <= KafkaLogLevel.ERROR ? 'error' : level === KafkaLogLevel.WARN ? 'warn' : 'debug';
+  logger[at](message, { component: 'kafkajs', namespace, ...fields });
+}
+
+/** Creates missing topics; existing ones are left as they are (their partition count included). */
+export async function ensureTopics(admin: Admin, topics: string[], numPartitions: number): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((topic) => !existing.has(topic));
+  if (missing.length === 0) return;
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({ topic, numPartitions, replicationFactor: -1 })),
+    });
+  } catch (err) {
+    // Another process created it between our list and create: that is the outcome we wanted.
+    if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+  }
+}

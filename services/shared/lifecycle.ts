@@ -1,0 +1,48 @@
+import type { Logger } from './logger';
+
+/**
+ * First SIGTERM or SIGINT starts a graceful shutdown and exits when it is done; a second one
+ * exits at once (an operator who presses Ctrl-C twice means it).
+ */
+export function exitOnSignals(logger: Logger, shutdown: () => Promise<void>): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn('second signal: exiting now', { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info('shutting down', { signal });
+    shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error('shutdown failed', { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+/**
+ * Runs cleanups in order; one that fails does not skip the rest. The first failure is rethrown
+ * at the end. Returns the same promise when called again.
+ */
+export function onceInOrder(cleanups: (() => Promise<unknown>)[]): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => {
+    running ??= (async () => {
+      let firstError: unknown;
+      for (const cleanup of cleanups) {
+        try {
+          await cleanup();
+        } catch (err) {
+          firstError ??= err;
+        }
+      }
+      if (firstError !== undefined) throw firstError;
+    })();
+    return running;
+  };
+}

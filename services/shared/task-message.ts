@@ -1,0 +1,31 @@
+import type { JsonValue, TaskMessage } from './task';
+
+/** The one owner of the tasks topic's wire format: JSON, UTF-8, fields of TaskMessage. */
+
+export function encodeTaskMessage(message: TaskMessage): Buffer {
+  return Buffer.from(JSON.stringify(message));
+}
+
+/** A message no worker can ever run, whatever it retries: not JSON, or not a task's shape. */
+export class PoisonMessageError extends Error {
+  constructor(reason: string) {
+    super(`not a task message: ${reason}`);
+    this.name = 'PoisonMessageError';
+  }
+}
+
+export function decodeTaskMessage(value: Buffer | null): TaskMessage {
+  if (!value) throw new PoisonMessageError('empty value');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value.toString('utf8'));
+  } catch {
+    throw new PoisonMessageError('value is not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null) throw new PoisonMessageError('value is not an object');
+  const { id, type, payload, enqueuedAt } = parsed as Record<string, unknown>;
+  if (typeof id !== 'string' || id === '') throw new PoisonMessageError('"id" is not a string');
+  if (typeof type !== 'string' || type === '') throw new PoisonMessageError('"type" is not a string');
+  if (typeof enqueuedAt !== 'number') throw new PoisonMessageError('"enqueuedAt" is not a number');
+  return { id, type, payload: (payload ?? null) as JsonValue, enqueuedAt };
+}

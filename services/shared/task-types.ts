@@ -1,0 +1,16 @@
+import type { JsonValue } from './task';
+
+/**
+ * Task type → payload, typed once for the API and the worker. The built-in demo types let
+ * behaviour be shown without writing a handler.
+ */
+export interface TaskPayloads {
+  /** Succeeds with the payload as its result. */
+  echo: JsonValue;
+  /** Waits `ms` milliseconds, then succeeds. */
+  sleep: { ms: number };
+  /** Always throws, with `message` if given. */
+  fail: { message?: string };
+}
+
+export type BuiltInTaskType = keyof TaskPayloads;

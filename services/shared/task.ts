@@ -1,0 +1,56 @@
+/**
+ * The words Spillway uses, one meaning each.
+ *
+ * - task: one unit of work a client submitted: an id, a task type and a payload.
+ * - task type: the name that selects a handler (`echo`, `sleep`, ...).
+ * - handler: the function a worker runs for one task type.
+ * - attempt: one run of a task's handler; attempts count from 1.
+ * - status: where a task is in its life (TaskStatus below).
+ * - task message: what the API publishes on the tasks topic and a worker consumes.
+ * - task record: what Redis holds about a task; what `GET /v1/tasks/:id` returns.
+ * - queue: a named set of topics, consumer group and Redis keys (`SPILLWAY_QUEUE`).
+ * - lag: task messages on the tasks topic that the worker group has not committed yet.
+ */
+
+export const TASK_STATUSES = [
+  'queued',
+  'scheduled',
+  'running',
+  'retrying',
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** A task in one of these statuses never changes again. */
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** The value of a message on the tasks topic. Field names are part of the wire format. */
+export interface TaskMessage {
+  id: string;
+  type: string;
+  payload: JsonValue;
+  /** Epoch milliseconds at which the API accepted the task. */
+  enqueuedAt: number;
+}
+
+export interface TaskError {
+  name: string;
+  message: string;
+}
+
+export interface TaskRecord {
+  id: string;
+  type: string;
+  status: TaskStatus;
+  /** Attempts started so far. */
+  attempts: number;
+  createdAt: Date;
+  startedAt?: Date;
+  finishedAt?: Date;
+  result?: JsonValue;
+  error?: TaskError;
+}

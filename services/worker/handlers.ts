@@ -1,0 +1,41 @@
+import type { Logger } from '../shared/logger';
+import type { JsonValue } from '../shared/task';
+import type { TaskPayloads } from '../shared/task-types';
+
+export interface HandlerContext {
+  taskId: string;
+  /** Starts at 1. */
+  attempt: number;
+  /** Aborted when shutdown runs out of drain time; the task is then delivered again elsewhere. */
+  signal: AbortSignal;
+  /** Lines carry the task id and type. */
+  logger: Logger;
+}
+
+/** Runs one task. What it resolves to becomes the task's result; a throw fails the task. */
+export type Handler<P = JsonValue> = (payload: P, ctx: HandlerContext) => Promise<JsonValue | void>;
+
+/** Task type → handler. Built-in types are checked against their payload type (TaskPayloads). */
+export class HandlerRegistry {
+  private readonly handlers = new Map<string, Handler<never>>();
+
+  register<T extends keyof TaskPayloads>(type: T, handler: Handler<TaskPayloads[T]>): this;
+  register(type: string, handler: Handler): this;
+  register(type: string, handler: Handler<never>): this {
+    if (this.handlers.has(type)) throw new Error(`a handler for "${type}" is already registered`);
+    this.handlers.set(type, handler);
+    return this;
+  }
+
+  /**
+   * The payload is whatever the client sent; a handler must not trust its shape beyond what its
+   * TaskPayloads entry promises the API checked.
+   */
+  get(type: string): Handler<JsonValue> | undefined {
+    return this.handlers.get(type) as Handler<JsonValue> | undefined;
+  }
+
+  types(): string[] {
+    return [...this.handlers.keys()];
+  }
+}

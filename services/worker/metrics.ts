@@ -1,0 +1,78 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { BoundedLabel } from '../shared/bounded-label';
+import type { MetricsSource } from '../shared/http/probes';
+import type { TaskOutcome, WorkerEvents } from './events';
+
+const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/** The worker's Prometheus metrics, all named spillway_*; one registry per worker instance. */
+export class WorkerMetrics implements WorkerEvents, MetricsSource {
+  private readonly registry = new Registry();
+  private readonly taskType = new BoundedLabel();
+  readonly contentType = this.registry.contentType;
+
+  private readonly queueWait = new Histogram({
+    name: 'spillway_task_queue_wait_seconds',
+    help: 'Time from the API accepting a task to a worker starting it, by task type.',
+    labelNames: ['type'],
+    buckets: SECONDS,
+    registers: [this.registry],
+  });
+  private readonly processing = new Histogram({
+    name: 'spillway_task_processing_seconds',
+    help: 'Handler run time by task type and outcome.',
+    labelNames: ['type', 'outcome'],
+    buckets: SECONDS,
+    registers: [this.registry],
+  });
+  private readonly processed = new Counter({
+    name: 'spillway_tasks_processed_total',
+    help: 'Task runs ended on this worker, by task type and outcome (succeeded, failed, interrupted).',
+    labelNames: ['type', 'outcome'],
+    registers: [this.registry],
+  });
+  private readonly inFlight = new Gauge({
+    name: 'spillway_tasks_in_flight',
+    help: 'Tasks whose handler is running now.',
+    registers: [this.registry],
+  });
+  private readonly duplicates = new Counter({
+    name: 'spillway_task_duplicates_skipped_total',
+    help: 'Deliveries of tasks that had already finished, recognised and not run again.',
+    labelNames: ['type'],
+    registers: [this.registry],
+  });
+  private readonly poison = new Counter({
+    name: 'spillway_poison_messages_total',
+    help: 'Messages on the tasks topic that are not task messages.',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'spillway_worker_' });
+  }
+
+  taskStarted(type: string, queueWaitSeconds: number): void {
+    this.queueWait.observe({ type: this.taskType.of(type) }, Math.max(0, queueWaitSeconds));
+    this.inFlight.inc();
+  }
+
+  taskFinished(type: string, outcome: TaskOutcome, seconds: number): void {
+    const labels = { type: this.taskType.of(type), outcome };
+    this.processing.observe(labels, seconds);
+    this.processed.inc(labels);
+    this.inFlight.dec();
+  }
+
+  duplicateSkipped(type: string): void {
+    this.duplicates.inc({ type: this.taskType.of(type) });
+  }
+
+  poisonMessage(): void {
+    this.poison.inc();
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,105 @@
+import { loadApiConfig } from '../../services/api/config';
+import { ConfigError } from '../../services/shared/env-reader';
+import { loadWorkerConfig } from '../../services/worker/config';
+
+function problemsOf(load: () => unknown): readonly string[] {
+  try {
+    load();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('API configuration', () => {
+  it('defaults to the local stack', () => {
+    const config = loadApiConfig({});
+    expect(config.port).toBe(8080);
+    expect(config.kafka.brokers).toEqual(['127.0.0.1:9092']);
+    expect(config.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(config.queue).toBe('default');
+    expect(config.maxBodyBytes).toBe(1024 * 1024);
+  });
+
+  it('reads every variable it is given', () => {
+    const config = loadApiConfig({
+      PORT: '9000',
+      KAFKA_BROKERS: 'kafka-0:9092, kafka-1:9092',
+      REDIS_URL: 'rediss://:secret@redis.example:6380/2',
+      SPILLWAY_QUEUE: 'emails',
+      KAFKA_CREATE_TOPICS: 'false',
+      KAFKA_TASK_PARTITIONS: '24',
+      PUBLISH_TIMEOUT_MS: '2500',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config).toMatchObject({
+      port: 9000,
+      queue: 'emails',
+      publishTimeoutMs: 2500,
+      logLevel: 'debug',
+      kafka: { brokers: ['kafka-0:9092', 'kafka-1:9092'], createTopics: false, taskPartitions: 24 },
+      redis: { url: 'rediss://:secret@redis.example:6380/2' },
+    });
+  });
+
+  it('rejects a bad value naming the variable', () => {
+    expect(problemsOf(() => loadApiConfig({ PORT: 'eighty' }))).toEqual([
+      'PORT="eighty" is not valid: expected an integer from 0 to 65535',
+    ]);
+  });
+
+  it('reports every bad variable at once', () => {
+    const problems = problemsOf(() =>
+      loadApiConfig({
+        PORT: '70000',
+        KAFKA_BROKERS: 'kafka-without-port',
+        REDIS_URL: 'http://redis:6379',
+        LOG_LEVEL: 'loud',
+        SPILLWAY_QUEUE: 'Has Spaces',
+      }),
+    );
+    expect(problems.map((p) => p.split('=')[0])).toEqual([
+      'SPILLWAY_QUEUE',
+      'KAFKA_BROKERS',
+      'REDIS_URL',
+      'LOG_LEVEL',
+      'PORT',
+    ]);
+  });
+
+  it('keeps a Redis password out of the error message', () => {
+    const [problem] = problemsOf(() => loadApiConfig({ REDIS_URL: 'http://:hunter2@redis:6379' }));
+    expect(problem).toContain('REDIS_URL');
+    expect(problem).not.toContain('hunter2');
+  });
+
+  it('rejects numbers that are not whole or out of range', () => {
+    expect(problemsOf(() => loadApiConfig({ PUBLISH_TIMEOUT_MS: '1.5' }))[0]).toMatch(/^PUBLISH_TIMEOUT_MS=/);
+    expect(problemsOf(() => loadApiConfig({ KAFKA_TASK_PARTITIONS: '0' }))[0]).toMatch(
+      /^KAFKA_TASK_PARTITIONS=/,
+    );
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadApiConfig({ PORT: '' }).port).toBe(8080);
+  });
+
+  it('is frozen', () => {
+    const config = loadApiConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.kafka)).toBe(true);
+  });
+});
+
+describe('worker configuration', () => {
+  it('defaults its probe port to 8081', () => {
+    expect(loadWorkerConfig({}).port).toBe(8081);
+  });
+
+  it('rejects a session timeout Kafka would refuse', () => {
+    expect(problemsOf(() => loadWorkerConfig({ KAFKA_SESSION_TIMEOUT_MS: '1000' }))[0]).toMatch(
+      /^KAFKA_SESSION_TIMEOUT_MS="1000" is not valid/,
+    );
+  });
+});
