@@ -7,7 +7,6 @@ source scripts/lib/common.sh
 source scripts/lib/node-deps.sh
 
 ensure_node_deps
-npm run --silent build
 npm run --silent lint
 
 if ! bash scripts/stack.sh status >/dev/null; then

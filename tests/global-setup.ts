@@ -1,10 +1,20 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
+const root = join(__dirname, '..');
+
 /**
- * Tests talk to a real Kafka and Redis. `npm test` starts them first; this covers running jest
- * directly. The script returns at once when both already answer.
+ * Tests talk to a real Kafka and Redis, and the end-to-end tests run the compiled services.
+ * `stack.sh up` returns at once when both servers already answer; the build is incremental.
  */
 export default function globalSetup(): void {
-  execFileSync('bash', [join(__dirname, '..', 'scripts', 'stack.sh'), 'up'], { stdio: 'inherit' });
+  execFileSync('bash', [join(root, 'scripts', 'stack.sh'), 'up'], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
 }

@@ -25,7 +25,8 @@ export function createApp(deps: ApiDeps): Express {
   app.set('etag', false);
   app.use(requestContext(deps.events));
   app.use(probeRouter(deps.readiness, deps.metrics));
-  app.use('/v1', express.json({ limit: deps.config.maxBodyBytes, strict: false }), tasksRouter(deps));
+  app.use('/v1', express.json({ limit: deps.config.maxBodyBytes, strict: false }));
+  app.use(tasksRouter(deps));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

@@ -20,7 +20,7 @@ export function requestContext(events: ApiEvents): RequestHandler {
     const started = performance.now();
     res.on('finish', () => {
       // The route template, never the raw path: ids in paths would create a series per task.
-      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const route = req.route ? String(req.route.path) : 'unmatched';
       events.httpRequest(req.method, route, res.statusCode, (performance.now() - started) / 1000);
     });
     next();

@@ -1,30 +1,29 @@
 import { once } from 'node:events';
-import { createKafka, ensureTopics } from '../shared/kafka/client';
+import type { AddressInfo } from 'node:net';
+import { ConfigError } from '../shared/env-reader';
+import { createKafka, prepareTopics } from '../shared/kafka/client';
 import { kafkaNames } from '../shared/kafka/names';
 import { kafkaReadiness } from '../shared/kafka/readiness';
 import { exitOnSignals, onceInOrder } from '../shared/lifecycle';
-import { createLogger } from '../shared/logger';
+import { createLogger, type Logger } from '../shared/logger';
 import { RedisTaskStore } from '../shared/redis/redis-task-store';
-import { ConfigError } from '../shared/env-reader';
 import { createApp } from './app';
-import { loadApiConfig } from './config';
+import { loadApiConfig, type ApiConfig } from './config';
 import { ApiMetrics } from './metrics';
 import { KafkaTaskPublisher } from './task-publisher';
 
-/** Wires the API process: the only file that reads the environment and opens connections. */
-async function main(): Promise<void> {
-  const config = loadApiConfig(process.env);
-  const logger = createLogger(config.logLevel, { service: 'spillway-api', queue: config.queue });
+export interface RunningApi {
+  port: number;
+  /** Stops intake, lets in-flight requests finish, then disconnects. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Wires and starts the API process: the one place it connects to Kafka and Redis. */
+export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Promise<RunningApi> {
   const names = kafkaNames(config.queue);
   const kafka = createKafka(config.kafka, logger);
 
-  if (config.kafka.createTopics) {
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, [names.tasksTopic], config.kafka.taskPartitions).finally(() =>
-      admin.disconnect(),
-    );
-  }
+  await prepareTopics(kafka, config.kafka, names);
   const publisher = new KafkaTaskPublisher(kafka, names.tasksTopic, config.publishTimeoutMs);
   await publisher.connect();
   const store = new RedisTaskStore({
@@ -46,21 +45,39 @@ async function main(): Promise<void> {
   });
   const server = app.listen(config.port);
   await once(server, 'listening');
-  logger.info('api listening', { port: config.port, topic: names.tasksTopic });
+  const port = (server.address() as AddressInfo).port;
+  logger.info('api listening', { port, topic: names.tasksTopic });
 
-  // Stop intake first, let in-flight requests finish (their sends complete), then disconnect.
   const closeServer = () =>
     new Promise<void>((resolve, reject) => {
       server.close((err) => (err ? reject(err) : resolve()));
       server.closeIdleConnections();
     });
-  exitOnSignals(
-    logger,
-    onceInOrder([closeServer, () => publisher.disconnect(), () => kafkaCheck.close(), () => store.close()]),
-  );
+  return {
+    port,
+    stop: onceInOrder([
+      closeServer,
+      () => publisher.disconnect(),
+      () => kafkaCheck.close(),
+      () => store.close(),
+    ]),
+  };
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
-  process.exit(1);
-});
+if (require.main === module) {
+  let config: Readonly<ApiConfig>;
+  try {
+    config = loadApiConfig(process.env);
+  } catch (err) {
+    console.error(err instanceof ConfigError ? err.message : err);
+    process.exit(1);
+  }
+  const logger = createLogger(config.logLevel, { service: 'spillway-api', queue: config.queue });
+  startApi(config, logger).then(
+    (api) => exitOnSignals(logger, api.stop),
+    (err: unknown) => {
+      logger.error('api failed to start', { error: String(err) });
+      process.exit(1);
+    },
+  );
+}

@@ -1,33 +1,37 @@
 import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { ConfigError } from '../shared/env-reader';
 import { probeRouter } from '../shared/http/probes';
-import { createKafka, ensureTopics } from '../shared/kafka/client';
+import { createKafka, prepareTopics } from '../shared/kafka/client';
 import { kafkaNames } from '../shared/kafka/names';
 import { exitOnSignals, onceInOrder } from '../shared/lifecycle';
-import { createLogger } from '../shared/logger';
+import { createLogger, type Logger } from '../shared/logger';
 import { RedisTaskStore } from '../shared/redis/redis-task-store';
 import { withTimeout } from '../shared/timeout';
-import { loadWorkerConfig } from './config';
+import { loadWorkerConfig, type WorkerConfig } from './config';
 import { registerDemoHandlers } from './demo-handlers';
 import { HandlerRegistry } from './handlers';
 import { WorkerMetrics } from './metrics';
 import { createWorker } from './worker';
 
-/** Wires the worker process: the only file that reads the environment and opens connections. */
-async function main(): Promise<void> {
-  const config = loadWorkerConfig(process.env);
-  const logger = createLogger(config.logLevel, { service: 'spillway-worker', queue: config.queue });
+export interface RunningWorker {
+  /** Port of the probe and metrics server. */
+  port: number;
+  /** Drains in-flight tasks, leaves the group, disconnects. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Wires and starts a worker process: the one place it connects to Kafka and Redis. */
+export async function startWorker(
+  config: Readonly<WorkerConfig>,
+  logger: Logger,
+  handlers: HandlerRegistry = registerDemoHandlers(new HandlerRegistry()),
+): Promise<RunningWorker> {
   const names = kafkaNames(config.queue);
   const kafka = createKafka(config.kafka, logger);
 
-  if (config.kafka.createTopics) {
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, [names.tasksTopic], config.kafka.taskPartitions).finally(() =>
-      admin.disconnect(),
-    );
-  }
+  await prepareTopics(kafka, config.kafka, names);
   const store = new RedisTaskStore({
     url: config.redis.url,
     queue: config.queue,
@@ -39,43 +43,52 @@ async function main(): Promise<void> {
     tasksTopic: names.tasksTopic,
     heartbeatIntervalMs: Math.floor(config.sessionTimeoutMs / 10),
     store,
-    handlers: registerDemoHandlers(new HandlerRegistry()),
+    handlers,
     events: metrics,
     logger,
   });
 
+  const groupMembership = {
+    name: 'kafka',
+    check: async () => {
+      if (!worker.isReady()) throw new Error('not a member of the consumer group');
+    },
+  };
   const probes = express().use(
-    probeRouter(
-      [
-        { name: 'redis', check: () => store.ping() },
-        {
-          name: 'kafka',
-          check: async () => {
-            if (!worker.isReady()) throw new Error('not a member of the consumer group');
-          },
-        },
-      ],
-      metrics,
-    ),
+    probeRouter([{ name: 'redis', check: () => store.ping() }, groupMembership], metrics),
   );
   const server = probes.listen(config.port);
   await once(server, 'listening');
   await worker.start();
-  logger.info('worker started', { port: config.port, topic: names.tasksTopic, group: names.workerGroup });
+  const port = (server.address() as AddressInfo).port;
+  logger.info('worker started', { port, topic: names.tasksTopic, group: names.workerGroup });
 
-  exitOnSignals(
-    logger,
-    onceInOrder([
+  return {
+    port,
+    stop: onceInOrder([
       // A handler that ignores its abort signal must not hold the process past its grace period.
       () =>
         withTimeout(worker.stop(config.shutdownTimeoutMs), config.shutdownTimeoutMs + 5000, 'worker stop'),
       () => store.close(),
       () => new Promise<void>((resolve) => server.close(() => resolve())),
     ]),
-  );
+  };
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
-  process.exit(1);
-});
+if (require.main === module) {
+  let config: Readonly<WorkerConfig>;
+  try {
+    config = loadWorkerConfig(process.env);
+  } catch (err) {
+    console.error(err instanceof ConfigError ? err.message : err);
+    process.exit(1);
+  }
+  const logger = createLogger(config.logLevel, { service: 'spillway-worker', queue: config.queue });
+  startWorker(config, logger).then(
+    (worker) => exitOnSignals(logger, worker.stop),
+    (err: unknown) => {
+      logger.error('worker failed to start', { error: String(err) });
+      process.exit(1);
+    },
+  );
+}

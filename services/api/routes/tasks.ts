@@ -17,15 +17,17 @@ export interface TaskRoutesDeps {
   logger: Logger;
 }
 
+/** Routes carry their full path, so `req.route.path` is the template metrics label requests with. */
 export function tasksRouter({ store, publisher, events, logger }: TaskRoutesDeps): Router {
   const router = Router();
 
-  router.post('/tasks', requireJson, async (req, res) => {
+  router.post('/v1/tasks', requireJson, async (req, res) => {
     let submission;
     try {
       submission = parseSubmission(req.body);
     } catch (err) {
-      events.tasksEnqueued(String((req.body as { type?: unknown })?.type ?? ''), 'invalid', 1);
+      // An invalid body's type is not trusted as a label value.
+      events.tasksEnqueued('', 'invalid', 1);
       throw err;
     }
     const started = performance.now();
@@ -55,11 +57,11 @@ export function tasksRouter({ store, publisher, events, logger }: TaskRoutesDeps
     events.enqueueLatency((performance.now() - started) / 1000);
     res
       .status(202)
-      .location(`${req.baseUrl}/tasks/${message.id}`)
+      .location(`/v1/tasks/${message.id}`)
       .json({ id: message.id, type: message.type, status: 'queued', createdAt: createdAt.toISOString() });
   });
 
-  router.get('/tasks/:id', async (req, res) => {
+  router.get('/v1/tasks/:id', async (req, res) => {
     const record = await store.get(req.params.id);
     if (!record) throw new ApiError(404, 'task_not_found', `no task with id "${req.params.id}"`);
     res.json(taskView(record));

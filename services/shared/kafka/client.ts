@@ -1,6 +1,7 @@
 import { Kafka, logLevel as KafkaLogLevel, type Admin, type LogEntry } from 'kafkajs';
 import type { CommonConfig } from '../config';
 import type { Logger } from '../logger';
+import type { KafkaNames } from './names';
 
 /** Builds the kafkajs client; connections open only when a producer, consumer or admin connects. */
 export function createKafka(config: CommonConfig['kafka'], logger: Logger): Kafka {
@@ -17,6 +18,22 @@ function logKafkaEntry(logger: Logger, { level, namespace, log }: LogEntry): voi
   const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
   const at = level <= KafkaLogLevel.ERROR ? 'error' : level === KafkaLogLevel.WARN ? 'warn' : 'debug';
   logger[at](message, { component: 'kafkajs', namespace, ...fields });
+}
+
+/** At start-up, creates the queue's topics unless the deployment manages them (Strimzi KafkaTopic). */
+export async function prepareTopics(
+  kafka: Kafka,
+  config: CommonConfig['kafka'],
+  names: KafkaNames,
+): Promise<void> {
+  if (!config.createTopics) return;
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, [names.tasksTopic], config.taskPartitions);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Creates missing topics; existing ones are left as they are (their partition count included). */
