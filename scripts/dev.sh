@@ -17,18 +17,21 @@ export REDIS_URL=${REDIS_URL:-redis://${REDIS_HOST:-127.0.0.1}:${REDIS_PORT:-637
 
 pids=()
 cleanup() {
-  trap - INT TERM EXIT
   say "stopping"
   [ ${#pids[@]} -eq 0 ] || kill -TERM "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
   if $started_stack; then bash scripts/stack.sh down; fi
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-PORT=${API_PORT:-8080} node dist/services/api/main.js &
+# setsid: Ctrl-C in a terminal signals the whole process group; the services must get exactly one
+# SIGTERM from cleanup (a second signal means "exit now, skip the drain").
+PORT=${API_PORT:-8080} setsid node dist/services/api/main.js &
 pids+=($!)
-PORT=${WORKER_PORT:-8081} node dist/services/worker/main.js &
+PORT=${WORKER_PORT:-8081} setsid node dist/services/worker/main.js &
 pids+=($!)
 say "api on http://127.0.0.1:${API_PORT:-8080}, worker probes on :${WORKER_PORT:-8081}; Ctrl-C stops"
 wait -n "${pids[@]}" || true
-say "a process exited"
+say "a service exited; stopping the rest"
+exit 1

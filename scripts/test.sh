@@ -13,4 +13,11 @@ if ! bash scripts/stack.sh status >/dev/null; then
   trap 'bash scripts/stack.sh down' EXIT
 fi
 bash scripts/stack.sh up
-npx jest "$@"
+results=$STACK_DIR/jest-results.json
+status=0
+npx jest --json --outputFile="$results" "$@" || status=$?
+# One plain closing line any CI can read, whatever jest printed above it.
+node -e 'const r = require(process.argv[1]);
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);' \
+  "$results" || true
+exit "$status"

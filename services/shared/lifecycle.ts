@@ -13,8 +13,12 @@ export function exitOnSignals(logger: Logger, shutdown: () => Promise<void>): vo
     }
     stopping = true;
     logger.info('shutting down', { signal });
+    const started = Date.now();
     shutdown().then(
-      () => process.exit(0),
+      () => {
+        logger.info('stopped', { seconds: (Date.now() - started) / 1000 });
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error('shutdown failed', { error: String(err) });
         process.exit(1);

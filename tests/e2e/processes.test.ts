@@ -1,3 +1,4 @@
+import { RedisTaskStore } from '../../services/shared/redis/redis-task-store';
 import { freePort } from '../helpers/redis-server';
 import { request } from '../helpers/http';
 import { ServiceProcess } from '../helpers/processes';
@@ -71,8 +72,24 @@ describe('one task all the way through separate processes', () => {
     expect(Math.min(...processed)).toBeGreaterThan(0);
   });
 
-  it('exits cleanly on SIGTERM', async () => {
+  it('on SIGTERM lets the running task finish, then exits cleanly', async () => {
+    const submitted = await request(api.url, 'POST', '/v1/tasks', {
+      json: { type: 'sleep', payload: { ms: 1500 } },
+    });
+    await eventually(async () => {
+      const res = await request(api.url, 'GET', `/v1/tasks/${submitted.body.id}`);
+      return res.body.status === 'running' ? true : undefined;
+    });
     const codes = await Promise.all([api, ...workers].map((p) => p.terminate()));
     expect(codes).toEqual([0, 0, 0]);
+    const store = new RedisTaskStore({ url: REDIS_URL, queue: env.SPILLWAY_QUEUE, ttlSeconds: 60 });
+    try {
+      expect(await store.get(submitted.body.id)).toMatchObject({
+        status: 'succeeded',
+        result: { sleptMs: 1500 },
+      });
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -16,7 +16,17 @@ export function createKafka(config: CommonConfig['kafka'], logger: Logger): Kafk
 
 function logKafkaEntry(logger: Logger, { level, namespace, log }: LogEntry): void {
   const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
-  const at = level <= KafkaLogLevel.ERROR ? 'error' : level === KafkaLogLevel.WARN ? 'warn' : 'debug';
+  // kafkajs logs every error response at ERROR, including ones its caller retries or handles
+  // (a topic another process just created, a coordinator still loading); the caller reports
+  // what really failed, so these are debug lines.
+  const handledByCaller = namespace === 'Connection' && message.startsWith('Response ');
+  const at = handledByCaller
+    ? 'debug'
+    : level <= KafkaLogLevel.ERROR
+      ? 'error'
+      : level === KafkaLogLevel.WARN
+        ? 'warn'
+        : 'debug';
   logger[at](message, { component: 'kafkajs', namespace, ...fields });
 }
 
