@@ -1,11 +1,10 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { ConfigError } from '../shared/env-reader';
 import { createKafka, prepareTopics } from '../shared/kafka/client';
 import { kafkaNames } from '../shared/kafka/names';
 import { kafkaReadiness } from '../shared/kafka/readiness';
-import { exitOnSignals, onceInOrder } from '../shared/lifecycle';
-import { createLogger, type Logger } from '../shared/logger';
+import { onceInOrder, runService } from '../shared/lifecycle';
+import type { Logger } from '../shared/logger';
 import { RedisTaskStore } from '../shared/redis/redis-task-store';
 import { createApp } from './app';
 import { loadApiConfig, type ApiConfig } from './config';
@@ -65,19 +64,5 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
 }
 
 if (require.main === module) {
-  let config: Readonly<ApiConfig>;
-  try {
-    config = loadApiConfig(process.env);
-  } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err);
-    process.exit(1);
-  }
-  const logger = createLogger(config.logLevel, { service: 'spillway-api', queue: config.queue });
-  startApi(config, logger).then(
-    (api) => exitOnSignals(logger, api.stop),
-    (err: unknown) => {
-      logger.error('api failed to start', { error: String(err) });
-      process.exit(1);
-    },
-  );
+  runService('spillway-api', () => loadApiConfig(process.env), (config, logger) => startApi(config, logger));
 }

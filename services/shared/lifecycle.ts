@@ -1,4 +1,6 @@
-import type { Logger } from './logger';
+import type { CommonConfig } from './config';
+import { ConfigError } from './env-reader';
+import { createLogger, type Logger } from './logger';
 
 /**
  * First SIGTERM or SIGINT starts a graceful shutdown and exits when it is done; a second one
@@ -49,4 +51,30 @@ export function onceInOrder(cleanups: (() => Promise<unknown>)[]): () => Promise
     })();
     return running;
   };
+}
+
+/**
+ * The entry point of a service process: loads its config (printing every bad variable and
+ * exiting 1 if any), starts it, and hands its stop() to the signal handlers.
+ */
+export function runService<C extends CommonConfig>(
+  service: string,
+  loadConfig: () => C,
+  start: (config: C, logger: Logger) => Promise<{ stop(): Promise<void> }>,
+): void {
+  let config: C;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error(err instanceof ConfigError ? err.message : err);
+    process.exit(1);
+  }
+  const logger = createLogger(config.logLevel, { service, queue: config.queue });
+  start(config, logger).then(
+    (running) => exitOnSignals(logger, running.stop),
+    (err: unknown) => {
+      logger.error('failed to start', { error: String(err) });
+      process.exit(1);
+    },
+  );
 }

@@ -1,12 +1,11 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { ConfigError } from '../shared/env-reader';
 import { probeRouter } from '../shared/http/probes';
 import { createKafka, prepareTopics } from '../shared/kafka/client';
 import { kafkaNames } from '../shared/kafka/names';
-import { exitOnSignals, onceInOrder } from '../shared/lifecycle';
-import { createLogger, type Logger } from '../shared/logger';
+import { onceInOrder, runService } from '../shared/lifecycle';
+import type { Logger } from '../shared/logger';
 import { RedisTaskStore } from '../shared/redis/redis-task-store';
 import { withTimeout } from '../shared/timeout';
 import { loadWorkerConfig, type WorkerConfig } from './config';
@@ -76,19 +75,5 @@ export async function startWorker(
 }
 
 if (require.main === module) {
-  let config: Readonly<WorkerConfig>;
-  try {
-    config = loadWorkerConfig(process.env);
-  } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err);
-    process.exit(1);
-  }
-  const logger = createLogger(config.logLevel, { service: 'spillway-worker', queue: config.queue });
-  startWorker(config, logger).then(
-    (worker) => exitOnSignals(logger, worker.stop),
-    (err: unknown) => {
-      logger.error('worker failed to start', { error: String(err) });
-      process.exit(1);
-    },
-  );
+  runService('spillway-worker', () => loadWorkerConfig(process.env), (config, logger) => startWorker(config, logger));
 }
