@@ -64,5 +64,9 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
 }
 
 if (require.main === module) {
-  runService('spillway-api', () => loadApiConfig(process.env), (config, logger) => startApi(config, logger));
+  runService(
+    'spillway-api',
+    () => loadApiConfig(process.env),
+    (config, logger) => startApi(config, logger),
+  );
 }

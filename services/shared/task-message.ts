@@ -1,4 +1,4 @@
-import type { JsonValue, TaskMessage } from './task';
+import { DEFAULT_MAX_ATTEMPTS, type JsonValue, type TaskMessage } from './task';
 
 /** The one owner of the tasks topic's wire format: JSON, UTF-8, fields of TaskMessage. */
 
@@ -23,9 +23,37 @@ export function decodeTaskMessage(value: Buffer | null): TaskMessage {
     throw new PoisonMessageError('value is not JSON');
   }
   if (typeof parsed !== 'object' || parsed === null) throw new PoisonMessageError('value is not an object');
-  const { id, type, payload, enqueuedAt } = parsed as Record<string, unknown>;
+  const fields = parsed as Record<string, unknown>;
+  const { id, type, payload, enqueuedAt } = fields;
   if (typeof id !== 'string' || id === '') throw new PoisonMessageError('"id" is not a string');
   if (typeof type !== 'string' || type === '') throw new PoisonMessageError('"type" is not a string');
   if (typeof enqueuedAt !== 'number') throw new PoisonMessageError('"enqueuedAt" is not a number');
-  return { id, type, payload: (payload ?? null) as JsonValue, enqueuedAt };
+  const message: TaskMessage = {
+    id,
+    type,
+    payload: (payload ?? null) as JsonValue,
+    enqueuedAt,
+    maxAttempts: optional(fields, 'maxAttempts', 'number') ?? DEFAULT_MAX_ATTEMPTS,
+  };
+  const extras = {
+    key: optional(fields, 'key', 'string'),
+    timeoutMs: optional(fields, 'timeoutMs', 'number'),
+    runAt: optional(fields, 'runAt', 'number'),
+    callbackUrl: optional(fields, 'callbackUrl', 'string'),
+  };
+  for (const [name, value] of Object.entries(extras)) {
+    if (value !== undefined) Object.assign(message, { [name]: value });
+  }
+  return message;
+}
+
+function optional<T extends 'string' | 'number'>(
+  fields: Record<string, unknown>,
+  name: string,
+  kind: T,
+): (T extends 'string' ? string : number) | undefined {
+  const value = fields[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== kind) throw new PoisonMessageError(`"${name}" is not a ${kind}`);
+  return value as T extends 'string' ? string : number;
 }

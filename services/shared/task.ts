@@ -28,13 +28,29 @@ export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['succeeded', 
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
-/** The value of a message on the tasks topic. Field names are part of the wire format. */
+/** Attempts a task gets when the client does not say (Celery and BullMQ users expect retries). */
+export const DEFAULT_MAX_ATTEMPTS = 3;
+
+/**
+ * The value of a message on the tasks topic and the delay topics. Field names are part of the
+ * wire format: add optional fields only.
+ */
 export interface TaskMessage {
   id: string;
   type: string;
   payload: JsonValue;
   /** Epoch milliseconds at which the API accepted the task. */
   enqueuedAt: number;
+  /** The Kafka partition key: tasks with the same key run in submission order. */
+  key?: string;
+  /** Attempts before the task fails for good, counting the first. */
+  maxAttempts: number;
+  /** Longest a single attempt may run. */
+  timeoutMs?: number;
+  /** Epoch milliseconds before which the task must not start (a delayed or scheduled task). */
+  runAt?: number;
+  /** Where to POST the task's record when it finishes. */
+  callbackUrl?: string;
 }
 
 export interface TaskError {
@@ -53,4 +69,8 @@ export interface TaskRecord {
   finishedAt?: Date;
   result?: JsonValue;
   error?: TaskError;
+  /** The handler's latest progress report. */
+  progress?: JsonValue;
+  /** For a scheduled task: when it becomes due. */
+  runAt?: Date;
 }

@@ -75,5 +75,9 @@ export async function startWorker(
 }
 
 if (require.main === module) {
-  runService('spillway-worker', () => loadWorkerConfig(process.env), (config, logger) => startWorker(config, logger));
+  runService(
+    'spillway-worker',
+    () => loadWorkerConfig(process.env),
+    (config, logger) => startWorker(config, logger),
+  );
 }

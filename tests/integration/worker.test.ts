@@ -33,7 +33,7 @@ describe('worker against real Kafka and Redis', () => {
 
   async function submit(type: string, payload: JsonValue): Promise<string> {
     const id = randomUUID();
-    await writeRaw(topic, [encodeTaskMessage({ id, type, payload, enqueuedAt: Date.now() })]);
+    await writeRaw(topic, [encodeTaskMessage({ id, type, payload, enqueuedAt: Date.now(), maxAttempts: 1 })]);
     return id;
   }
 
@@ -87,7 +87,13 @@ describe('worker against real Kafka and Redis', () => {
 
   it('does not run a redelivered task that already succeeded', async () => {
     const id = randomUUID();
-    const message = encodeTaskMessage({ id, type: 'count', payload: null, enqueuedAt: Date.now() });
+    const message = encodeTaskMessage({
+      id,
+      type: 'count',
+      payload: null,
+      enqueuedAt: Date.now(),
+      maxAttempts: 1,
+    });
     await writeRaw(topic, [message]);
     await finished(id);
     await writeRaw(topic, [message]);

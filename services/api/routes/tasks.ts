@@ -3,7 +3,7 @@ import { Router } from 'express';
 import { ApiError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import type { TaskStore } from '../../shared/redis/task-store';
-import type { TaskMessage } from '../../shared/task';
+import { DEFAULT_MAX_ATTEMPTS, type TaskMessage } from '../../shared/task';
 import type { ApiEvents } from '../events';
 import { requireJson } from '../http';
 import type { TaskPublisher } from '../task-publisher';
@@ -31,7 +31,12 @@ export function tasksRouter({ store, publisher, events, logger }: TaskRoutesDeps
       throw err;
     }
     const started = performance.now();
-    const message: TaskMessage = { id: randomUUID(), ...submission, enqueuedAt: Date.now() };
+    const message: TaskMessage = {
+      id: randomUUID(),
+      ...submission,
+      enqueuedAt: Date.now(),
+      maxAttempts: DEFAULT_MAX_ATTEMPTS,
+    };
     try {
       await publisher.publish([message]);
     } catch (err) {

@@ -1,7 +1,7 @@
 import { Kafka, logLevel as KafkaLogLevel, type Admin, type LogEntry } from 'kafkajs';
 import type { CommonConfig } from '../config';
 import type { Logger } from '../logger';
-import type { KafkaNames } from './names';
+import { allTopics, type KafkaNames } from './names';
 
 /** Builds the kafkajs client; connections open only when a producer, consumer or admin connects. */
 export function createKafka(config: CommonConfig['kafka'], logger: Logger): Kafka {
@@ -40,7 +40,7 @@ export async function prepareTopics(
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, [names.tasksTopic], config.taskPartitions);
+    await ensureTopics(admin, allTopics(names), config.taskPartitions);
   } finally {
     await admin.disconnect();
   }
