@@ -7,8 +7,23 @@ describe('task message wire format', () => {
       type: 'echo',
       payload: { n: 1, list: [true, null] },
       enqueuedAt: 1_700_000_000_000,
+      maxAttempts: 3,
+      key: 'customer-9',
+      timeoutMs: 5000,
+      runAt: 1_700_000_060_000,
+      callbackUrl: 'https://example.com/hook',
     };
     expect(decodeTaskMessage(encodeTaskMessage(task))).toEqual(task);
+  });
+
+  it('fills in the default attempts for a message without them', () => {
+    expect(decodeTaskMessage(Buffer.from('{"id":"x","type":"echo","enqueuedAt":1}')).maxAttempts).toBe(3);
+  });
+
+  it('rejects an optional field of the wrong kind', () => {
+    expect(() =>
+      decodeTaskMessage(Buffer.from('{"id":"x","type":"echo","enqueuedAt":1,"runAt":"soon"}')),
+    ).toThrow('"runAt" is not a number');
   });
 
   it.each([
