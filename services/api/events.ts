@@ -1,9 +1,11 @@
+import type { PublisherEvents } from '../shared/kafka/batching-publisher';
+
 /** What the API reports as it works; metrics.ts turns these into Prometheus series. */
 export type EnqueueOutcome = 'accepted' | 'invalid' | 'unavailable';
 
-export interface ApiEvents {
+export interface ApiEvents extends PublisherEvents {
   httpRequest(method: string, route: string, status: number, seconds: number): void;
   tasksEnqueued(type: string, outcome: EnqueueOutcome, count: number): void;
-  /** Time from a validated submission to Kafka's acknowledgement and the queued record. */
+  /** Time from a validated submission to Kafka's acknowledgement and the records written. */
   enqueueLatency(seconds: number): void;
 }

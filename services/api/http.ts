@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { ApiError } from '../shared/errors';
+import { ApiError, UnavailableError } from '../shared/errors';
+import { isRedisUnavailable } from '../shared/redis/connect';
 import type { Logger } from '../shared/logger';
 import type { ApiEvents } from './events';
 
@@ -12,7 +13,7 @@ declare module 'express-serve-static-core' {
   }
 }
 
-export function requestContext(events: ApiEvents): RequestHandler {
+export function requestContext(events: ApiEvents, logger: Logger): RequestHandler {
   return (req, res, next) => {
     const incoming = req.get('x-request-id');
     req.id = incoming && /^[\w.-]{1,128}$/.test(incoming) ? incoming : randomUUID();
@@ -21,7 +22,16 @@ export function requestContext(events: ApiEvents): RequestHandler {
     res.on('finish', () => {
       // The route template, never the raw path: ids in paths would create a series per task.
       const route = req.route ? String(req.route.path) : 'unmatched';
-      events.httpRequest(req.method, route, res.statusCode, (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      events.httpRequest(req.method, route, res.statusCode, seconds);
+      // Debug: under a burst, a line per request would cost more than the request.
+      logger.debug('request', {
+        requestId: req.id,
+        method: req.method,
+        route,
+        status: res.statusCode,
+        seconds,
+      });
     });
     next();
   };
@@ -55,7 +65,12 @@ function fromBodyParser(err: { type?: string; limit?: number }): ApiError | unde
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const known = err instanceof ApiError ? err : fromBodyParser(err as { type?: string });
+    const known =
+      err instanceof ApiError
+        ? err
+        : isRedisUnavailable(err)
+          ? new UnavailableError('Redis is unreachable; try again')
+          : fromBodyParser(err as { type?: string });
     const apiError =
       known ?? new ApiError(500, 'internal', 'something went wrong; the request id is in the logs');
     if (!known) logger.error('request failed', { requestId: req.id, path: req.path, error: String(err) });

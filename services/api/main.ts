@@ -1,19 +1,23 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { BatchingPublisher } from '../shared/kafka/batching-publisher';
 import { createKafka, prepareTopics } from '../shared/kafka/client';
+import { KafkaInspector } from '../shared/kafka/inspector';
 import { kafkaNames } from '../shared/kafka/names';
-import { kafkaReadiness } from '../shared/kafka/readiness';
 import { onceInOrder, runService } from '../shared/lifecycle';
 import type { Logger } from '../shared/logger';
+import { IdempotencyStore } from '../shared/redis/idempotency-store';
 import { RedisTaskStore } from '../shared/redis/redis-task-store';
+import { TaskWatcher } from '../shared/redis/task-watcher';
+import { SPILLWAY_VERSION } from '../shared/version';
 import { createApp } from './app';
 import { loadApiConfig, type ApiConfig } from './config';
 import { ApiMetrics } from './metrics';
-import { KafkaTaskPublisher } from './task-publisher';
+import { TaskSubmitter } from './submit';
 
 export interface RunningApi {
   port: number;
-  /** Stops intake, lets in-flight requests finish, then disconnects. Safe to call twice. */
+  /** Stops intake, lets in-flight requests finish, sends what is pending, disconnects. Safe to call twice. */
   stop(): Promise<void>;
 }
 
@@ -21,31 +25,44 @@ export interface RunningApi {
 export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Promise<RunningApi> {
   const names = kafkaNames(config.queue);
   const kafka = createKafka(config.kafka, logger);
-
   await prepareTopics(kafka, config.kafka, names);
-  const publisher = new KafkaTaskPublisher(kafka, names.tasksTopic, config.publishTimeoutMs);
+
+  const metrics = new ApiMetrics();
+  const publisher = new BatchingPublisher(kafka, config.publishing, metrics);
   await publisher.connect();
   const store = new RedisTaskStore({
     url: config.redis.url,
     queue: config.queue,
     ttlSeconds: config.taskTtlSeconds,
   });
-  const kafkaCheck = kafkaReadiness(kafka);
-  const metrics = new ApiMetrics();
+  const pendingTtl = Math.ceil(config.publishing.timeoutMs / 1000) + 60;
+  const idempotency = new IdempotencyStore(
+    config.redis.url,
+    config.queue,
+    config.idempotencyTtlSeconds,
+    pendingTtl,
+  );
+  const watcher = new TaskWatcher(config.redis.url, config.queue);
+  const inspector = new KafkaInspector(kafka);
 
   const app = createApp({
     config,
+    names,
     store,
-    publisher,
-    readiness: [{ name: 'redis', check: () => store.ping() }, kafkaCheck],
+    submitter: new TaskSubmitter({ publisher, store, names, events: metrics, logger }),
+    idempotency,
+    watcher,
+    inspector,
+    readiness: [{ name: 'redis', check: () => store.ping() }, inspector],
     events: metrics,
     metrics,
     logger,
+    version: SPILLWAY_VERSION,
   });
   const server = app.listen(config.port);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-  logger.info('api listening', { port, topic: names.tasksTopic });
+  logger.info('api listening', { port, topic: names.tasksTopic, auth: config.apiKeys.length > 0 });
 
   const closeServer = () =>
     new Promise<void>((resolve, reject) => {
@@ -55,18 +72,17 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
   return {
     port,
     stop: onceInOrder([
+      // Long-polls end first (they answer with the record as it is), so closing the server is quick.
+      () => watcher.close(),
       closeServer,
       () => publisher.disconnect(),
-      () => kafkaCheck.close(),
+      () => inspector.close(),
+      () => idempotency.close(),
       () => store.close(),
     ]),
   };
 }
 
 if (require.main === module) {
-  runService(
-    'spillway-api',
-    () => loadApiConfig(process.env),
-    (config, logger) => startApi(config, logger),
-  );
+  runService('spillway-api', () => loadApiConfig(process.env), startApi);
 }

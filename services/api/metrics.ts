@@ -35,6 +35,20 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
     registers: [this.registry],
   });
 
+  private readonly kafkaBatch = new Histogram({
+    name: 'spillway_kafka_send_batch_size',
+    help: 'Messages per Kafka request: concurrent submissions are coalesced into shared sends.',
+    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
+    registers: [this.registry],
+  });
+  private readonly kafkaSendDuration = new Histogram({
+    name: 'spillway_kafka_send_duration_seconds',
+    help: 'Time for Kafka to acknowledge one coalesced send, by outcome (ok, error).',
+    labelNames: ['outcome'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'spillway_api_' });
   }
@@ -50,6 +64,11 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
 
   enqueueLatency(seconds: number): void {
     this.enqueueDuration.observe(seconds);
+  }
+
+  batchSent(messages: number, seconds: number, ok: boolean): void {
+    this.kafkaBatch.observe(messages);
+    this.kafkaSendDuration.observe({ outcome: ok ? 'ok' : 'error' }, seconds);
   }
 
   text(): Promise<string> {

@@ -1,6 +1,6 @@
 import type { TaskRecord } from '../shared/task';
 
-/** A task record as the API shows it: timestamps as ISO 8601, absent fields as null. */
+/** A task record as the API shows it (schemas.ts taskSchema): ISO 8601 times, absent fields null. */
 export function taskView(record: TaskRecord) {
   const iso = (date?: Date) => date?.toISOString() ?? null;
   return {
@@ -9,9 +9,11 @@ export function taskView(record: TaskRecord) {
     status: record.status,
     attempts: record.attempts,
     createdAt: iso(record.createdAt),
+    ...(record.runAt && { runAt: record.runAt.toISOString() }),
     startedAt: iso(record.startedAt),
     finishedAt: iso(record.finishedAt),
     result: record.result ?? null,
     error: record.error ?? null,
+    progress: record.progress ?? null,
   };
 }

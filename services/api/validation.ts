@@ -1,29 +1,132 @@
+import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
 import { ApiError, type ErrorDetail } from '../shared/errors';
-import type { JsonValue } from '../shared/task';
+import { DEFAULT_MAX_ATTEMPTS, type JsonValue } from '../shared/task';
+import { batchSubmissionSchema, LIMITS, taskSubmissionSchema } from './schemas';
 
+/** A submission that passed validation, with its start time made absolute. */
 export interface Submission {
   type: string;
   payload: JsonValue;
+  key?: string;
+  maxAttempts: number;
+  timeoutMs?: number;
+  /** Epoch ms; absent when the task may start at once. */
+  runAt?: number;
+  callbackUrl?: string;
 }
 
-const TYPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+export interface ValidationOptions {
+  /** When set, only these task types are accepted (TASK_TYPES). */
+  allowedTypes?: ReadonlySet<string>;
+}
 
-/** Checks a POST /v1/tasks body, reporting every bad field at once (422). */
-export function parseSubmission(body: unknown): Submission {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ApiError(422, 'validation_failed', 'the request body must be a JSON object', [
-      { message: 'expected an object with "type" and "payload"' },
-    ]);
-  }
-  const { type, payload, ...rest } = body as Record<string, unknown>;
-  const details: ErrorDetail[] = [];
-  if (typeof type !== 'string' || !TYPE_PATTERN.test(type)) {
-    details.push({
-      field: 'type',
-      message: 'required: 1 to 128 characters of letters, digits, "_", ".", ":" or "-"',
+// strictRequired off: `not: {required: [...]}` names properties defined one level up, which is the point.
+const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false });
+addFormats(ajv, ['date-time', 'uri']);
+const checkTask = ajv.compile(taskSubmissionSchema);
+
+export class Validator {
+  private readonly checkBatch: ValidateFunction;
+
+  constructor(
+    maxBatchTasks: number,
+    private readonly options: ValidationOptions = {},
+  ) {
+    // Items are checked one by one (checkTask), so one bad item rejects only itself.
+    const envelope = batchSubmissionSchema(maxBatchTasks);
+    this.checkBatch = ajv.compile({
+      ...envelope,
+      properties: { tasks: { ...envelope.properties.tasks, items: true } },
     });
   }
-  for (const field of Object.keys(rest)) details.push({ field, message: 'unknown field' });
-  if (details.length > 0) throw new ApiError(422, 'validation_failed', 'the task is not valid', details);
-  return { type: type as string, payload: (payload ?? null) as JsonValue };
+
+  /** Checks one task (a POST /v1/tasks body or a batch item), naming every bad field (422). */
+  submission(body: unknown, now: number, fieldPrefix = ''): Submission {
+    if (!checkTask(body))
+      throw invalid('the task is not valid', toDetails(checkTask.errors ?? [], fieldPrefix));
+    const task = body as unknown as Record<string, unknown>;
+    const type = task.type as string;
+    const details: ErrorDetail[] = [];
+    if (this.options.allowedTypes && !this.options.allowedTypes.has(type)) {
+      details.push({ field: `${fieldPrefix}type`, message: `unknown task type "${type}"` });
+    }
+    let runAt = typeof task.delayMs === 'number' && task.delayMs > 0 ? now + task.delayMs : undefined;
+    if (typeof task.runAt === 'string') {
+      const at = Date.parse(task.runAt);
+      if (at > now + LIMITS.delayMs)
+        details.push({ field: `${fieldPrefix}runAt`, message: 'at most 30 days ahead' });
+      runAt = at > now ? at : undefined;
+    }
+    if (details.length > 0) throw invalid('the task is not valid', details);
+    const submission: Submission = {
+      type,
+      payload: (task.payload ?? null) as JsonValue,
+      maxAttempts: (task.maxAttempts as number | undefined) ?? DEFAULT_MAX_ATTEMPTS,
+    };
+    const optional = { key: task.key, timeoutMs: task.timeoutMs, runAt, callbackUrl: task.callbackUrl };
+    for (const [name, value] of Object.entries(optional)) {
+      if (value !== undefined) Object.assign(submission, { [name]: value });
+    }
+    return submission;
+  }
+
+  /** Checks a POST /v1/tasks/batch envelope; returns the items, each still to be checked. */
+  batch(body: unknown): unknown[] {
+    if (!this.checkBatch(body))
+      throw invalid('the batch is not valid', toDetails(this.checkBatch.errors ?? [], ''));
+    return (body as { tasks: unknown[] }).tasks;
+  }
+}
+
+function invalid(message: string, details: ErrorDetail[]): ApiError {
+  return new ApiError(422, 'validation_failed', message, details);
+}
+
+/** "/tasks/3/type" → "tasks[3].type": the way a client's code names the field. */
+function fieldName(pointer: string, prefix: string, child?: string): string {
+  const parts = pointer.split('/').slice(1);
+  if (child !== undefined) parts.push(child);
+  const path = parts.reduce(
+    (name, part) => (/^\d+$/.test(part) ? `${name}[${part}]` : name ? `${name}.${part}` : part),
+    '',
+  );
+  return `${prefix}${path}`;
+}
+
+function toDetails(errors: ErrorObject[], prefix: string): ErrorDetail[] {
+  // Not an object at all: every other complaint would be noise.
+  if (errors.some((e) => e.keyword === 'type' && e.instancePath === '')) {
+    return [{ ...(prefix && { field: prefix.replace(/\.$/, '') }), message: 'must be a JSON object' }];
+  }
+  const details = errors.map((error): ErrorDetail => {
+    const params = error.params as Record<string, unknown>;
+    switch (error.keyword) {
+      case 'required':
+        return {
+          field: fieldName(error.instancePath, prefix, String(params.missingProperty)),
+          message: 'required',
+        };
+      case 'additionalProperties':
+        return {
+          field: fieldName(error.instancePath, prefix, String(params.additionalProperty)),
+          message: 'unknown field',
+        };
+      case 'not':
+        return {
+          field: fieldName(error.instancePath, prefix, 'runAt'),
+          message: 'give delayMs or runAt, not both',
+        };
+      case 'pattern':
+        return {
+          field: fieldName(error.instancePath, prefix),
+          message: error.instancePath.endsWith('/type')
+            ? `1 to ${LIMITS.typeLength} characters of letters, digits, "_", ".", ":" or "-", starting with a letter or digit`
+            : `must match ${String(params.pattern)}`,
+        };
+      default:
+        return { field: fieldName(error.instancePath, prefix), message: error.message ?? 'is not valid' };
+    }
+  });
+  return details;
 }

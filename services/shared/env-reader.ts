@@ -48,6 +48,22 @@ export class EnvReader {
     return raw as T;
   }
 
+  /** Comma-separated values, each checked against `pattern`; empty when unset. */
+  list(name: string, pattern: { re: RegExp; hint: string }, secret = false): string[] {
+    const raw = this.raw(name);
+    if (raw === undefined) return [];
+    const items = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const bad = items.filter((item) => !pattern.re.test(item));
+    if (bad.length > 0) {
+      const shown = secret ? `${bad.length} value(s) not shown` : bad.join(',');
+      this.problems.push(`${name} has values that are not valid (${shown}): expected ${pattern.hint}`);
+    }
+    return items;
+  }
+
   /** Comma-separated `host:port` pairs, e.g. KAFKA_BROKERS. */
   hostPorts(name: string, fallback: string): string[] {
     const raw = this.raw(name) ?? fallback;

@@ -23,7 +23,7 @@ export async function runTask(task: TaskMessage, signal: AbortSignal, deps: RunT
   const base = { id: task.id, type: task.type, createdAt: new Date(task.enqueuedAt), attempt };
 
   const start = await store.transition({ ...base, status: 'running', at: new Date() });
-  if (!start.applied && TERMINAL_STATUSES.has(start.current)) {
+  if (!start.applied && start.current && TERMINAL_STATUSES.has(start.current)) {
     logger.info('task already finished; delivery skipped', { status: start.current });
     events.duplicateSkipped(task.type);
     return;

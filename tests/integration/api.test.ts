@@ -57,6 +57,7 @@ describe('API against real Kafka and Redis', () => {
       finishedAt: null,
       result: null,
       error: null,
+      progress: null,
     });
   });
 
@@ -97,10 +98,12 @@ describe('API against real Kafka and Redis', () => {
 
   it('names the bad field in a validation error', async () => {
     const res = await request(url, 'POST', '/v1/tasks', { json: { type: '', payload: {}, priority: 1 } });
-    expect(res.body.error.details).toEqual([
-      { field: 'type', message: expect.any(String) },
-      { field: 'priority', message: 'unknown field' },
-    ]);
+    expect(res.body.error.details).toEqual(
+      expect.arrayContaining([
+        { field: 'type', message: expect.any(String) },
+        { field: 'priority', message: 'unknown field' },
+      ]),
+    );
   });
 
   it('answers 404 for an unknown route', async () => {

@@ -76,7 +76,7 @@ describe('RedisTaskStore against a real Redis', () => {
   it('lets a redelivered attempt start again while the record says running', async () => {
     const id = randomUUID();
     await store.transition(change(id, 'running', 1));
-    expect(await store.transition(change(id, 'running', 1))).toEqual({ applied: true });
+    expect(await store.transition(change(id, 'running', 1))).toEqual({ applied: true, previous: 'running' });
   });
 
   it('creates the record from a worker write when the queued write never happened', async () => {
@@ -91,12 +91,78 @@ describe('RedisTaskStore against a real Redis', () => {
       ...ids.map((id) => change(id, 'queued', 0)),
       change(ids[0]!, 'queued', 0),
     ]);
-    expect(outcomes).toEqual([{ applied: true }, { applied: true }, { applied: true }, { applied: true }]);
+    expect(outcomes).toEqual([
+      { applied: true },
+      { applied: true },
+      { applied: true },
+      { applied: true, previous: 'queued' },
+    ]);
     expect((await Promise.all(ids.map((id) => store.get(id)))).map((r) => r?.status)).toEqual([
       'queued',
       'queued',
       'queued',
     ]);
+  });
+
+  it('cancels a waiting or running task whatever its attempt, but not a finished one or an unknown one', async () => {
+    const waiting = randomUUID();
+    await store.transition(change(waiting, 'queued', 0));
+    expect(await store.cancel(waiting, new Date())).toEqual({ applied: true, previous: 'queued' });
+    expect(await store.get(waiting)).toMatchObject({ status: 'cancelled', attempts: 0 });
+
+    const running = randomUUID();
+    await store.transition(change(running, 'running', 2));
+    expect(await store.cancel(running, new Date())).toEqual({ applied: true, previous: 'running' });
+    expect(await store.get(running)).toMatchObject({ status: 'cancelled', attempts: 2 });
+    // The worker's late success cannot undo the cancellation.
+    expect(await store.transition(change(running, 'succeeded', 2))).toEqual({
+      applied: false,
+      current: 'cancelled',
+    });
+
+    expect(await store.cancel(running, new Date())).toEqual({ applied: false, current: 'cancelled' });
+    expect(await store.cancel(randomUUID(), new Date())).toEqual({ applied: false });
+  });
+
+  it('keeps counts by status and the oldest waiting task in step with transitions', async () => {
+    const own = new RedisTaskStore({ url: REDIS_URL, queue: uniqueQueue(), ttlSeconds: 60 });
+    try {
+      const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+      await own.transition(change(a, 'queued', 0, { at: new Date(1_000) }));
+      await own.transition(change(b, 'queued', 0, { at: new Date(2_000) }));
+      await own.transition(change(c, 'scheduled', 0));
+      expect(await own.oldestWaitingSince()).toEqual(new Date(1_000));
+      await own.transition(change(a, 'running', 1));
+      await own.transition(change(a, 'running', 1)); // a redelivery counts once
+      expect(await own.oldestWaitingSince()).toEqual(new Date(2_000));
+      await own.transition(change(a, 'succeeded', 1));
+      await own.cancel(b, new Date());
+      expect(await own.oldestWaitingSince()).toBeUndefined();
+      expect(await own.counts()).toEqual({
+        queued: 0,
+        scheduled: 1,
+        running: 0,
+        retrying: 0,
+        succeeded: 1,
+        failed: 0,
+        cancelled: 1,
+      });
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('announces a finish on the task channel', async () => {
+    const id = randomUUID();
+    const subscriber = raw.duplicate();
+    const heard = new Promise<string>((resolve) =>
+      subscriber.on('message', (_channel, status) => resolve(status)),
+    );
+    await subscriber.subscribe(new RedisKeys(queue).finishedChannel(id));
+    await store.transition(change(id, 'running', 1));
+    await store.transition(change(id, 'failed', 1, { error: { name: 'Error', message: 'x' } }));
+    expect(await heard).toBe('failed');
+    await subscriber.quit();
   });
 
   it('expires records after the configured TTL', async () => {

@@ -36,7 +36,7 @@ describe('API configuration', () => {
     expect(config).toMatchObject({
       port: 9000,
       queue: 'emails',
-      publishTimeoutMs: 2500,
+      publishing: { timeoutMs: 2500 },
       logLevel: 'debug',
       kafka: { brokers: ['kafka-0:9092', 'kafka-1:9092'], createTopics: false, taskPartitions: 24 },
       redis: { url: 'rediss://:secret@redis.example:6380/2' },
@@ -79,6 +79,18 @@ describe('API configuration', () => {
     expect(problemsOf(() => loadApiConfig({ KAFKA_TASK_PARTITIONS: '0' }))[0]).toMatch(
       /^KAFKA_TASK_PARTITIONS=/,
     );
+  });
+
+  it('reads API keys and the task type allow-list, never echoing a bad key', () => {
+    const config = loadApiConfig({
+      API_KEYS: 'k'.repeat(16) + ',' + 'z'.repeat(20),
+      TASK_TYPES: 'echo, email.send',
+    });
+    expect(config.apiKeys).toEqual(['k'.repeat(16), 'z'.repeat(20)]);
+    expect(config.allowedTypes).toEqual(['echo', 'email.send']);
+    const [problem] = problemsOf(() => loadApiConfig({ API_KEYS: 'short-secret' }));
+    expect(problem).toMatch(/^API_KEYS has values that are not valid \(1 value\(s\) not shown\)/);
+    expect(problem).not.toContain('short-secret');
   });
 
   it('treats an empty variable as unset', () => {

@@ -1,76 +1,132 @@
-import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { ApiError } from '../../shared/errors';
-import type { Logger } from '../../shared/logger';
+import type { IdempotencyStore } from '../../shared/redis/idempotency-store';
 import type { TaskStore } from '../../shared/redis/task-store';
-import { DEFAULT_MAX_ATTEMPTS, type TaskMessage } from '../../shared/task';
+import type { TaskWatcher } from '../../shared/redis/task-watcher';
+import { TERMINAL_STATUSES, type JsonValue } from '../../shared/task';
 import type { ApiEvents } from '../events';
 import { requireJson } from '../http';
-import type { TaskPublisher } from '../task-publisher';
+import { respondIdempotently } from '../idempotency';
+import { LIMITS } from '../schemas';
+import type { TaskSubmitter } from '../submit';
 import { taskView } from '../task-view';
-import { parseSubmission } from '../validation';
+import type { Validator } from '../validation';
 
 export interface TaskRoutesDeps {
   store: TaskStore;
-  publisher: TaskPublisher;
+  submitter: TaskSubmitter;
+  validator: Validator;
+  idempotency: IdempotencyStore;
+  watcher: TaskWatcher;
   events: ApiEvents;
-  logger: Logger;
 }
 
 /** Routes carry their full path, so `req.route.path` is the template metrics label requests with. */
-export function tasksRouter({ store, publisher, events, logger }: TaskRoutesDeps): Router {
+export function tasksRouter(deps: TaskRoutesDeps): Router {
+  const { store, submitter, validator, idempotency, watcher, events } = deps;
   const router = Router();
 
   router.post('/v1/tasks', requireJson, async (req, res) => {
-    let submission;
-    try {
-      submission = parseSubmission(req.body);
-    } catch (err) {
-      // An invalid body's type is not trusted as a label value.
-      events.tasksEnqueued('', 'invalid', 1);
-      throw err;
-    }
-    const started = performance.now();
-    const message: TaskMessage = {
-      id: randomUUID(),
-      ...submission,
-      enqueuedAt: Date.now(),
-      maxAttempts: DEFAULT_MAX_ATTEMPTS,
-    };
-    try {
-      await publisher.publish([message]);
-    } catch (err) {
-      events.tasksEnqueued(message.type, 'unavailable', 1);
-      throw err;
-    }
-    // Kafka holds the task now, so it will run whatever happens next. If this write fails the
-    // worker's first status write creates the record; until then GET answers 404.
-    const createdAt = new Date(message.enqueuedAt);
-    await store
-      .transition({
-        id: message.id,
-        type: message.type,
-        createdAt,
-        status: 'queued',
-        attempt: 0,
-        at: createdAt,
-      })
-      .catch((err: unknown) =>
-        logger.warn('queued record not written', { taskId: message.id, error: String(err) }),
-      );
-    events.tasksEnqueued(message.type, 'accepted', 1);
-    events.enqueueLatency((performance.now() - started) / 1000);
-    res
-      .status(202)
-      .location(`/v1/tasks/${message.id}`)
-      .json({ id: message.id, type: message.type, status: 'queued', createdAt: createdAt.toISOString() });
+    await respondIdempotently(idempotency, req, res, async () => {
+      let submission;
+      try {
+        submission = validator.submission(req.body, Date.now());
+      } catch (err) {
+        // An invalid body's type is not trusted as a label value.
+        events.tasksEnqueued('', 'invalid', 1);
+        throw err;
+      }
+      const [accepted] = await submitter.submit([submission]);
+      res.location(`/v1/tasks/${accepted!.id}`);
+      return { status: 202, body: accepted as unknown as JsonValue };
+    });
+  });
+
+  router.post('/v1/tasks/batch', requireJson, async (req, res) => {
+    await respondIdempotently(idempotency, req, res, async () => {
+      const items = validator.batch(req.body);
+      const now = Date.now();
+      const checked = items.map((item, i) => {
+        try {
+          return { submission: validator.submission(item, now, `tasks[${i}].`) };
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+          return { error: { code: err.code, message: err.message, details: err.details } };
+        }
+      });
+      const valid = checked.flatMap((c) => (c.submission ? [c.submission] : []));
+      const rejected = checked.length - valid.length;
+      if (rejected > 0) events.tasksEnqueued('', 'invalid', rejected);
+      if (valid.length === 0) {
+        throw new ApiError(
+          422,
+          'validation_failed',
+          'no task in the batch is valid',
+          checked.flatMap((c) => c.error?.details ?? []),
+        );
+      }
+      // One Kafka round trip for every valid item; if Kafka fails, the whole request is a 503.
+      const accepted = await submitter.submit(valid);
+      let next = 0;
+      const results = checked.map((c) => (c.submission ? accepted[next++] : { error: c.error }));
+      return { status: 202, body: { accepted: accepted.length, rejected, results } as unknown as JsonValue };
+    });
   });
 
   router.get('/v1/tasks/:id', async (req, res) => {
-    const record = await store.get(req.params.id);
-    if (!record) throw new ApiError(404, 'task_not_found', `no task with id "${req.params.id}"`);
+    const id = req.params.id;
+    const waitMs = parseWait(req.query.wait);
+    let record = await store.get(id);
+    if (!record) throw notFound(id);
+    if (waitMs > 0 && !TERMINAL_STATUSES.has(record.status)) {
+      const watch = watcher.watch(id);
+      const gone = new AbortController();
+      res.on('close', () => gone.abort());
+      try {
+        await watch.subscribed;
+        record = (await store.get(id)) ?? record;
+        if (!TERMINAL_STATUSES.has(record.status)) {
+          await watch.finished(waitMs, gone.signal);
+          record = (await store.get(id)) ?? record;
+        }
+      } finally {
+        watch.close();
+      }
+    }
+    res.json(taskView(record));
+  });
+
+  router.delete('/v1/tasks/:id', async (req, res) => {
+    const id = req.params.id;
+    const outcome = await store.cancel(id, new Date());
+    if (!outcome.applied && !outcome.current) throw notFound(id);
+    if (!outcome.applied) {
+      throw new ApiError(
+        409,
+        'task_finished',
+        `task "${id}" already ${outcome.current}; it cannot be cancelled`,
+      );
+    }
+    const record = await store.get(id);
+    if (!record) throw notFound(id);
     res.json(taskView(record));
   });
 
   return router;
+}
+
+function notFound(id: string): ApiError {
+  return new ApiError(404, 'task_not_found', `no task with id "${id}"`);
+}
+
+/** `?wait=N`: seconds to long-poll, capped at LIMITS.waitSeconds; absent means no wait. */
+function parseWait(raw: unknown): number {
+  if (raw === undefined) return 0;
+  const seconds = typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+  if (Number.isNaN(seconds)) {
+    throw new ApiError(422, 'validation_failed', 'the wait parameter is not valid', [
+      { field: 'wait', message: `seconds to wait: a number from 0 (capped at ${LIMITS.waitSeconds})` },
+    ]);
+  }
+  return Math.min(seconds, LIMITS.waitSeconds) * 1000;
 }

@@ -28,12 +28,12 @@ export function probeRouter(
   });
   router.get('/readyz', async (_req, res) => {
     const results = await Promise.all(
-      checks.map(async ({ name, check }) => {
+      checks.map(async (probe) => {
         try {
-          await withTimeout(check(), timeoutMs, name);
-          return [name, 'ok'] as const;
+          await withTimeout(probe.check(), timeoutMs, probe.name);
+          return [probe.name, 'ok'] as const;
         } catch (err) {
-          return [name, errorMessage(err)] as const;
+          return [probe.name, errorMessage(err)] as const;
         }
       }),
     );

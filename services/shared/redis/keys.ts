@@ -1,4 +1,6 @@
-/** The only place Redis key names are built; every key of a queue shares one prefix. */
+import { createHash } from 'node:crypto';
+
+/** The only place Redis key and channel names are built; every name of a queue shares one prefix. */
 export class RedisKeys {
   readonly prefix: string;
 
@@ -9,5 +11,31 @@ export class RedisKeys {
   /** Hash holding one task record. */
   task(id: string): string {
     return `${this.prefix}task:${id}`;
+  }
+
+  /** Hash: status → number of tasks in it (finished statuses: how many ever ended so). */
+  counts(): string {
+    return `${this.prefix}counts`;
+  }
+
+  /** Sorted set of tasks that are due and not started, scored by when they became due. */
+  waiting(): string {
+    return `${this.prefix}waiting`;
+  }
+
+  /** Pub/sub channel announcing that a task finished (long-polls wait on it). */
+  finishedChannel(id: string): string {
+    return `${this.prefix}finished:${id}`;
+  }
+
+  /** Pub/sub channel on which workers hear that a running task was cancelled. */
+  cancelChannel(): string {
+    return `${this.prefix}cancel`;
+  }
+
+  /** String holding an Idempotency-Key's state; the client's key is hashed to bound its length. */
+  idempotency(scope: string, clientKey: string): string {
+    const digest = createHash('sha256').update(clientKey).digest('hex');
+    return `${this.prefix}idempotency:${scope}:${digest}`;
   }
 }

@@ -1,14 +1,15 @@
 import Redis, { type Result } from 'ioredis';
-import { TASK_STATUSES, type TaskRecord, type TaskStatus } from '../task';
+import { TASK_STATUSES, TERMINAL_STATUSES, type TaskRecord, type TaskStatus } from '../task';
 import { withTimeout } from '../timeout';
 import { RedisKeys } from './keys';
 import type { TaskStore, Transition, TransitionOutcome } from './task-store';
 import { TRANSITION_LUA } from './transition-script';
+import { connectRedis } from './connect';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** Defined in RedisTaskStore's constructor from TRANSITION_LUA. */
-    transition(key: string, ...args: (string | number)[]): Result<[number, string?], Context>;
+    transition(...keysAndArgs: (string | number)[]): Result<[number, string], Context>;
   }
 }
 
@@ -27,8 +28,8 @@ export interface RedisTaskStoreOptions {
   url: string;
   queue: string;
   ttlSeconds: number;
-  /** How long ping() waits before calling Redis unreachable. */
-  pingTimeoutMs?: number;
+  /** How long one command may take before it fails (default 2000): callers must not hang on a dead Redis. */
+  commandTimeoutMs?: number;
 }
 
 export class RedisTaskStore implements TaskStore {
@@ -38,28 +39,21 @@ export class RedisTaskStore implements TaskStore {
 
   constructor(private readonly options: RedisTaskStoreOptions) {
     this.keys = new RedisKeys(options.queue);
-    // lazyConnect: constructing a store must not open sockets (createApp/createWorker stay pure).
-    this.redis = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 3 });
-    this.redis.defineCommand('transition', { numberOfKeys: 1, lua: TRANSITION_LUA });
-    // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
-    this.redis.on('error', () => undefined);
+    this.redis = connectRedis(options.url, options.commandTimeoutMs);
+    this.redis.defineCommand('transition', { numberOfKeys: 3, lua: TRANSITION_LUA });
   }
 
   async transition(change: Transition): Promise<TransitionOutcome> {
-    const [outcome] = await this.transitionMany([change]);
-    return outcome!;
+    return toOutcome(await this.redis.transition(...this.transitionArgs(change)));
   }
 
-  async transitionMany(changes: Transition[]): Promise<TransitionOutcome[]> {
-    const pipeline = this.redis.pipeline();
-    for (const change of changes)
-      pipeline.transition(this.keys.task(change.id), ...this.transitionArgs(change));
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([err, reply]) => {
-      if (err) throw err;
-      const [applied, current] = reply as [number, string?];
-      return applied === 1 ? { applied: true } : { applied: false, current: current as TaskStatus };
-    });
+  /** One round trip for all of them: calls made in the same tick share an auto-pipeline. */
+  transitionMany(changes: Transition[]): Promise<TransitionOutcome[]> {
+    return Promise.all(changes.map((change) => this.transition(change)));
+  }
+
+  async cancel(id: string, at: Date): Promise<TransitionOutcome> {
+    return this.transition({ id, type: '', createdAt: at, status: 'cancelled', attempt: -1, at });
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {
@@ -67,8 +61,21 @@ export class RedisTaskStore implements TaskStore {
     return hash.status ? toRecord(id, hash) : undefined;
   }
 
+  async counts(): Promise<Record<TaskStatus, number>> {
+    const hash = await this.redis.hgetall(this.keys.counts());
+    return Object.fromEntries(TASK_STATUSES.map((s) => [s, Math.max(0, Number(hash[s] ?? 0))])) as Record<
+      TaskStatus,
+      number
+    >;
+  }
+
+  async oldestWaitingSince(): Promise<Date | undefined> {
+    const [, score] = await this.redis.zrange(this.keys.waiting(), 0, 0, 'WITHSCORES');
+    return score === undefined ? undefined : new Date(Number(score));
+  }
+
   async ping(): Promise<void> {
-    await withTimeout(this.redis.ping(), this.options.pingTimeoutMs ?? 1000, 'redis ping');
+    await withTimeout(this.redis.ping(), this.options.commandTimeoutMs ?? 2000, 'redis ping');
   }
 
   close(): Promise<void> {
@@ -83,19 +90,31 @@ export class RedisTaskStore implements TaskStore {
     const fields: (string | number)[] = [];
     const at = change.at.getTime();
     if (change.status === 'running') fields.push('startedAt', at);
-    if (PHASE[change.status] === 3) fields.push('finishedAt', at);
+    if (TERMINAL_STATUSES.has(change.status)) fields.push('finishedAt', at);
+    if (change.runAt) fields.push('runAt', change.runAt.getTime());
     if (change.result !== undefined) fields.push('result', JSON.stringify(change.result));
     if (change.error !== undefined) fields.push('error', JSON.stringify(change.error));
     return [
+      this.keys.task(change.id),
+      this.keys.counts(),
+      this.keys.waiting(),
+      change.id,
       change.status,
       change.attempt,
       PHASE[change.status],
       this.options.ttlSeconds,
       change.type,
       change.createdAt.getTime(),
+      this.keys.finishedChannel(change.id),
+      change.status === 'queued' ? at : '',
       ...fields,
     ];
   }
+}
+
+function toOutcome([applied, status]: [number, string]): TransitionOutcome {
+  const known = status === '' ? {} : { [applied === 1 ? 'previous' : 'current']: status as TaskStatus };
+  return { applied: applied === 1, ...known } as TransitionOutcome;
 }
 
 function toRecord(id: string, hash: Record<string, string>): TaskRecord {
@@ -113,8 +132,10 @@ function toRecord(id: string, hash: Record<string, string>): TaskRecord {
   const optional = {
     startedAt: date('startedAt'),
     finishedAt: date('finishedAt'),
+    runAt: date('runAt'),
     result: json('result'),
     error: json('error'),
+    progress: json('progress'),
   };
   for (const [key, value] of Object.entries(optional)) {
     if (value !== undefined) Object.assign(record, { [key]: value });

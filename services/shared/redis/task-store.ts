@@ -2,8 +2,8 @@ import type { JsonValue, TaskError, TaskRecord, TaskStatus } from '../task';
 
 /**
  * A request to move a task to `status`. Transitions are monotonic: one that would move a task
- * backwards, by attempt then by phase (queued < running < retrying < finished), is ignored,
- * and a task in a terminal status never changes. So a late `queued` write cannot undo `running`.
+ * backwards, by attempt then by phase (queued/scheduled < running < retrying < finished), is
+ * ignored, and a finished task never changes. So a late `queued` write cannot undo `running`.
  */
 export interface Transition {
   id: string;
@@ -16,19 +16,27 @@ export interface Transition {
   at: Date;
   result?: JsonValue;
   error?: TaskError;
+  /** For a scheduled task: when it becomes due. */
+  runAt?: Date;
 }
 
 export type TransitionOutcome =
-  | { applied: true }
-  /** The record was already at or past this point; `current` is its status now. */
-  | { applied: false; current: TaskStatus };
+  | { applied: true; previous?: TaskStatus }
+  /** The record was already at or past this point (`current`), or does not exist (no `current`). */
+  | { applied: false; current?: TaskStatus };
 
 /** Where task records live. RedisTaskStore is the real one. */
 export interface TaskStore {
   transition(change: Transition): Promise<TransitionOutcome>;
   /** Applies many transitions in one round trip, in order. */
   transitionMany(changes: Transition[]): Promise<TransitionOutcome[]>;
+  /** Marks a task cancelled unless it finished already; works whatever attempt it is on. */
+  cancel(id: string, at: Date): Promise<TransitionOutcome>;
   get(id: string): Promise<TaskRecord | undefined>;
+  /** Tasks in each status now (finished statuses: how many ever ended so). */
+  counts(): Promise<Record<TaskStatus, number>>;
+  /** When the task that has waited longest became due; undefined when none waits. */
+  oldestWaitingSince(): Promise<Date | undefined>;
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

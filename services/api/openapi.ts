@@ -1,0 +1,169 @@
+import {
+  acceptedSchema,
+  batchResultSchema,
+  batchSubmissionSchema,
+  errorSchema,
+  LIMITS,
+  statsSchema,
+  taskSchema,
+  taskSubmissionSchema,
+} from './schemas';
+
+const json = (ref: string) => ({
+  content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } },
+});
+const error = (description: string) => ({ description, ...json('Error') });
+const taskId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+
+/** Standard error answers every /v1 route can give. */
+const common = {
+  '401': error('Missing or invalid API key (when API keys are configured).'),
+  '503': error('Kafka or Redis is unavailable; see Retry-After.'),
+};
+const submissionErrors = {
+  '400': error('The body is not valid JSON.'),
+  '409': error('The Idempotency-Key was used with a different body, or its first request is still running.'),
+  '413': error('The body is larger than MAX_BODY_BYTES.'),
+  '415': error('The body is not application/json.'),
+  '422': error('A field is not valid; `details` names each one.'),
+};
+const idempotencyKey = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    'Repeat a request safely: the same key and body return the first response (200) while the key lives.',
+  schema: { type: 'string', minLength: 1, maxLength: 255 },
+};
+
+/** The OpenAPI 3.1 document, built from the schemas validation.ts enforces. */
+export function openApiDocument(options: { maxBatchTasks: number; authRequired: boolean; version: string }) {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Spillway',
+      version: options.version,
+      description: 'A task queue that absorbs bursts: HTTP in, Kafka in the middle, status in Redis.',
+    },
+    ...(options.authRequired && { security: [{ apiKey: [] }] }),
+    paths: {
+      '/v1/tasks': {
+        post: {
+          operationId: 'submitTask',
+          summary: 'Submit a task; answered once Kafka acknowledged it.',
+          parameters: [idempotencyKey],
+          requestBody: { required: true, ...json('TaskSubmission') },
+          responses: {
+            '202': { description: 'Accepted: Kafka holds the task.', ...json('Accepted') },
+            '200': {
+              description: 'A replay of an earlier request with the same Idempotency-Key.',
+              ...json('Accepted'),
+            },
+            ...submissionErrors,
+            ...common,
+          },
+        },
+      },
+      '/v1/tasks/batch': {
+        post: {
+          operationId: 'submitTasks',
+          summary: `Submit up to ${options.maxBatchTasks} tasks in one request and one Kafka round trip.`,
+          parameters: [idempotencyKey],
+          requestBody: { required: true, ...json('BatchSubmission') },
+          responses: {
+            '202': {
+              description: 'The valid tasks were accepted; invalid ones carry their error.',
+              ...json('BatchResult'),
+            },
+            '200': { description: 'A replay (same Idempotency-Key).', ...json('BatchResult') },
+            ...submissionErrors,
+            ...common,
+          },
+        },
+      },
+      '/v1/tasks/{id}': {
+        get: {
+          operationId: 'getTask',
+          summary: 'Read a task; with `wait`, long-poll until it finishes.',
+          parameters: [
+            taskId,
+            {
+              name: 'wait',
+              in: 'query',
+              required: false,
+              description: `Seconds to wait for the task to finish (capped at ${LIMITS.waitSeconds}).`,
+              schema: { type: 'number', minimum: 0 },
+            },
+          ],
+          responses: {
+            '200': { description: 'The task record.', ...json('Task') },
+            '404': error('No task with this id (or its record expired).'),
+            '422': error('`wait` is not a number.'),
+            ...common,
+          },
+        },
+        delete: {
+          operationId: 'cancelTask',
+          summary: 'Cancel a task: one not started never runs; a running one is signalled.',
+          parameters: [taskId],
+          responses: {
+            '200': { description: 'The cancelled task.', ...json('Task') },
+            '404': error('No task with this id.'),
+            '409': error('The task already finished.'),
+            ...common,
+          },
+        },
+      },
+      '/v1/stats': {
+        get: {
+          operationId: 'getStats',
+          summary: 'Counts by status, the oldest waiting task, and the workers’ Kafka lag.',
+          responses: { '200': { description: 'Queue statistics.', ...json('Stats') }, ...common },
+        },
+      },
+      '/healthz': {
+        get: {
+          operationId: 'healthz',
+          security: [],
+          responses: { '200': { description: 'The process answers.' } },
+        },
+      },
+      '/readyz': {
+        get: {
+          operationId: 'readyz',
+          security: [],
+          responses: {
+            '200': { description: 'Kafka and Redis answer.' },
+            '503': { description: 'A dependency does not answer; the body names it.' },
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          operationId: 'metrics',
+          security: [],
+          responses: { '200': { description: 'Prometheus metrics.' } },
+        },
+      },
+      '/openapi.json': {
+        get: {
+          operationId: 'openapi',
+          security: [],
+          responses: { '200': { description: 'This document.' } },
+        },
+      },
+    },
+    components: {
+      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'One of API_KEYS.' } },
+      schemas: {
+        TaskSubmission: taskSubmissionSchema,
+        BatchSubmission: batchSubmissionSchema(options.maxBatchTasks),
+        Accepted: acceptedSchema,
+        BatchResult: batchResultSchema,
+        Task: taskSchema,
+        Stats: statsSchema,
+        Error: errorSchema,
+      },
+    },
+  };
+}

@@ -1,0 +1,226 @@
+import { TASK_STATUSES } from '../shared/task';
+
+/**
+ * JSON Schemas (draft 2020-12, the dialect of OpenAPI 3.1) for every request and response body.
+ * validation.ts checks requests with them and openapi.ts publishes them: one source for both.
+ */
+
+export const LIMITS = {
+  typeLength: 128,
+  keyLength: 256,
+  maxAttempts: 100,
+  timeoutMs: 24 * 3600_000,
+  /** The furthest ahead a task may be scheduled. */
+  delayMs: 30 * 24 * 3600_000,
+  callbackUrlLength: 2048,
+  /** Long-poll cap in seconds. */
+  waitSeconds: 30,
+} as const;
+
+export const TASK_TYPE_PATTERN = `^[A-Za-z0-9][A-Za-z0-9_.:-]{0,${LIMITS.typeLength - 1}}$`;
+
+export const taskSubmissionSchema = {
+  type: 'object',
+  description: 'A task to run. Give at most one of delayMs and runAt.',
+  required: ['type'],
+  additionalProperties: false,
+  properties: {
+    type: {
+      type: 'string',
+      pattern: TASK_TYPE_PATTERN,
+      description: 'Selects the handler.',
+      examples: ['echo'],
+    },
+    payload: { description: 'Any JSON value; passed to the handler as is. Default null.' },
+    key: {
+      type: 'string',
+      minLength: 1,
+      maxLength: LIMITS.keyLength,
+      description: 'Kafka partition key: tasks with the same key run one at a time, in order.',
+    },
+    maxAttempts: {
+      type: 'integer',
+      minimum: 1,
+      maximum: LIMITS.maxAttempts,
+      default: 3,
+      description: 'Attempts before the task fails for good, counting the first.',
+    },
+    timeoutMs: {
+      type: 'integer',
+      minimum: 1,
+      maximum: LIMITS.timeoutMs,
+      description: 'Longest one attempt may run.',
+    },
+    delayMs: {
+      type: 'integer',
+      minimum: 0,
+      maximum: LIMITS.delayMs,
+      description: 'Start no earlier than this many milliseconds from now.',
+    },
+    runAt: {
+      type: 'string',
+      format: 'date-time',
+      description: 'Start no earlier than this time (RFC 3339), at most 30 days ahead.',
+    },
+    callbackUrl: {
+      type: 'string',
+      format: 'uri',
+      pattern: '^https?://',
+      maxLength: LIMITS.callbackUrlLength,
+      description: 'Receives a POST with the task record when the task finishes.',
+    },
+  },
+  not: { required: ['delayMs', 'runAt'] },
+} as const;
+
+export function batchSubmissionSchema(maxTasks: number) {
+  return {
+    type: 'object',
+    required: ['tasks'],
+    additionalProperties: false,
+    properties: {
+      tasks: {
+        type: 'array',
+        minItems: 1,
+        maxItems: maxTasks,
+        description: 'Each item is validated on its own; invalid items do not stop the valid ones.',
+        items: { $ref: '#/components/schemas/TaskSubmission' },
+      },
+    },
+  } as const;
+}
+
+const nullable = (schema: object) => ({ oneOf: [schema, { type: 'null' }] });
+const timestamp = { type: 'string', format: 'date-time' } as const;
+
+export const taskSchema = {
+  type: 'object',
+  required: [
+    'id',
+    'type',
+    'status',
+    'attempts',
+    'createdAt',
+    'startedAt',
+    'finishedAt',
+    'result',
+    'error',
+    'progress',
+  ],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string' },
+    type: { type: 'string' },
+    status: { enum: [...TASK_STATUSES] },
+    attempts: { type: 'integer', minimum: 0, description: 'Attempts started so far.' },
+    createdAt: timestamp,
+    runAt: { ...timestamp, description: 'For a scheduled task: when it becomes due.' },
+    startedAt: nullable(timestamp),
+    finishedAt: nullable(timestamp),
+    result: { description: "The handler's result; null until the task succeeds." },
+    error: nullable({
+      type: 'object',
+      required: ['name', 'message'],
+      properties: { name: { type: 'string' }, message: { type: 'string' } },
+    }),
+    progress: { description: "The handler's latest progress report, or null." },
+  },
+} as const;
+
+export const acceptedSchema = {
+  type: 'object',
+  required: ['id', 'type', 'status', 'createdAt'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string' },
+    type: { type: 'string' },
+    status: { enum: ['queued', 'scheduled'] },
+    createdAt: timestamp,
+    runAt: timestamp,
+  },
+} as const;
+
+export const errorSchema = {
+  type: 'object',
+  required: ['error'],
+  additionalProperties: false,
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message', 'details'],
+      additionalProperties: false,
+      properties: {
+        code: { type: 'string', description: 'Stable; switch on it.' },
+        message: { type: 'string' },
+        details: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['message'],
+            properties: {
+              field: { type: 'string', description: 'The request field at fault, e.g. "tasks[2].type".' },
+              message: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+export const batchResultSchema = {
+  type: 'object',
+  required: ['accepted', 'rejected', 'results'],
+  additionalProperties: false,
+  properties: {
+    accepted: { type: 'integer', minimum: 0 },
+    rejected: { type: 'integer', minimum: 0 },
+    results: {
+      type: 'array',
+      description: 'One entry per submitted task, in order: the accepted task or its error.',
+      items: {
+        oneOf: [{ $ref: '#/components/schemas/Accepted' }, { $ref: '#/components/schemas/Error' }],
+      },
+    },
+  },
+} as const;
+
+export const statsSchema = {
+  type: 'object',
+  required: ['counts', 'oldestWaitingAgeSeconds', 'lag'],
+  additionalProperties: false,
+  properties: {
+    counts: {
+      type: 'object',
+      description:
+        'Tasks in each status now; for finished statuses, how many ever ended so (records expire, counts stay).',
+      required: [...TASK_STATUSES],
+      additionalProperties: false,
+      properties: Object.fromEntries(TASK_STATUSES.map((s) => [s, { type: 'integer' }])),
+    },
+    oldestWaitingAgeSeconds: {
+      oneOf: [{ type: 'number', minimum: 0 }, { type: 'null' }],
+      description: 'Age of the oldest task that is due and not yet started; null when none waits.',
+    },
+    lag: {
+      type: 'object',
+      required: ['total', 'partitions'],
+      properties: {
+        total: { type: 'integer', minimum: 0 },
+        partitions: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['partition', 'latestOffset', 'committedOffset', 'lag'],
+            properties: {
+              partition: { type: 'integer' },
+              latestOffset: { type: 'integer' },
+              committedOffset: { oneOf: [{ type: 'integer' }, { type: 'null' }] },
+              lag: { type: 'integer', minimum: 0 },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;

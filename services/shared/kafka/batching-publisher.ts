@@ -1,0 +1,197 @@
+import { Partitioners, type Kafka, type Producer, type TopicMessages } from 'kafkajs';
+import { UnavailableError } from '../errors';
+
+export interface OutgoingMessage {
+  topic: string;
+  key?: string;
+  value: Buffer;
+  headers?: Record<string, string>;
+}
+
+/** Puts messages on Kafka; resolves only once Kafka acknowledged every one of them. */
+export interface Publisher {
+  publish(messages: OutgoingMessage[]): Promise<void>;
+}
+
+export interface BatchingOptions {
+  /** How long the first message of a batch waits for company when nothing is being sent. */
+  lingerMs: number;
+  /** Messages per Kafka request at most. */
+  maxBatchMessages: number;
+  /** Bytes of message values per Kafka request at most (under the broker's message.max.bytes). */
+  maxBatchBytes: number;
+  /** Longest a publish() waits for its acknowledgement before rejecting with UnavailableError. */
+  timeoutMs: number;
+  /** Messages waiting for a send at most; beyond it publish() rejects at once (bounded memory). */
+  maxPendingMessages: number;
+}
+
+export interface PublisherEvents {
+  batchSent(messages: number, seconds: number, ok: boolean): void;
+}
+
+interface Entry {
+  messages: OutgoingMessage[];
+  bytes: number;
+  settled: boolean;
+  timer: NodeJS.Timeout;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+/**
+ * kafkajs has no linger: one send per request would cost a round trip each. This coalesces the
+ * publish() calls that arrive together into one Kafka request: while a send is in flight the
+ * next batch fills, and an idle publisher waits at most `lingerMs`. One send at a time, which is
+ * what kafkajs' idempotent producer needs anyway.
+ */
+export class BatchingPublisher implements Publisher {
+  private readonly producer: Producer;
+  private readonly pending: Entry[] = [];
+  private pendingMessages = 0;
+  private sending = false;
+  private lingerTimer?: NodeJS.Timeout;
+  private closing?: Promise<void>;
+
+  constructor(
+    kafka: Kafka,
+    private readonly options: BatchingOptions,
+    private readonly events: PublisherEvents = { batchSent: () => undefined },
+  ) {
+    // Idempotent: a retried request cannot write a message twice. kafkajs needs one request in
+    // flight for that, as it cannot renumber sequences after a failure.
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  }
+
+  connect(): Promise<void> {
+    return this.producer.connect();
+  }
+
+  publish(messages: OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return Promise.resolve();
+    if (this.closing)
+      return Promise.reject(new UnavailableError('the API is shutting down; try another instance'));
+    if (this.pendingMessages + messages.length > this.options.maxPendingMessages) {
+      return Promise.reject(new UnavailableError('too many submissions are waiting for Kafka; slow down'));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const entry: Entry = {
+        messages,
+        bytes: messages.reduce((sum, m) => sum + m.value.length + (m.key?.length ?? 0), 0),
+        settled: false,
+        resolve,
+        reject,
+        // A send may still land after we gave up; the client then retries and may create a
+        // duplicate, but it never holds an id for a task Kafka did not acknowledge.
+        timer: setTimeout(
+          () =>
+            this.settle(
+              entry,
+              new UnavailableError('Kafka did not acknowledge in time; the task was not accepted'),
+            ),
+          this.options.timeoutMs,
+        ),
+      };
+      this.pending.push(entry);
+      this.pendingMessages += messages.length;
+      this.schedule();
+    });
+  }
+
+  /** Sends what is pending, then disconnects. New publish() calls are refused from now on. */
+  disconnect(): Promise<void> {
+    this.closing ??= (async () => {
+      clearTimeout(this.lingerTimer);
+      while (this.pending.some((e) => !e.settled) || this.sending) {
+        if (!this.sending) await this.flush();
+        else await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await this.producer.disconnect();
+    })();
+    return this.closing;
+  }
+
+  private schedule(): void {
+    if (this.sending) return; // the send in flight flushes when it completes
+    const full = this.pendingMessages >= this.options.maxBatchMessages;
+    if (full || this.options.lingerMs === 0) void this.flush();
+    else this.lingerTimer ??= setTimeout(() => void this.flush(), this.options.lingerMs);
+  }
+
+  private async flush(): Promise<void> {
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    if (this.sending) return;
+    const batch = this.takeBatch();
+    if (batch.length === 0) return;
+    this.sending = true;
+    const started = performance.now();
+    const count = batch.reduce((sum, e) => sum + e.messages.length, 0);
+    try {
+      await this.producer.sendBatch({
+        acks: -1,
+        timeout: this.options.timeoutMs,
+        topicMessages: byTopic(batch),
+      });
+      this.events.batchSent(count, (performance.now() - started) / 1000, true);
+      for (const entry of batch) this.settle(entry);
+    } catch {
+      this.events.batchSent(count, (performance.now() - started) / 1000, false);
+      const err = new UnavailableError('Kafka is unreachable; the task was not accepted');
+      for (const entry of batch) this.settle(entry, err);
+    } finally {
+      this.sending = false;
+      // What arrived meanwhile has already waited at least one send: go now.
+      if (this.pending.length > 0) void this.flush();
+    }
+  }
+
+  /** Whole entries, oldest first, within the batch limits; entries that timed out are dropped. */
+  private takeBatch(): Entry[] {
+    const batch: Entry[] = [];
+    let messages = 0;
+    let bytes = 0;
+    while (this.pending.length > 0) {
+      const entry = this.pending[0]!;
+      if (entry.settled) {
+        this.pending.shift();
+        this.pendingMessages -= entry.messages.length;
+        continue;
+      }
+      const fits =
+        messages + entry.messages.length <= this.options.maxBatchMessages &&
+        bytes + entry.bytes <= this.options.maxBatchBytes;
+      if (batch.length > 0 && !fits) break; // an entry over the limits on its own still goes, alone
+      this.pending.shift();
+      this.pendingMessages -= entry.messages.length;
+      batch.push(entry);
+      messages += entry.messages.length;
+      bytes += entry.bytes;
+    }
+    return batch;
+  }
+
+  private settle(entry: Entry, err?: Error): void {
+    if (entry.settled) return;
+    entry.settled = true;
+    clearTimeout(entry.timer);
+    if (err) entry.reject(err);
+    else entry.resolve();
+  }
+}
+
+function byTopic(batch: Entry[]): TopicMessages[] {
+  const topics = new Map<string, TopicMessages>();
+  for (const { messages } of batch) {
+    for (const { topic, key, value, headers } of messages) {
+      const group = topics.get(topic) ?? { topic, messages: [] };
+      group.messages.push({ key: key ?? null, value, headers });
+      topics.set(topic, group);
+    }
+  }
+  return [...topics.values()];
+}

@@ -1,0 +1,27 @@
+import Redis from 'ioredis';
+
+/** Opens a connection configured the way every Spillway Redis client should be. */
+export function connectRedis(url: string, commandTimeoutMs = 2000): Redis {
+  // lazyConnect: constructing a store must not open sockets (createApp/createWorker stay pure).
+  // Auto-pipelining sends the commands of one event-loop tick in one round trip, so the
+  // records of a coalesced Kafka batch are written together.
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 2,
+    commandTimeout: commandTimeoutMs,
+  });
+  // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
+  redis.on('error', () => undefined);
+  return redis;
+}
+
+/** True for the errors ioredis gives when Redis cannot be reached (as opposed to a bad command). */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    /^(Connection is closed|Command timed out|Stream isn't writeable)/.test(err.message) ||
+    /ECONNREFUSED|ECONNRESET|ETIMEDOUT/.test(err.message)
+  );
+}
