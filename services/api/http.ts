@@ -73,7 +73,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
           : fromBodyParser(err as { type?: string });
     const apiError =
       known ?? new ApiError(500, 'internal', 'something went wrong; the request id is in the logs');
-    if (!known) logger.error('request failed', { requestId: req.id, path: req.path, error: String(err) });
+    if (!(err instanceof ApiError))
+      logger.error('request failed', { requestId: req.id, path: req.path, error: String(err) });
     if (apiError.retryAfterSeconds !== undefined) res.set('Retry-After', String(apiError.retryAfterSeconds));
     res.status(apiError.httpStatus).json({
       error: { code: apiError.code, message: apiError.message, details: apiError.details },

@@ -11,7 +11,7 @@ export function uniqueQueue(): string {
   return `t-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
-export const quietLogger = createLogger('silent');
+export const quietLogger = createLogger(process.env.TEST_LOG_LEVEL === 'error' ? 'error' : 'silent');
 
 export function testKafka(): Kafka {
   return new Kafka({ clientId: 'spillway-tests', brokers: [KAFKA_BROKERS], logLevel: logLevel.NOTHING });

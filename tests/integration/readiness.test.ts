@@ -4,7 +4,7 @@ import { request } from '../helpers/http';
 import { freePort, PrivateRedis } from '../helpers/redis-server';
 import { eventually, KAFKA_BROKERS, quietLogger, uniqueQueue } from '../helpers/stack';
 
-describe('API readiness follows Redis (a private real redis-server, stopped and started)', () => {
+describe('the API while Redis is down (a private real redis-server, stopped and started)', () => {
   let redis: PrivateRedis;
   let api: RunningApi;
   let url: string;
@@ -26,10 +26,19 @@ describe('API readiness follows Redis (a private real redis-server, stopped and 
     await redis.stop();
   });
 
-  it('is ready, turns not ready when Redis stops, and ready again when it returns', async () => {
+  it('accepts tasks, answers reads with 503, turns not ready, and recovers when Redis returns', async () => {
     expect((await request(url, 'GET', '/readyz')).status).toBe(200);
 
     await redis.stop();
+    // Kafka alone decides whether a task is accepted: the task is durable there, and a worker
+    // writes its record once Redis is back. Reads, which need Redis, say so with a 503.
+    const accepted = await request(url, 'POST', '/v1/tasks', { json: { type: 'echo' } });
+    expect(accepted.status).toBe(202);
+    const read = await request(url, 'GET', `/v1/tasks/${accepted.body.id}`);
+    expect(read.status).toBe(503);
+    expect(read.body.error.code).toBe('unavailable');
+    expect(read.headers.get('retry-after')).toBe('1');
+
     const down = await eventually(async () => {
       const res = await request(url, 'GET', '/readyz');
       return res.status === 503 ? res : undefined;

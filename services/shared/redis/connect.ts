@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 
-/** Opens a connection configured the way every Spillway Redis client should be. */
+/** Opens a connection configured the way every Spillway Redis client should be; 0: no command timeout. */
 export function connectRedis(url: string, commandTimeoutMs = 2000): Redis {
   // lazyConnect: constructing a store must not open sockets (createApp/createWorker stay pure).
   // Auto-pipelining sends the commands of one event-loop tick in one round trip, so the
@@ -9,7 +9,8 @@ export function connectRedis(url: string, commandTimeoutMs = 2000): Redis {
     lazyConnect: true,
     enableAutoPipelining: true,
     maxRetriesPerRequest: 2,
-    commandTimeout: commandTimeoutMs,
+    // ioredis applies any number, 0 included (every command would time out at once).
+    ...(commandTimeoutMs > 0 && { commandTimeout: commandTimeoutMs }),
   });
   // ioredis reconnects by itself; without a listener an 'error' event would crash the process.
   redis.on('error', () => undefined);
