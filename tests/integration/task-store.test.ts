@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { RedisKeys } from '../../services/shared/redis/keys';
 import { RedisTaskStore } from '../../services/shared/redis/redis-task-store';
 import type { Transition } from '../../services/shared/redis/task-store';
-import { REDIS_URL, uniqueQueue } from '../helpers/stack';
+import { eventually, REDIS_URL, uniqueQueue } from '../helpers/stack';
 
 describe('RedisTaskStore against a real Redis', () => {
   const queue = uniqueQueue();
@@ -122,6 +122,21 @@ describe('RedisTaskStore against a real Redis', () => {
 
     expect(await store.cancel(running, new Date())).toEqual({ applied: false, current: 'cancelled' });
     expect(await store.cancel(randomUUID(), new Date())).toEqual({ applied: false });
+  });
+
+  it('announces the cancellation of a running task to the workers, and only of a running one', async () => {
+    const subscriber = raw.duplicate();
+    const heard: string[] = [];
+    subscriber.on('message', (_channel, id: string) => heard.push(id));
+    await subscriber.subscribe(new RedisKeys(queue).cancelChannel());
+    const [running, waiting] = [randomUUID(), randomUUID()];
+    await store.transition(change(running, 'running', 1));
+    await store.transition(change(waiting, 'queued', 0));
+    await store.cancel(waiting, new Date());
+    await store.cancel(running, new Date());
+    await eventually(async () => (heard.length > 0 ? true : undefined), 5000);
+    expect(heard).toEqual([running]);
+    await subscriber.quit();
   });
 
   it('keeps counts by status and the oldest waiting task in step with transitions', async () => {

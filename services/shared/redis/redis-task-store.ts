@@ -53,7 +53,19 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async cancel(id: string, at: Date): Promise<TransitionOutcome> {
-    return this.transition({ id, type: '', createdAt: at, status: 'cancelled', attempt: -1, at });
+    const outcome = await this.transition({
+      id,
+      type: '',
+      createdAt: at,
+      status: 'cancelled',
+      attempt: -1,
+      at,
+    });
+    if (outcome.applied && (outcome.previous === 'running' || outcome.previous === 'retrying')) {
+      // A handler may be running somewhere: tell every worker of the queue (they listen on this channel).
+      await this.redis.publish(this.keys.cancelChannel(), id);
+    }
+    return outcome;
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {

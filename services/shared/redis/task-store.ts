@@ -30,7 +30,10 @@ export interface TaskStore {
   transition(change: Transition): Promise<TransitionOutcome>;
   /** Applies many transitions in one round trip, in order. */
   transitionMany(changes: Transition[]): Promise<TransitionOutcome[]>;
-  /** Marks a task cancelled unless it finished already; works whatever attempt it is on. */
+  /**
+   * Marks a task cancelled unless it finished already; works whatever attempt it is on. For a
+   * running task, also announces the id on the queue's cancel channel for the workers.
+   */
   cancel(id: string, at: Date): Promise<TransitionOutcome>;
   get(id: string): Promise<TaskRecord | undefined>;
   /** Tasks in each status now (finished statuses: how many ever ended so). */
