@@ -10,3 +10,13 @@ export interface WorkerEvents {
   duplicateSkipped(type: string): void;
   poisonMessage(): void;
 }
+
+/** What the scheduler reports as it moves delayed tasks out of the delay tiers. */
+export interface SchedulerEvents {
+  /** `count` due tasks reached the tasks topic. */
+  tasksReleased(count: number): void;
+  /** `count` tasks, not due yet, moved on to a shorter delay tier. */
+  tasksRedelayed(count: number): void;
+  /** A message on a delay tier that is not a delayed task (value or release-at header); skipped. */
+  schedulerPoisonMessage(): void;
+}

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { Partitioners } from 'kafkajs';
 import { probeRouter } from '../shared/http/probes';
 import { createKafka, prepareTopics } from '../shared/kafka/client';
 import { kafkaNames } from '../shared/kafka/names';
@@ -12,12 +13,21 @@ import { loadWorkerConfig, type WorkerConfig } from './config';
 import { registerDemoHandlers } from './demo-handlers';
 import { HandlerRegistry } from './handlers';
 import { WorkerMetrics } from './metrics';
+import { createScheduler } from './scheduler';
 import { createWorker } from './worker';
+
+/**
+ * How long the scheduler's fetches wait for data: a delay tier partition resumed when its head
+ * is due is fetched at the next fetch, so this bounds how late a due task is released.
+ */
+const SCHEDULER_MAX_WAIT_MS = 500;
+/** Longest the scheduler may take to leave its group on shutdown; its sends are short. */
+const SCHEDULER_STOP_TIMEOUT_MS = 10_000;
 
 export interface RunningWorker {
   /** Port of the probe and metrics server. */
   port: number;
-  /** Drains in-flight tasks, leaves the group, disconnects. Safe to call twice. */
+  /** Stops the scheduler, drains in-flight tasks, leaves the groups, disconnects. Safe to call twice. */
   stop(): Promise<void>;
 }
 
@@ -46,32 +56,64 @@ export async function startWorker(
     events: metrics,
     logger,
   });
+  // Every worker also runs a scheduler: delayed tasks need no separate deployment, and the
+  // scheduler group shares the delay tiers' partitions between workers like the tasks topic's.
+  const scheduler = createScheduler({
+    consumer: kafka.consumer({
+      groupId: names.schedulerGroup,
+      sessionTimeout: config.sessionTimeoutMs,
+      maxWaitTimeInMs: SCHEDULER_MAX_WAIT_MS,
+    }),
+    // Idempotent: a retried send cannot duplicate a task; kafkajs needs one request in flight for that.
+    producer: kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    }),
+    names,
+    store,
+    events: metrics,
+    logger: logger.child({ component: 'scheduler' }),
+  });
 
   const groupMembership = {
     name: 'kafka',
     check: async () => {
       if (!worker.isReady()) throw new Error('not a member of the consumer group');
+      if (!scheduler.isReady()) throw new Error('the scheduler is not a member of its consumer group');
     },
   };
   const probes = express().use(
     probeRouter([{ name: 'redis', check: () => store.ping() }, groupMembership], metrics),
   );
   const server = probes.listen(config.port);
-  await once(server, 'listening');
-  await worker.start();
+  const stop = onceInOrder([
+    // First: it feeds the tasks topic the worker drains. Bounded, so a broker that does not
+    // answer cannot eat the worker's drain time.
+    () => withTimeout(scheduler.stop(), SCHEDULER_STOP_TIMEOUT_MS, 'scheduler stop'),
+    // A handler that ignores its abort signal must not hold the process past its grace period.
+    () => withTimeout(worker.stop(config.shutdownTimeoutMs), config.shutdownTimeoutMs + 5000, 'worker stop'),
+    () => store.close(),
+    () => new Promise<void>((resolve) => server.close(() => resolve())),
+  ]);
+  try {
+    await once(server, 'listening');
+    await worker.start();
+    await scheduler.start();
+  } catch (err) {
+    // Nothing started may outlive a failed start (the caller gets no stop() to call).
+    await stop().catch(() => undefined);
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
-  logger.info('worker started', { port, topic: names.tasksTopic, group: names.workerGroup });
-
-  return {
+  logger.info('worker started', {
     port,
-    stop: onceInOrder([
-      // A handler that ignores its abort signal must not hold the process past its grace period.
-      () =>
-        withTimeout(worker.stop(config.shutdownTimeoutMs), config.shutdownTimeoutMs + 5000, 'worker stop'),
-      () => store.close(),
-      () => new Promise<void>((resolve) => server.close(() => resolve())),
-    ]),
-  };
+    topic: names.tasksTopic,
+    group: names.workerGroup,
+    schedulerGroup: names.schedulerGroup,
+  });
+
+  return { port, stop };
 }
 
 if (require.main === module) {

@@ -1,12 +1,12 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { BoundedLabel } from '../shared/bounded-label';
 import type { MetricsSource } from '../shared/http/probes';
-import type { TaskOutcome, WorkerEvents } from './events';
+import type { SchedulerEvents, TaskOutcome, WorkerEvents } from './events';
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /** The worker's Prometheus metrics, all named spillway_*; one registry per worker instance. */
-export class WorkerMetrics implements WorkerEvents, MetricsSource {
+export class WorkerMetrics implements WorkerEvents, SchedulerEvents, MetricsSource {
   private readonly registry = new Registry();
   private readonly taskType = new BoundedLabel();
   readonly contentType = this.registry.contentType;
@@ -47,6 +47,21 @@ export class WorkerMetrics implements WorkerEvents, MetricsSource {
     help: 'Messages on the tasks topic that are not task messages.',
     registers: [this.registry],
   });
+  private readonly released = new Counter({
+    name: 'spillway_scheduler_released_total',
+    help: 'Delayed tasks the scheduler moved from a delay tier to the tasks topic.',
+    registers: [this.registry],
+  });
+  private readonly redelayed = new Counter({
+    name: 'spillway_scheduler_redelayed_total',
+    help: 'Delayed tasks the scheduler moved to a shorter delay tier, not due yet.',
+    registers: [this.registry],
+  });
+  private readonly schedulerPoison = new Counter({
+    name: 'spillway_scheduler_poison_messages_total',
+    help: 'Messages on the delay tier topics that are not delayed tasks, skipped.',
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'spillway_worker_' });
@@ -70,6 +85,18 @@ export class WorkerMetrics implements WorkerEvents, MetricsSource {
 
   poisonMessage(): void {
     this.poison.inc();
+  }
+
+  tasksReleased(count: number): void {
+    this.released.inc(count);
+  }
+
+  tasksRedelayed(count: number): void {
+    this.redelayed.inc(count);
+  }
+
+  schedulerPoisonMessage(): void {
+    this.schedulerPoison.inc();
   }
 
   text(): Promise<string> {

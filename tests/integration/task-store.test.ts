@@ -73,6 +73,12 @@ describe('RedisTaskStore against a real Redis', () => {
     expect(await store.get(id)).toMatchObject({ status: 'failed', error: { message: 'boom' } });
   });
 
+  it('lets the queued write of a released delay outrank a late scheduled write', async () => {
+    const id = randomUUID();
+    await store.transition(change(id, 'queued', 0));
+    expect(await store.transition(change(id, 'scheduled', 0))).toEqual({ applied: false, current: 'queued' });
+  });
+
   it('lets a redelivered attempt start again while the record says running', async () => {
     const id = randomUUID();
     await store.transition(change(id, 'running', 1));

@@ -13,15 +13,18 @@ declare module 'ioredis' {
   }
 }
 
-/** Orders statuses within one attempt; see Transition. */
+/**
+ * Orders statuses within one attempt; see Transition. `queued` outranks `scheduled`: the
+ * scheduler's release of a short delay may land before the API's own `scheduled` write.
+ */
 const PHASE: Record<TaskStatus, number> = {
-  queued: 0,
   scheduled: 0,
-  running: 1,
-  retrying: 2,
-  succeeded: 3,
-  failed: 3,
-  cancelled: 3,
+  queued: 1,
+  running: 2,
+  retrying: 3,
+  succeeded: 4,
+  failed: 4,
+  cancelled: 4,
 };
 
 export interface RedisTaskStoreOptions {

@@ -2,7 +2,7 @@ import type { JsonValue, TaskError, TaskRecord, TaskStatus } from '../task';
 
 /**
  * A request to move a task to `status`. Transitions are monotonic: one that would move a task
- * backwards, by attempt then by phase (queued/scheduled < running < retrying < finished), is
+ * backwards, by attempt then by phase (scheduled < queued < running < retrying < finished), is
  * ignored, and a finished task never changes. So a late `queued` write cannot undo `running`.
  */
 export interface Transition {
