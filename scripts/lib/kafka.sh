@@ -22,21 +22,33 @@ ensure_java_and_maven() {
   [ "${major%%.*}" -ge 17 ] 2>/dev/null || die "Kafka 4 needs Java 17 or newer (found: ${major:-none})"
 }
 
+# classpath_current FILE: FILE was resolved from the pom as it is now and every jar it names exists.
+classpath_current() {
+  [ -f "$1" ] && [ "$(cat "$1.sha" 2>/dev/null)" = "$(sha256sum "$KAFKA_POM" | cut -d' ' -f1)" ] &&
+    tr ':' '\n' <"$1" | while read -r jar; do [ -f "$jar" ] || exit 1; done
+}
+
 # Resolves the jars once; the classpath file is keyed on the pom, so editing the pom refetches.
-# Later starts read the file and never touch the network.
+# Later starts read the file and never touch the network. The file names jars in ~/.m2, so a
+# second STACK_DIR (a private test broker) copies the default stack's file, or else resolves
+# offline from ~/.m2 (about 2 s) and goes online only for jars that were never fetched.
 kafka_classpath() {
-  local stamp
-  stamp=$(sha256sum "$KAFKA_POM" | cut -d' ' -f1)
-  if [ -f "$KAFKA_CLASSPATH" ] && [ "$(cat "$KAFKA_CLASSPATH.sha" 2>/dev/null)" = "$stamp" ] &&
-    tr ':' '\n' <"$KAFKA_CLASSPATH" | while read -r jar; do [ -f "$jar" ] || exit 1; done; then
+  classpath_current "$KAFKA_CLASSPATH" && return 0
+  mkdir -p "$KAFKA_DIR"
+  local shared=$ROOT_DIR/.stack/kafka/classpath.txt
+  if [ "$shared" != "$KAFKA_CLASSPATH" ] && classpath_current "$shared"; then
+    cp "$shared" "$KAFKA_CLASSPATH"
+    cp "$shared.sha" "$KAFKA_CLASSPATH.sha"
     return 0
   fi
-  say "resolving Kafka jars with Maven (first run only)"
-  mkdir -p "$KAFKA_DIR"
-  mvn -q -B -f "$KAFKA_POM" dependency:build-classpath -Dmdep.includeScope=runtime \
-    -Dmdep.outputFile="$KAFKA_CLASSPATH" >"$KAFKA_DIR/maven.log" 2>&1 ||
-    die "maven could not fetch Kafka; see $KAFKA_DIR/maven.log"
-  echo "$stamp" >"$KAFKA_CLASSPATH.sha"
+  local resolve=(mvn -q -B -f "$KAFKA_POM" dependency:build-classpath -Dmdep.includeScope=runtime
+    -Dmdep.outputFile="$KAFKA_CLASSPATH")
+  if ! "${resolve[@]}" -o >"$KAFKA_DIR/maven.log" 2>&1; then
+    say "resolving Kafka jars with Maven (first run only)"
+    "${resolve[@]}" >"$KAFKA_DIR/maven.log" 2>&1 ||
+      die "maven could not fetch Kafka; see $KAFKA_DIR/maven.log"
+  fi
+  sha256sum "$KAFKA_POM" | cut -d' ' -f1 >"$KAFKA_CLASSPATH.sha"
 }
 
 kafka_write_config() {
@@ -85,6 +97,9 @@ kafka_up() {
       -c "$KAFKA_DIR/server.properties") >"$KAFKA_DIR/format.log" 2>&1 ||
       die "formatting Kafka storage failed; see $KAFKA_DIR/format.log"
   fi
+  # A restart in the same STACK_DIR keeps its data (formatted only once, above). kafka_started
+  # watches a fresh log; the previous one (last run, or the format) stays as server.log.1.
+  [ -s "$KAFKA_DIR/server.log" ] && mv "$KAFKA_DIR/server.log" "$KAFKA_DIR/server.log.1"
   : >"$KAFKA_DIR/server.log"
   (kafka_java kafka.Kafka "$KAFKA_DIR/server.properties") </dev/null >"$KAFKA_DIR/stdout.log" 2>&1 &
   echo $! >"$KAFKA_PID"

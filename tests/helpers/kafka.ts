@@ -1,34 +1,72 @@
 import { randomUUID } from 'node:crypto';
-import type { KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { testKafka } from './stack';
 
-/** Reads a topic from the beginning with a throwaway group until `count` messages arrived. */
-export async function readTopic(topic: string, count: number, timeoutMs = 20_000): Promise<KafkaMessage[]> {
-  const consumer = testKafka().consumer({ groupId: `test-reader-${randomUUID()}` });
+/** The shared broker's client, or one for `brokers` (a private broker of a test that stops it). */
+function kafkaFor(brokers?: string): Kafka {
+  return brokers === undefined
+    ? testKafka()
+    : new Kafka({ clientId: 'spillway-tests', brokers: [brokers], logLevel: logLevel.NOTHING });
+}
+
+/** Reads from the beginning with a throwaway group until `done` holds or `timeoutMs` passes. */
+async function consume(
+  topic: string,
+  done: (messages: KafkaMessage[]) => boolean,
+  timeoutMs: number,
+  brokers?: string,
+): Promise<{ messages: KafkaMessage[]; complete: boolean }> {
+  const consumer = kafkaFor(brokers).consumer({ groupId: `test-reader-${randomUUID()}` });
   const messages: KafkaMessage[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(new Error(`read ${messages.length} of ${count} messages from ${topic} in ${timeoutMs} ms`)),
-        timeoutMs,
-      );
+    const complete = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
       void consumer.run({
         eachMessage: async ({ message }) => {
           messages.push(message);
-          if (messages.length >= count) {
+          if (done(messages)) {
             clearTimeout(timer);
-            resolve();
+            resolve(true);
           }
         },
       });
     });
+    return { messages, complete };
   } finally {
     await consumer.disconnect();
   }
+}
+
+/**
+ * Reads a topic from the beginning with a throwaway group until `count` messages arrived, from
+ * the shared broker unless `brokers` names another.
+ */
+export async function readTopic(
+  topic: string,
+  count: number,
+  timeoutMs = 20_000,
+  brokers?: string,
+): Promise<KafkaMessage[]> {
+  const { messages, complete } = await consume(topic, (read) => read.length >= count, timeoutMs, brokers);
+  if (!complete)
+    throw new Error(`read ${messages.length} of ${count} messages from ${topic} in ${timeoutMs} ms`);
   return messages;
+}
+
+/**
+ * Reads a topic from the beginning until `done` holds for what was read, for when the number of
+ * messages is not known (sends still landing); after `timeoutMs` it returns what arrived, so the
+ * caller's assertion can name what is missing.
+ */
+export async function readTopicUntil(
+  topic: string,
+  done: (messages: KafkaMessage[]) => boolean,
+  timeoutMs = 20_000,
+  brokers?: string,
+): Promise<KafkaMessage[]> {
+  return (await consume(topic, done, timeoutMs, brokers)).messages;
 }
 
 /** Writes raw values to a topic, as a producer that is not Spillway would. */
