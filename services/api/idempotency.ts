@@ -1,12 +1,26 @@
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
-import { ApiError } from '../shared/errors';
+import { ApiError, UnavailableError } from '../shared/errors';
 import type { IdempotencyStore } from '../shared/redis/idempotency-store';
 import type { JsonValue } from '../shared/task';
 
 export interface Reply {
   status: number;
   body: JsonValue;
+}
+
+/**
+ * A failure whose work may still complete (a Kafka send in doubt): the key stays claimed until
+ * `eventualReply` settles, then remembers that reply, or is released if nothing was created.
+ */
+export class ReplyInDoubt extends UnavailableError {
+  constructor(
+    message: string,
+    readonly eventualReply: Promise<Reply | undefined>,
+  ) {
+    super(message);
+    this.name = 'ReplyInDoubt';
+  }
 }
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -61,7 +75,18 @@ export async function respondIdempotently(
   try {
     reply = await handle();
   } catch (err) {
-    await store.abandon(req.principal, clientKey).catch(() => undefined);
+    if (err instanceof ReplyInDoubt) {
+      // A retry with this key meanwhile gets 409 in progress, then the real outcome: never a second task.
+      void err.eventualReply
+        .then((late) =>
+          late
+            ? store.complete(req.principal, clientKey, fingerprint, late.status, late.body)
+            : store.abandon(req.principal, clientKey),
+        )
+        .catch(() => undefined);
+    } else {
+      await store.abandon(req.principal, clientKey).catch(() => undefined);
+    }
     throw err;
   }
   // The tasks exist now: a failure to remember the reply must not turn into an error for them.

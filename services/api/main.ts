@@ -43,7 +43,11 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     pendingTtl,
   );
   const watcher = new TaskWatcher(config.redis.url, config.queue);
+  // Lag questions may retry (a coordinator can be busy); the readiness probe must not, so it fails fast.
   const inspector = new KafkaInspector(kafka);
+  const probe = new KafkaInspector(
+    createKafka(config.kafka, logger, { retries: 0, connectionTimeoutMs: 1000 }),
+  );
 
   const app = createApp({
     config,
@@ -53,7 +57,7 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     idempotency,
     watcher,
     inspector,
-    readiness: [{ name: 'redis', check: () => store.ping() }, inspector],
+    readiness: [{ name: 'redis', check: () => store.ping() }, probe],
     events: metrics,
     metrics,
     logger,
@@ -77,6 +81,7 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
       closeServer,
       () => publisher.disconnect(),
       () => inspector.close(),
+      () => probe.close(),
       () => idempotency.close(),
       () => store.close(),
     ]),

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { OutgoingMessage, Publisher } from '../shared/kafka/batching-publisher';
+import { InDoubtError, type OutgoingMessage, type Publisher } from '../shared/kafka/batching-publisher';
+import { UnavailableError } from '../shared/errors';
 import { planDelay, RELEASE_AT_HEADER } from '../shared/kafka/delay-tiers';
 import type { KafkaNames } from '../shared/kafka/names';
 import type { Logger } from '../shared/logger';
@@ -15,6 +16,26 @@ export interface Accepted {
   status: 'queued' | 'scheduled';
   createdAt: string;
   runAt?: string;
+}
+
+/**
+ * A 503 whose tasks may still land in Kafka (see InDoubtError). `outcome` settles with the
+ * accepted tasks if they did land (their records are then written), or undefined if not.
+ */
+export class SubmissionInDoubt extends UnavailableError {
+  constructor(
+    message: string,
+    readonly outcome: Promise<Accepted[] | undefined>,
+  ) {
+    super(message);
+    this.name = 'SubmissionInDoubt';
+  }
+}
+
+interface Planned {
+  message: TaskMessage;
+  outgoing: OutgoingMessage;
+  status: 'queued' | 'scheduled';
 }
 
 export interface SubmitterDeps {
@@ -34,10 +55,10 @@ export class TaskSubmitter {
   constructor(private readonly deps: SubmitterDeps) {}
 
   async submit(submissions: Submission[]): Promise<Accepted[]> {
-    const { publisher, store, names, events, logger } = this.deps;
+    const { publisher, names, events } = this.deps;
     const started = performance.now();
     const now = Date.now();
-    const planned = submissions.map((submission) => {
+    const planned = submissions.map((submission): Planned => {
       const message: TaskMessage = { id: randomUUID(), enqueuedAt: now, ...submission };
       const delay = message.runAt === undefined ? undefined : planDelay(message.runAt, now, names.delayTiers);
       const outgoing: OutgoingMessage = {
@@ -46,16 +67,28 @@ export class TaskSubmitter {
         ...(message.key !== undefined && { key: message.key }),
         ...(delay && { headers: { [RELEASE_AT_HEADER]: String(delay.releaseAt) } }),
       };
-      return { message, outgoing, status: delay ? ('scheduled' as const) : ('queued' as const) };
+      return { message, outgoing, status: delay ? 'scheduled' : 'queued' };
     });
 
     try {
       await publisher.publish(planned.map((p) => p.outgoing));
     } catch (err) {
       for (const { message } of planned) events.tasksEnqueued(message.type, 'unavailable', 1);
+      if (err instanceof InDoubtError) {
+        const outcome = err.landed.then((landed) => (landed ? this.record(planned, now) : undefined));
+        throw new SubmissionInDoubt(err.message, outcome);
+      }
       throw err;
     }
+    const accepted = await this.record(planned, now);
+    for (const { message } of planned) events.tasksEnqueued(message.type, 'accepted', 1);
+    events.enqueueLatency((performance.now() - started) / 1000);
+    return accepted;
+  }
 
+  /** Writes the records of tasks Kafka holds, and describes them as the API answers. */
+  private async record(planned: Planned[], now: number): Promise<Accepted[]> {
+    const { store, logger } = this.deps;
     // Kafka holds the tasks now, so they will run whatever happens next. If these writes fail,
     // a worker's first status write creates the record; until then GET answers 404.
     const createdAt = new Date(now);
@@ -73,9 +106,6 @@ export class TaskSubmitter {
       .catch((err: unknown) =>
         logger.warn('queued records not written', { tasks: records.length, error: String(err) }),
       );
-
-    for (const { message } of planned) events.tasksEnqueued(message.type, 'accepted', 1);
-    events.enqueueLatency((performance.now() - started) / 1000);
     return planned.map(({ message, status }) => ({
       id: message.id,
       type: message.type,

@@ -12,6 +12,8 @@ const PUBLISH_TIMEOUT_MS = 2000;
 // The publish timeout plus room for the HTTP round trip on a busy two-core machine: a 503 that
 // takes longer means something other than the timeout decides when the client hears back.
 const ANSWER_BOUND_MS = PUBLISH_TIMEOUT_MS + 1500;
+const KEY = 'outage-retry-1';
+const KEYED_TASK = { type: 'echo', payload: { key: KEY } };
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 
 interface Timed {
@@ -84,6 +86,14 @@ describe('API during a Kafka outage (a private real broker, stopped and started)
     // Each submission waits for its own acknowledgement: none may queue behind another's timeout.
     const concurrent = await Promise.all(Array.from({ length: 5 }, () => submit()));
     concurrent.forEach(expectRefused);
+
+    // A client that sends an Idempotency-Key is refused the same way; its retry is tested below.
+    const keyed = await request(url, 'POST', '/v1/tasks', {
+      json: KEYED_TASK,
+      headers: { 'idempotency-key': KEY },
+    });
+    expect(keyed.status).toBe(503);
+    expect(keyed.body.error.code).toBe('unavailable');
   });
 
   it('is live but not ready while the broker is down, naming Kafka as the failing check', async () => {
@@ -120,6 +130,36 @@ describe('API during a Kafka outage (a private real broker, stopped and started)
     // Back to normal, not one lucky send.
     const after = await Promise.all(Array.from({ length: 3 }, () => submit()));
     after.forEach(({ res }) => expect(res.status).toBe(202));
+  });
+
+  it('turns a retry with the same Idempotency-Key into exactly one task, whether the refused send landed or not', async () => {
+    // The refused send may still land (kafkajs retried it after the API gave up): the key then
+    // stays claimed (409 in progress) until the outcome is known, and replays that task (200);
+    // if it did not land, the retry creates the task (202).
+    const retried = await eventually(
+      async () => {
+        const res = await request(url, 'POST', '/v1/tasks', {
+          json: KEYED_TASK,
+          headers: { 'idempotency-key': KEY },
+        });
+        if (res.status === 409) expect(res.body.error.code).toBe('idempotency_request_in_progress');
+        return [200, 202].includes(res.status) ? res : undefined;
+      },
+      30_000,
+      'the keyed retry answered',
+    );
+    const id = retried.body.id as string;
+    const messages = await readTopicUntil(
+      topic,
+      (read) => read.some((message) => decodeTaskMessage(message.value).id === id),
+      20_000,
+      kafka!.brokers,
+    );
+    const keyedOnTopic = messages.filter((message) => {
+      const payload = decodeTaskMessage(message.value).payload as { key?: string } | null;
+      return payload?.key === KEY;
+    });
+    expect(keyedOnTopic.map((message) => decodeTaskMessage(message.value).id)).toEqual([id]);
   });
 
   it('holds every accepted task on the topic, and never gave an id with a 503', async () => {

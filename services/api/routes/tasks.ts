@@ -6,9 +6,9 @@ import type { TaskWatcher } from '../../shared/redis/task-watcher';
 import { TERMINAL_STATUSES, type JsonValue } from '../../shared/task';
 import type { ApiEvents } from '../events';
 import { requireJson } from '../http';
-import { respondIdempotently } from '../idempotency';
+import { ReplyInDoubt, respondIdempotently } from '../idempotency';
 import { LIMITS } from '../schemas';
-import type { TaskSubmitter } from '../submit';
+import { SubmissionInDoubt, type Accepted, type TaskSubmitter } from '../submit';
 import { taskView } from '../task-view';
 import type { Validator } from '../validation';
 
@@ -36,7 +36,7 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
         events.tasksEnqueued('', 'invalid', 1);
         throw err;
       }
-      const [accepted] = await submitter.submit([submission]);
+      const [accepted] = await inDoubtAsReply(submitter.submit([submission]), ([late]) => late);
       res.location(`/v1/tasks/${accepted!.id}`);
       return { status: 202, body: accepted as unknown as JsonValue };
     });
@@ -66,10 +66,13 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
         );
       }
       // One Kafka round trip for every valid item; if Kafka fails, the whole request is a 503.
-      const accepted = await submitter.submit(valid);
-      let next = 0;
-      const results = checked.map((c) => (c.submission ? accepted[next++] : { error: c.error }));
-      return { status: 202, body: { accepted: accepted.length, rejected, results } as unknown as JsonValue };
+      const batchReply = (accepted: Accepted[]) => {
+        let next = 0;
+        const results = checked.map((c) => (c.submission ? accepted[next++] : { error: c.error }));
+        return { accepted: accepted.length, rejected, results };
+      };
+      const accepted = await inDoubtAsReply(submitter.submit(valid), batchReply);
+      return { status: 202, body: batchReply(accepted) as unknown as JsonValue };
     });
   });
 
@@ -113,6 +116,19 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
   });
 
   return router;
+}
+
+/** Lets the idempotency layer learn what an in-doubt submission finally became. */
+async function inDoubtAsReply(submitting: Promise<Accepted[]>, toBody: (accepted: Accepted[]) => unknown) {
+  try {
+    return await submitting;
+  } catch (err) {
+    if (!(err instanceof SubmissionInDoubt)) throw err;
+    const eventual = err.outcome.then((late) =>
+      late ? { status: 202, body: toBody(late) as JsonValue } : undefined,
+    );
+    throw new ReplyInDoubt(err.message, eventual);
+  }
 }
 
 function notFound(id: string): ApiError {

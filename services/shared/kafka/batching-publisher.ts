@@ -1,6 +1,19 @@
 import { Partitioners, type Kafka, type Producer, type TopicMessages } from 'kafkajs';
 import { UnavailableError } from '../errors';
 
+/**
+ * The timeout fired while the messages were being sent: Kafka may still append them (kafkajs
+ * keeps retrying), so "not accepted" cannot be promised. `landed` settles with the real outcome.
+ */
+export class InDoubtError extends UnavailableError {
+  constructor(readonly landed: Promise<boolean>) {
+    super(
+      'Kafka did not confirm in time; the task may still be accepted: retry with the same Idempotency-Key',
+    );
+    this.name = 'InDoubtError';
+  }
+}
+
 export interface OutgoingMessage {
   topic: string;
   key?: string;
@@ -34,6 +47,10 @@ interface Entry {
   messages: OutgoingMessage[];
   bytes: number;
   settled: boolean;
+  /** Set once the entry is part of a send: from then on a timeout leaves its outcome in doubt. */
+  sending: boolean;
+  landed: Promise<boolean>;
+  reportLanded(landed: boolean): void;
   timer: NodeJS.Timeout;
   resolve(): void;
   reject(err: Error): void;
@@ -78,20 +95,27 @@ export class BatchingPublisher implements Publisher {
     if (this.pendingMessages + messages.length > this.options.maxPendingMessages) {
       return Promise.reject(new UnavailableError('too many submissions are waiting for Kafka; slow down'));
     }
+    let reportLanded: (landed: boolean) => void = () => undefined;
+    const landed = new Promise<boolean>((resolve) => (reportLanded = resolve));
     return new Promise<void>((resolve, reject) => {
       const entry: Entry = {
         messages,
         bytes: messages.reduce((sum, m) => sum + m.value.length + (m.key?.length ?? 0), 0),
         settled: false,
+        sending: false,
+        landed,
+        reportLanded,
         resolve,
         reject,
-        // A send may still land after we gave up; the client then retries and may create a
-        // duplicate, but it never holds an id for a task Kafka did not acknowledge.
+        // Never sent: it is dropped from the queue, so "not accepted" is certain. Being sent:
+        // only the send's eventual outcome can tell.
         timer: setTimeout(
           () =>
             this.settle(
               entry,
-              new UnavailableError('Kafka did not acknowledge in time; the task was not accepted'),
+              entry.sending
+                ? new InDoubtError(entry.landed)
+                : new UnavailableError('Kafka did not acknowledge in time; the task was not accepted'),
             ),
           this.options.timeoutMs,
         ),
@@ -129,6 +153,7 @@ export class BatchingPublisher implements Publisher {
     const batch = this.takeBatch();
     if (batch.length === 0) return;
     this.sending = true;
+    for (const entry of batch) entry.sending = true;
     const started = performance.now();
     const count = batch.reduce((sum, e) => sum + e.messages.length, 0);
     try {
@@ -138,11 +163,17 @@ export class BatchingPublisher implements Publisher {
         topicMessages: byTopic(batch),
       });
       this.events.batchSent(count, (performance.now() - started) / 1000, true);
-      for (const entry of batch) this.settle(entry);
+      for (const entry of batch) {
+        entry.reportLanded(true);
+        this.settle(entry);
+      }
     } catch {
       this.events.batchSent(count, (performance.now() - started) / 1000, false);
       const err = new UnavailableError('Kafka is unreachable; the task was not accepted');
-      for (const entry of batch) this.settle(entry, err);
+      for (const entry of batch) {
+        entry.reportLanded(false);
+        this.settle(entry, err);
+      }
     } finally {
       this.sending = false;
       // What arrived meanwhile has already waited at least one send: go now.
@@ -160,6 +191,7 @@ export class BatchingPublisher implements Publisher {
       if (entry.settled) {
         this.pending.shift();
         this.pendingMessages -= entry.messages.length;
+        entry.reportLanded(false);
         continue;
       }
       const fits =

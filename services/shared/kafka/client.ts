@@ -3,31 +3,63 @@ import type { CommonConfig } from '../config';
 import type { Logger } from '../logger';
 import { allTopics, type KafkaNames } from './names';
 
+export interface KafkaClientOptions {
+  /** Retries of each request (kafkajs default 5, with backoff). */
+  retries?: number;
+  connectionTimeoutMs?: number;
+}
+
 /** Builds the kafkajs client; connections open only when a producer, consumer or admin connects. */
-export function createKafka(config: CommonConfig['kafka'], logger: Logger): Kafka {
+export function createKafka(
+  config: CommonConfig['kafka'],
+  logger: Logger,
+  options: KafkaClientOptions = {},
+): Kafka {
+  const log = dedupedLog(logger);
   return new Kafka({
     clientId: config.clientId,
     brokers: config.brokers,
-    connectionTimeout: 3000,
+    connectionTimeout: options.connectionTimeoutMs ?? 3000,
+    ...(options.retries !== undefined && { retry: { retries: options.retries } }),
     logLevel: KafkaLogLevel.WARN,
-    logCreator: () => (entry) => logKafkaEntry(logger, entry),
+    logCreator: () => log,
   });
 }
 
-function logKafkaEntry(logger: Logger, { level, namespace, log }: LogEntry): void {
-  const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
-  // kafkajs logs every error response at ERROR, including ones its caller retries or handles
-  // (a topic another process just created, a coordinator still loading); the caller reports
-  // what really failed, so these are debug lines.
-  const handledByCaller = namespace === 'Connection' && message.startsWith('Response ');
-  const at = handledByCaller
-    ? 'debug'
-    : level <= KafkaLogLevel.ERROR
-      ? 'error'
-      : level === KafkaLogLevel.WARN
-        ? 'warn'
-        : 'debug';
-  logger[at](message, { component: 'kafkajs', namespace, ...fields });
+/** How long an identical kafkajs line is held back after it was logged. */
+const REPEAT_WINDOW_MS = 10_000;
+
+/**
+ * kafkajs logs each retry of a broken connection: an outage of seconds would write hundreds of
+ * identical lines. Repeats within REPEAT_WINDOW_MS are counted and reported with the next line.
+ */
+function dedupedLog(logger: Logger): (entry: LogEntry) => void {
+  const lastLogged = new Map<string, { at: number; suppressed: number }>();
+  return ({ level, namespace, log }) => {
+    const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
+    // kafkajs logs every error response at ERROR, including ones its caller retries or handles
+    // (a topic another process just created, a coordinator still loading); the caller reports
+    // what really failed, so these are debug lines.
+    const handledByCaller = namespace === 'Connection' && message.startsWith('Response ');
+    const at = handledByCaller
+      ? 'debug'
+      : level <= KafkaLogLevel.ERROR
+        ? 'error'
+        : level === KafkaLogLevel.WARN
+          ? 'warn'
+          : 'debug';
+    const key = `${at}|${namespace}|${message}`;
+    const seen = lastLogged.get(key);
+    const now = Date.now();
+    if (seen && now - seen.at < REPEAT_WINDOW_MS) {
+      seen.suppressed++;
+      return;
+    }
+    if (lastLogged.size > 1000) lastLogged.clear();
+    lastLogged.set(key, { at: now, suppressed: 0 });
+    const repeats = seen?.suppressed ? { repeatedSinceLast: seen.suppressed } : {};
+    logger[at](message, { component: 'kafkajs', namespace, ...fields, ...repeats });
+  };
 }
 
 /** At start-up, creates the queue's topics unless the deployment manages them (Strimzi KafkaTopic). */

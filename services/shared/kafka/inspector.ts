@@ -11,7 +11,8 @@ export interface PartitionLag {
 
 /**
  * Read-only questions to the cluster (is it up, how far behind is a group) through one admin
- * client that does not retry: a broker that is down fails a probe at once, not after backoff.
+ * client. Give it a Kafka client that does not retry (createKafka with retries: 0): a broker
+ * that is down then fails a probe within the connection timeout, not after kafkajs' backoff.
  */
 export class KafkaInspector implements ReadinessCheck {
   readonly name = 'kafka';
@@ -51,7 +52,7 @@ export class KafkaInspector implements ReadinessCheck {
   }
 
   private async connected(): Promise<Admin> {
-    this.admin ??= this.kafka.admin({ retry: { retries: 0 } });
+    this.admin ??= this.kafka.admin();
     await this.admin.connect();
     return this.admin;
   }
