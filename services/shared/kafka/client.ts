@@ -78,18 +78,47 @@ export async function prepareTopics(
   }
 }
 
-/** Creates missing topics; existing ones are left as they are (their partition count included). */
-export async function ensureTopics(admin: Admin, topics: string[], numPartitions: number): Promise<void> {
+/**
+ * Creates missing topics and returns once every partition of `topics` has a leader; existing
+ * topics are left as they are (their partition count included).
+ */
+export async function ensureTopics(
+  admin: Admin,
+  topics: string[],
+  numPartitions: number,
+  timeoutMs = 30_000,
+): Promise<void> {
   const existing = new Set(await admin.listTopics());
   const missing = topics.filter((topic) => !existing.has(topic));
-  if (missing.length === 0) return;
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((topic) => ({ topic, numPartitions, replicationFactor: -1 })),
-    });
-  } catch (err) {
-    // Another process created it between our list and create: that is the outcome we wanted.
-    if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+  if (missing.length > 0) {
+    try {
+      await admin.createTopics({
+        topics: missing.map((topic) => ({ topic, numPartitions, replicationFactor: -1 })),
+      });
+    } catch (err) {
+      // Another process created it between our list and create: that is the outcome we wanted.
+      if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+    }
+  }
+  await waitForLeaders(admin, topics, timeoutMs);
+}
+
+/**
+ * kafkajs' own waitForLeaders gives up on the "unknown topic" a busy or fresh broker answers
+ * while it is still creating the topic; a retriable answer here just means "not yet".
+ */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics: described } = await admin.fetchTopicMetadata({ topics });
+      const led = described.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+      if (led) return;
+    } catch (err) {
+      if (!(err as { retriable?: boolean }).retriable || Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`topics have no leader after ${timeoutMs} ms: ${topics.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
