@@ -14,6 +14,8 @@ export interface KafkaNames {
   /** Shortest delay first. See delay-tiers.ts for how a delayed task travels through them. */
   delayTiers: readonly DelayTier[];
   schedulerGroup: string;
+  /** Tasks given up on (services/shared/dead-letter.ts), kept for inspection and replay. */
+  deadLetterTopic: string;
 }
 
 /** Tier delays: each roughly ten times the last, so any delay takes few hops and arrives on time. */
@@ -31,10 +33,11 @@ export function kafkaNames(queue: string): KafkaNames {
       delayMs,
     })),
     schedulerGroup: `spillway.${queue}.scheduler`,
+    deadLetterTopic: `spillway.${queue}.dead-letters`,
   };
 }
 
 /** Every topic a queue uses, for creating them. */
 export function allTopics(names: KafkaNames): string[] {
-  return [names.tasksTopic, ...names.delayTiers.map((tier) => tier.topic)];
+  return [names.tasksTopic, ...names.delayTiers.map((tier) => tier.topic), names.deadLetterTopic];
 }

@@ -33,6 +33,16 @@ export class RedisKeys {
     return `${this.prefix}cancel`;
   }
 
+  /** Sorted set of dead-lettered ids, scored by when they died (newest last). */
+  deadLetters(): string {
+    return `${this.prefix}dead-letters`;
+  }
+
+  /** String holding one DeadLetter as JSON. */
+  deadLetter(id: string): string {
+    return `${this.prefix}dead-letter:${id}`;
+  }
+
   /** String holding an Idempotency-Key's state; the client's key is hashed to bound its length. */
   idempotency(scope: string, clientKey: string): string {
     const digest = createHash('sha256').update(clientKey).digest('hex');
