@@ -3,6 +3,7 @@ import { probeRouter, type MetricsSource, type ReadinessCheck } from '../shared/
 import type { KafkaInspector } from '../shared/kafka/inspector';
 import type { KafkaNames } from '../shared/kafka/names';
 import type { Logger } from '../shared/logger';
+import type { DeadLetterStore } from '../shared/redis/dead-letter-store';
 import type { IdempotencyStore } from '../shared/redis/idempotency-store';
 import type { TaskStore } from '../shared/redis/task-store';
 import type { TaskWatcher } from '../shared/redis/task-watcher';
@@ -11,6 +12,7 @@ import type { ApiConfig } from './config';
 import type { ApiEvents } from './events';
 import { errorHandler, notFound, requestContext } from './http';
 import { openApiDocument } from './openapi';
+import { deadLettersRouter } from './routes/dead-letters';
 import { statsRouter } from './routes/stats';
 import { tasksRouter } from './routes/tasks';
 import type { TaskSubmitter } from './submit';
@@ -22,6 +24,7 @@ export interface ApiDeps {
   store: TaskStore;
   submitter: TaskSubmitter;
   idempotency: IdempotencyStore;
+  deadLetters: DeadLetterStore;
   watcher: TaskWatcher;
   inspector: Pick<KafkaInspector, 'lag'>;
   readiness: readonly ReadinessCheck[];
@@ -54,6 +57,7 @@ export function createApp(deps: ApiDeps): Express {
   });
   app.use('/v1', apiKeyAuth(config.apiKeys), express.json({ limit: config.maxBodyBytes, strict: false }));
   app.use(tasksRouter({ ...deps, validator }));
+  app.use(deadLettersRouter(deps));
   app.use(statsRouter(deps));
   app.use(notFound);
   app.use(errorHandler(deps.logger));

@@ -6,6 +6,7 @@ import { KafkaInspector } from '../shared/kafka/inspector';
 import { kafkaNames } from '../shared/kafka/names';
 import { onceInOrder, runService } from '../shared/lifecycle';
 import type { Logger } from '../shared/logger';
+import { RedisDeadLetterStore } from '../shared/redis/dead-letter-store';
 import { IdempotencyStore } from '../shared/redis/idempotency-store';
 import { RedisTaskStore } from '../shared/redis/redis-task-store';
 import { TaskWatcher } from '../shared/redis/task-watcher';
@@ -42,6 +43,13 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     config.idempotencyTtlSeconds,
     pendingTtl,
   );
+  // Same lifetime as task records; a replay's claim must outlive its submission, like a pending key.
+  const deadLetters = new RedisDeadLetterStore({
+    url: config.redis.url,
+    queue: config.queue,
+    ttlSeconds: config.taskTtlSeconds,
+    replayClaimSeconds: pendingTtl,
+  });
   const watcher = new TaskWatcher(config.redis.url, config.queue);
   // Lag questions may retry (a coordinator can be busy); the readiness probe must not, so it fails fast.
   const inspector = new KafkaInspector(kafka);
@@ -55,6 +63,7 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     store,
     submitter: new TaskSubmitter({ publisher, store, names, events: metrics, logger }),
     idempotency,
+    deadLetters,
     watcher,
     inspector,
     readiness: [{ name: 'redis', check: () => store.ping() }, probe],
@@ -83,6 +92,7 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
       () => inspector.close(),
       () => probe.close(),
       () => idempotency.close(),
+      () => deadLetters.close(),
       () => store.close(),
     ]),
   };

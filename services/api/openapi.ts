@@ -2,8 +2,11 @@ import {
   acceptedSchema,
   batchResultSchema,
   batchSubmissionSchema,
+  deadLetterPageSchema,
+  deadLetterSchema,
   errorSchema,
   LIMITS,
+  replayAcceptedSchema,
   statsSchema,
   taskSchema,
   taskSubmissionSchema,
@@ -114,10 +117,52 @@ export function openApiDocument(options: { maxBatchTasks: number; authRequired: 
           },
         },
       },
+      '/v1/dead-letters': {
+        get: {
+          operationId: 'listDeadLetters',
+          summary: 'Tasks given up on (and poison messages), newest first, a page at a time.',
+          parameters: [
+            {
+              name: 'limit',
+              in: 'query',
+              required: false,
+              description: 'Items per page.',
+              schema: { type: 'integer', minimum: 1, maximum: LIMITS.deadLetterPage, default: 50 },
+            },
+            {
+              name: 'cursor',
+              in: 'query',
+              required: false,
+              description: 'The `nextCursor` of the previous page; newer arrivals do not shift pages.',
+              schema: { type: 'string' },
+            },
+          ],
+          responses: {
+            '200': { description: 'One page of dead letters.', ...json('DeadLetterPage') },
+            '422': error('`limit` or `cursor` is not valid.'),
+            ...common,
+          },
+        },
+      },
+      '/v1/dead-letters/{id}/replay': {
+        post: {
+          operationId: 'replayDeadLetter',
+          summary: 'Submit the dead task again as a new task (new id, no delay); once per dead letter.',
+          parameters: [{ ...taskId, description: 'The dead letter’s id.' }],
+          responses: {
+            '202': { description: 'Accepted: Kafka holds the new task.', ...json('ReplayAccepted') },
+            '404': error('No dead letter with this id (or it expired).'),
+            '409': error(
+              '`already_replayed` (the message names the task), `not_replayable` (a poison message) or `replay_in_progress` (see Retry-After).',
+            ),
+            ...common,
+          },
+        },
+      },
       '/v1/stats': {
         get: {
           operationId: 'getStats',
-          summary: 'Counts by status, the oldest waiting task, and the workers’ Kafka lag.',
+          summary: 'Counts by status, the oldest waiting task, the workers’ Kafka lag, and the dead letters.',
           responses: { '200': { description: 'Queue statistics.', ...json('Stats') }, ...common },
         },
       },
@@ -162,6 +207,9 @@ export function openApiDocument(options: { maxBatchTasks: number; authRequired: 
         BatchResult: batchResultSchema,
         Task: taskSchema,
         Stats: statsSchema,
+        DeadLetter: deadLetterSchema,
+        DeadLetterPage: deadLetterPageSchema,
+        ReplayAccepted: replayAcceptedSchema,
         Error: errorSchema,
       },
     },

@@ -1,3 +1,4 @@
+import type { DeadLetterReason } from '../shared/dead-letter';
 import { TASK_STATUSES } from '../shared/task';
 
 /**
@@ -15,6 +16,8 @@ export const LIMITS = {
   callbackUrlLength: 2048,
   /** Long-poll cap in seconds. */
   waitSeconds: 30,
+  /** Most dead letters one page lists. */
+  deadLetterPage: 200,
 } as const;
 
 export const TASK_TYPE_PATTERN = `^[A-Za-z0-9][A-Za-z0-9_.:-]{0,${LIMITS.typeLength - 1}}$`;
@@ -92,6 +95,11 @@ export function batchSubmissionSchema(maxTasks: number) {
 
 const nullable = (schema: object) => ({ oneOf: [schema, { type: 'null' }] });
 const timestamp = { type: 'string', format: 'date-time' } as const;
+const taskErrorSchema = {
+  type: 'object',
+  required: ['name', 'message'],
+  properties: { name: { type: 'string' }, message: { type: 'string' } },
+} as const;
 
 export const taskSchema = {
   type: 'object',
@@ -118,11 +126,7 @@ export const taskSchema = {
     startedAt: nullable(timestamp),
     finishedAt: nullable(timestamp),
     result: { description: "The handler's result; null until the task succeeds." },
-    error: nullable({
-      type: 'object',
-      required: ['name', 'message'],
-      properties: { name: { type: 'string' }, message: { type: 'string' } },
-    }),
+    error: nullable(taskErrorSchema),
     progress: { description: "The handler's latest progress report, or null." },
   },
 } as const;
@@ -137,6 +141,88 @@ export const acceptedSchema = {
     status: { enum: ['queued', 'scheduled'] },
     createdAt: timestamp,
     runAt: timestamp,
+  },
+} as const;
+
+/** POST /v1/dead-letters/{id}/replay: the new task, as POST /v1/tasks answers, and what it replays. */
+export const replayAcceptedSchema = {
+  ...acceptedSchema,
+  required: [...acceptedSchema.required, 'replayOf'],
+  properties: {
+    ...acceptedSchema.properties,
+    replayOf: { type: 'string', description: 'The id of the dead letter this task re-runs.' },
+  },
+} as const;
+
+// A record, not a list: adding a reason to DeadLetterReason fails to compile until it is here.
+const DEAD_LETTER_REASONS = Object.keys({
+  'attempts-exhausted': true,
+  'non-retriable': true,
+  'unknown-type': true,
+  poison: true,
+} satisfies Record<DeadLetterReason, true>);
+
+export const deadLetterSchema = {
+  type: 'object',
+  description: 'A task given up on, or a message on the tasks topic that was not a task (poison).',
+  required: ['id', 'reason', 'deadAt', 'task', 'raw', 'error', 'history', 'replayedAs'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string', description: 'The task id; for poison, `poison:<topic>:<partition>:<offset>`.' },
+    reason: { enum: [...DEAD_LETTER_REASONS] },
+    deadAt: timestamp,
+    task: nullable({
+      type: 'object',
+      description: 'The task as it was submitted; null for poison.',
+      required: ['id', 'type', 'payload', 'enqueuedAt', 'maxAttempts'],
+      additionalProperties: false,
+      properties: {
+        id: { type: 'string' },
+        type: { type: 'string' },
+        payload: { description: 'Any JSON value.' },
+        enqueuedAt: timestamp,
+        maxAttempts: { type: 'integer', minimum: 1 },
+        key: { type: 'string' },
+        timeoutMs: { type: 'integer', minimum: 1 },
+        runAt: timestamp,
+        callbackUrl: { type: 'string' },
+      },
+    }),
+    raw: nullable({ type: 'string', description: 'For poison: the message value as UTF-8, cut to 64 KiB.' }),
+    error: { ...taskErrorSchema, description: 'The last error.' },
+    history: {
+      type: 'array',
+      description: 'Every failed attempt, oldest first.',
+      items: {
+        type: 'object',
+        required: ['attempt', 'startedAt', 'finishedAt', 'error'],
+        additionalProperties: false,
+        properties: {
+          attempt: { type: 'integer', minimum: 1 },
+          startedAt: timestamp,
+          finishedAt: timestamp,
+          error: taskErrorSchema,
+        },
+      },
+    },
+    replayedAs: nullable({ type: 'string', description: 'The id of the task a replay created.' }),
+  },
+} as const;
+
+export const deadLetterPageSchema = {
+  type: 'object',
+  required: ['items', 'nextCursor'],
+  additionalProperties: false,
+  properties: {
+    items: {
+      type: 'array',
+      description: 'Newest first.',
+      items: { $ref: '#/components/schemas/DeadLetter' },
+    },
+    nextCursor: nullable({
+      type: 'string',
+      description: 'Pass as `cursor` for the next page; null on the last one.',
+    }),
   },
 } as const;
 
@@ -187,7 +273,7 @@ export const batchResultSchema = {
 
 export const statsSchema = {
   type: 'object',
-  required: ['counts', 'oldestWaitingAgeSeconds', 'lag'],
+  required: ['counts', 'oldestWaitingAgeSeconds', 'lag', 'deadLetters'],
   additionalProperties: false,
   properties: {
     counts: {
@@ -201,6 +287,11 @@ export const statsSchema = {
     oldestWaitingAgeSeconds: {
       oneOf: [{ type: 'number', minimum: 0 }, { type: 'null' }],
       description: 'Age of the oldest task that is due and not yet started; null when none waits.',
+    },
+    deadLetters: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Dead letters kept now (they expire after TASK_TTL_SECONDS); see GET /v1/dead-letters.',
     },
     lag: {
       type: 'object',

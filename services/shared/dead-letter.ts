@@ -1,13 +1,6 @@
-import type { TaskError, TaskMessage } from './task';
+import type { AttemptFailure, TaskError, TaskMessage } from './task';
 
-/** One failed attempt of a task, as kept in its history. */
-export interface AttemptFailure {
-  attempt: number;
-  /** Epoch ms. */
-  startedAt: number;
-  finishedAt: number;
-  error: TaskError;
-}
+export type { AttemptFailure };
 
 /**
  * Why a task was given up on: its attempts ran out, its handler threw a NonRetriableError, no

@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_ATTEMPTS, type JsonValue, type TaskMessage } from './task';
+import { DEFAULT_MAX_ATTEMPTS, type AttemptFailure, type JsonValue, type TaskMessage } from './task';
 
 /** The one owner of the tasks topic's wire format: JSON, UTF-8, fields of TaskMessage. */
 
@@ -40,6 +40,8 @@ export function decodeTaskMessage(value: Buffer | null): TaskMessage {
     timeoutMs: optional(fields, 'timeoutMs', 'number'),
     runAt: optional(fields, 'runAt', 'number'),
     callbackUrl: optional(fields, 'callbackUrl', 'string'),
+    attempt: optional(fields, 'attempt', 'number'),
+    history: Array.isArray(fields.history) ? (fields.history as AttemptFailure[]) : undefined,
   };
   for (const [name, value] of Object.entries(extras)) {
     if (value !== undefined) Object.assign(message, { [name]: value });

@@ -11,6 +11,10 @@ export interface TaskPayloads {
   sleep: { ms: number };
   /** Always throws, with `message` if given. */
   fail: { message?: string };
+  /** Fails its first `failTimes` attempts (default 1), then succeeds. */
+  flaky: { failTimes?: number };
+  /** Bounded CPU work: `iterations` (default 1,000,000, at most 50,000,000). */
+  cpu: { iterations?: number };
 }
 
 export type BuiltInTaskType = keyof TaskPayloads;

@@ -51,11 +51,24 @@ export interface TaskMessage {
   runAt?: number;
   /** Where to POST the task's record when it finishes. */
   callbackUrl?: string;
+  /** Which attempt this message is for; absent means 1 (a retry carries the next number). */
+  attempt?: number;
+  /** The failed attempts before this one, oldest first (carried by retries). */
+  history?: AttemptFailure[];
 }
 
 export interface TaskError {
   name: string;
   message: string;
+}
+
+/** One failed attempt of a task, as kept in its history. */
+export interface AttemptFailure {
+  attempt: number;
+  /** Epoch ms. */
+  startedAt: number;
+  finishedAt: number;
+  error: TaskError;
 }
 
 export interface TaskRecord {
@@ -73,4 +86,8 @@ export interface TaskRecord {
   progress?: JsonValue;
   /** For a scheduled task: when it becomes due. */
   runAt?: Date;
+  /** Failed attempts so far, oldest first. */
+  history?: AttemptFailure[];
+  /** How the completion callback went, when the task had a callbackUrl. */
+  callback?: JsonValue;
 }

@@ -1,13 +1,21 @@
 import { freeze, readCommonConfig, type CommonConfig } from '../shared/config';
 import { EnvReader } from '../shared/env-reader';
+import type { CallbackOptions } from './callbacks';
+import type { RetryPolicy } from './retry-policy';
 
 export interface WorkerConfig extends CommonConfig {
   /** Port of the probe and metrics server (PORT, default 8081). */
   port: number;
+  /** Tasks run at once by one worker process, also from one partition (WORKER_CONCURRENCY, default 16). */
+  concurrency: number;
+  /** How often finished offsets are committed (COMMIT_INTERVAL_MS, default 1000). */
+  commitIntervalMs: number;
   /** Kafka consumer session timeout (KAFKA_SESSION_TIMEOUT_MS, default 30000). */
   sessionTimeoutMs: number;
-  /** Longest wait for in-flight tasks on shutdown (SHUTDOWN_TIMEOUT_MS, default 25000). */
+  /** Longest wait for running tasks on shutdown (SHUTDOWN_TIMEOUT_MS, default 25000; the chart's grace period is 5 s more). */
   shutdownTimeoutMs: number;
+  retry: RetryPolicy;
+  callbacks: CallbackOptions;
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv): Readonly<WorkerConfig> {
@@ -15,8 +23,21 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): Readonly<WorkerConfig>
   const config: WorkerConfig = {
     ...readCommonConfig(reader),
     port: reader.int('PORT', 8081, { min: 0, max: 65535 }),
+    concurrency: reader.int('WORKER_CONCURRENCY', 16, { min: 1, max: 10_000 }),
+    commitIntervalMs: reader.int('COMMIT_INTERVAL_MS', 1000, { min: 10, max: 60_000 }),
     sessionTimeoutMs: reader.int('KAFKA_SESSION_TIMEOUT_MS', 30_000, { min: 6000, max: 300_000 }),
     shutdownTimeoutMs: reader.int('SHUTDOWN_TIMEOUT_MS', 25_000, { min: 0, max: 600_000 }),
+    retry: {
+      baseDelayMs: reader.int('RETRY_BASE_DELAY_MS', 1000, { min: 1, max: 3_600_000 }),
+      maxDelayMs: reader.int('RETRY_MAX_DELAY_MS', 300_000, { min: 1, max: 30 * 24 * 3_600_000 }),
+    },
+    callbacks: {
+      secret: reader.string('CALLBACK_SECRET', ''),
+      timeoutMs: reader.int('CALLBACK_TIMEOUT_MS', 5000, { min: 100, max: 120_000 }),
+      maxAttempts: reader.int('CALLBACK_MAX_ATTEMPTS', 5, { min: 1, max: 50 }),
+      baseDelayMs: 500,
+      maxDelayMs: 30_000,
+    },
   };
   reader.finish();
   return freeze(config);

@@ -1,17 +1,39 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { HandlerRegistry } from './handlers';
+import { NonRetriableError, type HandlerRegistry } from './handlers';
 
-/** The built-in task types, so behaviour can be shown without writing a handler. */
+/** Most iterations one `cpu` task may ask for: bounded, so a demo cannot pin a worker. */
+const MAX_CPU_ITERATIONS = 50_000_000;
+
+/** The built-in task types, so behaviour and benchmarks can be shown without writing a handler. */
 export function registerDemoHandlers(registry: HandlerRegistry): HandlerRegistry {
   return registry
     .register('echo', async (payload) => payload)
     .register('sleep', async (payload, { signal }) => {
       const ms = Number(payload?.ms);
-      if (!Number.isFinite(ms) || ms < 0) throw new TypeError('sleep needs {"ms": <non-negative number>}');
+      if (!Number.isFinite(ms) || ms < 0)
+        throw new NonRetriableError('sleep needs {"ms": <non-negative number>}');
       await sleep(ms, undefined, { signal });
       return { sleptMs: ms };
     })
     .register('fail', async (payload) => {
       throw new Error(payload?.message ?? 'the fail task always fails');
+    })
+    .register('flaky', async (payload, { attempt }) => {
+      const failTimes = Number(payload?.failTimes ?? 1);
+      if (attempt <= failTimes) throw new Error(`flaky: attempt ${attempt} of the first ${failTimes} fails`);
+      return { succeededOnAttempt: attempt };
+    })
+    .register('cpu', async (payload, { signal }) => {
+      const iterations = Math.min(Number(payload?.iterations ?? 1_000_000), MAX_CPU_ITERATIONS);
+      if (!Number.isFinite(iterations) || iterations < 0)
+        throw new NonRetriableError('cpu needs {"iterations": n}');
+      // Work in slices so the event loop (heartbeats, other tasks) keeps turning.
+      let x = 0;
+      for (let done = 0; done < iterations; done += 100_000) {
+        signal.throwIfAborted();
+        for (let i = 0; i < Math.min(100_000, iterations - done); i++) x = (x * 31 + i) % 1_000_003;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return { iterations, checksum: x };
     });
 }

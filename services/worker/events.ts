@@ -1,6 +1,11 @@
 /** What the worker reports as it works; metrics.ts turns these into Prometheus series. */
-/** `interrupted`: shutdown stopped the handler; the task will be delivered again. */
-export type TaskOutcome = 'succeeded' | 'failed' | 'interrupted';
+import type { DeadLetterReason } from '../shared/dead-letter';
+
+/**
+ * How one attempt ended. `failed`: the attempt failed (the task is retried or dead-lettered);
+ * `cancelled`: cancelled while running; `interrupted`: shutdown stopped it, it comes back.
+ */
+export type TaskOutcome = 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
 
 export interface WorkerEvents {
   /** A task's handler started; `queueWaitSeconds` is the time since the API accepted it. */
@@ -9,6 +14,13 @@ export interface WorkerEvents {
   /** A delivery of a task that had already finished (redelivery after a crash or rebalance). */
   duplicateSkipped(type: string): void;
   poisonMessage(): void;
+  /** A failed attempt was scheduled to run again later. */
+  taskRetried(type: string): void;
+  deadLettered(reason: DeadLetterReason): void;
+  /** A handler ignored its aborted signal and was left running. */
+  handlerAbandoned(type: string): void;
+  /** After a batch or a commit: messages of the partition not yet committed. */
+  partitionLag(partition: number, lag: number): void;
 }
 
 /** What the scheduler reports as it moves delayed tasks out of the delay tiers. */

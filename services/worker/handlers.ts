@@ -6,10 +6,26 @@ export interface HandlerContext {
   taskId: string;
   /** Starts at 1. */
   attempt: number;
-  /** Aborted when shutdown runs out of drain time; the task is then delivered again elsewhere. */
+  maxAttempts: number;
+  /**
+   * Aborted when the attempt times out (timeoutMs), the task is cancelled, or shutdown runs out
+   * of drain time. Stop soon after it fires: a handler that does not is abandoned.
+   */
   signal: AbortSignal;
+  /** Reports progress (a number or any JSON), shown by GET /v1/tasks/:id. Never throws. */
+  progress(value: JsonValue): Promise<void>;
   /** Lines carry the task id and type. */
   logger: Logger;
+}
+
+/** Throw this (or any error with `retriable: false`) to fail a task at once, without retries. */
+export class NonRetriableError extends Error {
+  readonly retriable = false;
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'NonRetriableError';
+  }
 }
 
 /** Runs one task. What it resolves to becomes the task's result; a throw fails the task. */

@@ -15,12 +15,27 @@ import { HandlerRegistry } from './handlers';
 import { WorkerMetrics } from './metrics';
 import { createScheduler } from './scheduler';
 import { createWorker } from './worker';
+import { BatchingPublisher } from '../shared/kafka/batching-publisher';
+import { CancelListener } from '../shared/redis/cancel-listener';
+import { RedisDeadLetterStore } from '../shared/redis/dead-letter-store';
+import { taskView } from '../shared/task-view';
+import { CallbackSender } from './callbacks';
+import { persistent } from './persist';
+import { TaskRunner } from './run-task';
 
 /**
  * How long the scheduler's fetches wait for data: a delay tier partition resumed when its head
  * is due is fetched at the next fetch, so this bounds how late a due task is released.
  */
 const SCHEDULER_MAX_WAIT_MS = 500;
+/** The worker publishes a few retries and dead letters at a time: small batches, short linger. */
+const WORKER_PUBLISHING = {
+  lingerMs: 1,
+  maxBatchMessages: 500,
+  maxBatchBytes: 512 * 1024,
+  timeoutMs: 10_000,
+  maxPendingMessages: 10_000,
+};
 /** Longest the scheduler may take to leave its group on shutdown; its sends are short. */
 const SCHEDULER_STOP_TIMEOUT_MS = 10_000;
 
@@ -47,15 +62,56 @@ export async function startWorker(
     ttlSeconds: config.taskTtlSeconds,
   });
   const metrics = new WorkerMetrics();
-  const worker = createWorker({
-    consumer: kafka.consumer({ groupId: names.workerGroup, sessionTimeout: config.sessionTimeoutMs }),
-    tasksTopic: names.tasksTopic,
-    heartbeatIntervalMs: Math.floor(config.sessionTimeoutMs / 10),
+  const consumer = kafka.consumer({ groupId: names.workerGroup, sessionTimeout: config.sessionTimeoutMs });
+  // Retries and dead letters go to Kafka through the same coalescing publisher as the API's.
+  const publisher = new BatchingPublisher(kafka, WORKER_PUBLISHING);
+  const deadLetters = new RedisDeadLetterStore({
+    url: config.redis.url,
+    queue: config.queue,
+    ttlSeconds: config.taskTtlSeconds,
+  });
+  const cancellations = new CancelListener(config.redis.url, config.queue);
+  const callbacks = new CallbackSender(config.callbacks, { logger, events: metrics });
+  const shutdown = new AbortController();
+  const persist = persistent(logger, shutdown.signal);
+  const runner = new TaskRunner({
     store,
     handlers,
     events: metrics,
     logger,
+    names,
+    publish: (messages) => publisher.publish(messages),
+    recordDeadLetter: (entry) => deadLetters.add(entry),
+    cancellations,
+    notify: async (id, url) => {
+      const record = await persist(() => store.get(id));
+      if (!record) return;
+      const outcome = await callbacks.send(url, taskView(record), shutdown.signal);
+      await persist(() => store.recordCallback(id, { ...outcome, at: new Date(outcome.at).toISOString() }));
+    },
+    retryPolicy: config.retry,
+    persist,
+    shutdown: shutdown.signal,
   });
+  const worker = createWorker({
+    consumer,
+    tasksTopic: names.tasksTopic,
+    concurrency: config.concurrency,
+    commitIntervalMs: config.commitIntervalMs,
+    run: (task) => runner.run(task),
+    deadLetterPoison: async (entry) => {
+      await persist(() =>
+        publisher.publish([
+          { topic: names.deadLetterTopic, key: entry.id, value: Buffer.from(JSON.stringify(entry)) },
+        ]),
+      );
+      await persist(() => deadLetters.add(entry));
+      metrics.deadLettered('poison');
+    },
+    events: metrics,
+    logger,
+  });
+  worker.shutdownSignal.addEventListener('abort', () => shutdown.abort());
   // Every worker also runs a scheduler: delayed tasks need no separate deployment, and the
   // scheduler group shares the delay tiers' partitions between workers like the tasks topic's.
   const scheduler = createScheduler({
@@ -93,11 +149,16 @@ export async function startWorker(
     () => withTimeout(scheduler.stop(), SCHEDULER_STOP_TIMEOUT_MS, 'scheduler stop'),
     // A handler that ignores its abort signal must not hold the process past its grace period.
     () => withTimeout(worker.stop(config.shutdownTimeoutMs), config.shutdownTimeoutMs + 5000, 'worker stop'),
+    () => publisher.disconnect(),
+    () => cancellations.close(),
+    () => deadLetters.close(),
     () => store.close(),
     () => new Promise<void>((resolve) => server.close(() => resolve())),
   ]);
   try {
     await once(server, 'listening');
+    await publisher.connect();
+    await cancellations.start();
     await worker.start();
     await scheduler.start();
   } catch (err) {

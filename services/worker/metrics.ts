@@ -1,12 +1,14 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { BoundedLabel } from '../shared/bounded-label';
+import type { DeadLetterReason } from '../shared/dead-letter';
 import type { MetricsSource } from '../shared/http/probes';
+import type { CallbackEvents } from './callbacks';
 import type { SchedulerEvents, TaskOutcome, WorkerEvents } from './events';
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /** The worker's Prometheus metrics, all named spillway_*; one registry per worker instance. */
-export class WorkerMetrics implements WorkerEvents, SchedulerEvents, MetricsSource {
+export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEvents, MetricsSource {
   private readonly registry = new Registry();
   private readonly taskType = new BoundedLabel();
   readonly contentType = this.registry.contentType;
@@ -27,7 +29,7 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, MetricsSour
   });
   private readonly processed = new Counter({
     name: 'spillway_tasks_processed_total',
-    help: 'Task runs ended on this worker, by task type and outcome (succeeded, failed, interrupted).',
+    help: 'Attempts ended on this worker, by task type and outcome (succeeded, failed, cancelled, interrupted).',
     labelNames: ['type', 'outcome'],
     registers: [this.registry],
   });
@@ -63,6 +65,38 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, MetricsSour
     registers: [this.registry],
   });
 
+  private readonly retries = new Counter({
+    name: 'spillway_task_retries_total',
+    help: 'Failed attempts scheduled to run again, by task type.',
+    labelNames: ['type'],
+    registers: [this.registry],
+  });
+  private readonly deadLetters = new Counter({
+    name: 'spillway_dead_letters_total',
+    help: 'Tasks given up on, by reason (attempts-exhausted, non-retriable, unknown-type, poison).',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  private readonly abandoned = new Counter({
+    name: 'spillway_handlers_abandoned_total',
+    help: 'Handlers that ignored their aborted signal (timeout, cancellation, shutdown) and were left running.',
+    labelNames: ['type'],
+    registers: [this.registry],
+  });
+  private readonly lag = new Gauge({
+    name: 'spillway_consumer_lag',
+    help: "Messages on the tasks topic this worker's partitions have not committed, by partition.",
+    labelNames: ['partition'],
+    registers: [this.registry],
+  });
+
+  private readonly callbacks = new Counter({
+    name: 'spillway_callbacks_total',
+    help: 'Completion callbacks by outcome (delivered, failed after every attempt).',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'spillway_worker_' });
   }
@@ -81,6 +115,30 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, MetricsSour
 
   duplicateSkipped(type: string): void {
     this.duplicates.inc({ type: this.taskType.of(type) });
+  }
+
+  taskRetried(type: string): void {
+    this.retries.inc({ type: this.taskType.of(type) });
+  }
+
+  deadLettered(reason: DeadLetterReason): void {
+    this.deadLetters.inc({ reason });
+  }
+
+  handlerAbandoned(type: string): void {
+    this.abandoned.inc({ type: this.taskType.of(type) });
+  }
+
+  partitionLag(partition: number, lag: number): void {
+    this.lag.set({ partition: String(partition) }, Math.max(0, lag));
+  }
+
+  callbackDelivered(): void {
+    this.callbacks.inc({ outcome: 'delivered' });
+  }
+
+  callbackFailed(): void {
+    this.callbacks.inc({ outcome: 'failed' });
   }
 
   poisonMessage(): void {

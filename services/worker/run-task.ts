@@ -1,63 +1,198 @@
-import { errorMessage } from '../shared/errors';
+import type { DeadLetter, DeadLetterReason } from '../shared/dead-letter';
+import type { OutgoingMessage } from '../shared/kafka/batching-publisher';
+import { planDelay, RELEASE_AT_HEADER } from '../shared/kafka/delay-tiers';
+import type { KafkaNames } from '../shared/kafka/names';
 import type { Logger } from '../shared/logger';
+import { TaskCancelledError } from '../shared/redis/cancel-listener';
 import type { TaskStore } from '../shared/redis/task-store';
-import { TERMINAL_STATUSES, type JsonValue, type TaskError, type TaskMessage } from '../shared/task';
+import {
+  TERMINAL_STATUSES,
+  type AttemptFailure,
+  type JsonValue,
+  type TaskError,
+  type TaskMessage,
+} from '../shared/task';
+import { encodeTaskMessage } from '../shared/task-message';
 import type { WorkerEvents } from './events';
 import type { HandlerRegistry } from './handlers';
+import { runHandler, ShutdownInterruption } from './handler-run';
+import { isRetriable, retryDelayMs, toTaskError, type RetryPolicy } from './retry-policy';
+import type { Persist } from './persist';
 
-export interface RunTaskDeps {
+export interface TaskRunnerDeps {
   store: TaskStore;
   handlers: HandlerRegistry;
   events: WorkerEvents;
   logger: Logger;
+  names: Pick<KafkaNames, 'delayTiers' | 'deadLetterTopic'>;
+  /** Puts retries on the delay tiers and dead letters on their topic; resolves once Kafka holds them. */
+  publish(messages: OutgoingMessage[]): Promise<void>;
+  /** Indexes a dead letter for the API. */
+  recordDeadLetter(entry: DeadLetter): Promise<void>;
+  cancellations: { register(id: string, controller: AbortController): () => void };
+  /** Sends the completion callback and records its outcome; resolves when done or given up. */
+  notify(id: string, url: string): Promise<void>;
+  retryPolicy: RetryPolicy;
+  /** Retries a write until Redis or Kafka answers; see persist.ts. */
+  persist: Persist;
+  /** Aborted when shutdown runs out of drain time. */
+  shutdown: AbortSignal;
 }
 
 /**
- * Runs one delivered task and records its status. Store failures are thrown, so the message is
- * not committed and gets delivered again; handler failures are recorded as the task's outcome.
+ * One delivery of one task, from `running` to its outcome: succeeded; retried later on a delay
+ * tier; given up on (dead letter, failed); cancelled; or interrupted by shutdown (then it throws
+ * ShutdownInterruption and the delivery is not committed, so the task comes back).
  */
-export async function runTask(task: TaskMessage, signal: AbortSignal, deps: RunTaskDeps): Promise<void> {
-  const { store, handlers, events } = deps;
-  const attempt = 1;
-  const logger = deps.logger.child({ taskId: task.id, type: task.type });
-  const base = { id: task.id, type: task.type, createdAt: new Date(task.enqueuedAt), attempt };
+export class TaskRunner {
+  constructor(private readonly deps: TaskRunnerDeps) {}
 
-  const start = await store.transition({ ...base, status: 'running', at: new Date() });
-  if (!start.applied && start.current && TERMINAL_STATUSES.has(start.current)) {
-    logger.info('task already finished; delivery skipped', { status: start.current });
-    events.duplicateSkipped(task.type);
-    return;
-  }
+  async run(task: TaskMessage): Promise<void> {
+    const { store, handlers, events, persist } = this.deps;
+    const attempt = task.attempt ?? 1;
+    const history = task.history ?? [];
+    const logger = this.deps.logger.child({ taskId: task.id, type: task.type, attempt });
+    const base = { id: task.id, type: task.type, createdAt: new Date(task.enqueuedAt), attempt };
 
-  events.taskStarted(task.type, (Date.now() - task.enqueuedAt) / 1000);
-  const started = performance.now();
-  let result: JsonValue | undefined;
-  let error: TaskError | undefined;
-  try {
-    const handler = handlers.get(task.type);
-    if (!handler)
-      throw Object.assign(new Error(`no handler for task type "${task.type}"`), { name: 'UnknownTaskType' });
-    result = (await handler(task.payload, { taskId: task.id, attempt, signal, logger })) ?? null;
-  } catch (err) {
-    error = { name: err instanceof Error ? err.name : 'Error', message: errorMessage(err) };
-  }
-  const seconds = (performance.now() - started) / 1000;
-  if (signal.aborted) {
-    // Shutdown cut the handler short: that says nothing about the task. Throwing leaves the
-    // message uncommitted, so the group delivers it again (to this worker's successor).
-    events.taskFinished(task.type, 'interrupted', seconds);
-    throw new Error(`task ${task.id} interrupted by shutdown`);
-  }
-
-  try {
-    if (error) {
-      await store.transition({ ...base, status: 'failed', at: new Date(), error });
-      logger.warn('task failed', { error: error.message, seconds });
-    } else {
-      await store.transition({ ...base, status: 'succeeded', at: new Date(), result });
-      logger.debug('task succeeded', { seconds });
+    const startedAt = Date.now();
+    const start = await persist(() =>
+      store.transition({ ...base, status: 'running', at: new Date(startedAt) }),
+    );
+    if (!start.applied) {
+      // Finished already (a redelivery after a crash or rebalance), cancelled before it started,
+      // or a stale delivery of an earlier attempt: nothing to run.
+      if (start.current && TERMINAL_STATUSES.has(start.current)) {
+        events.duplicateSkipped(task.type);
+        if (task.callbackUrl) await this.notifyOnce(task.id, task.callbackUrl);
+      }
+      logger.debug('delivery skipped', { status: start.current });
+      return;
     }
-  } finally {
-    events.taskFinished(task.type, error ? 'failed' : 'succeeded', seconds);
+
+    const handler = handlers.get(task.type);
+    if (!handler) {
+      const error = { name: 'UnknownTaskType', message: `no handler for task type "${task.type}"` };
+      await this.giveUp(task, 'unknown-type', [
+        ...history,
+        { attempt, startedAt, finishedAt: Date.now(), error },
+      ]);
+      return;
+    }
+
+    events.taskStarted(task.type, (startedAt - (task.runAt ?? task.enqueuedAt)) / 1000);
+    const outcome = await runHandler(handler, task, attempt, {
+      logger,
+      shutdown: this.deps.shutdown,
+      cancellations: this.deps.cancellations,
+      progress: (value) => store.progress(task.id, value).catch(() => undefined),
+      onAbandoned: () => events.handlerAbandoned(task.type),
+    });
+    const seconds = (Date.now() - startedAt) / 1000;
+
+    if (outcome.kind === 'succeeded') {
+      await persist(() =>
+        store.transition({ ...base, status: 'succeeded', at: new Date(), result: outcome.result }),
+      );
+      events.taskFinished(task.type, 'succeeded', seconds);
+    } else if (outcome.error instanceof ShutdownInterruption) {
+      events.taskFinished(task.type, 'interrupted', seconds);
+      throw outcome.error;
+    } else if (outcome.error instanceof TaskCancelledError) {
+      // The API marked it cancelled already; there is nothing to write but the callback.
+      events.taskFinished(task.type, 'cancelled', seconds);
+      logger.info('task cancelled while running');
+    } else {
+      const error: TaskError = toTaskError(outcome.error);
+      const failures: AttemptFailure[] = [...history, { attempt, startedAt, finishedAt: Date.now(), error }];
+      if (!isRetriable(outcome.error)) await this.giveUp(task, 'non-retriable', failures);
+      else if (attempt >= task.maxAttempts) await this.giveUp(task, 'attempts-exhausted', failures);
+      else await this.retryLater(task, failures);
+      events.taskFinished(task.type, 'failed', seconds);
+    }
+    if (task.callbackUrl) await this.deps.notify(task.id, task.callbackUrl);
+  }
+
+  /** Publishes the next attempt to a delay tier first, then records `retrying`: see the README's guarantees. */
+  private async retryLater(task: TaskMessage, history: AttemptFailure[]): Promise<void> {
+    const { store, persist, names, retryPolicy } = this.deps;
+    const attempt = task.attempt ?? 1;
+    const now = Date.now();
+    const next: TaskMessage = {
+      ...task,
+      attempt: attempt + 1,
+      history,
+      runAt: now + retryDelayMs(attempt, retryPolicy),
+    };
+    const plan = planDelay(next.runAt!, now, names.delayTiers)!;
+    await persist(() =>
+      this.deps.publish([
+        {
+          topic: plan.topic,
+          value: encodeTaskMessage(next),
+          headers: { [RELEASE_AT_HEADER]: String(plan.releaseAt) },
+          ...(task.key !== undefined && { key: task.key }),
+        },
+      ]),
+    );
+    const error = history.at(-1)!.error;
+    await persist(() =>
+      store.transition({
+        id: task.id,
+        type: task.type,
+        createdAt: new Date(task.enqueuedAt),
+        status: 'retrying',
+        attempt,
+        at: new Date(),
+        error,
+        history,
+        runAt: new Date(next.runAt!),
+      }),
+    );
+    this.deps.events.taskRetried(task.type);
+    this.deps.logger.info('task will be retried', {
+      taskId: task.id,
+      attempt,
+      error: error.message,
+      runAt: next.runAt,
+    });
+  }
+
+  /** Dead-letters the task: Kafka first (the durable record), then the API's index, then `failed`. */
+  private async giveUp(
+    task: TaskMessage,
+    reason: DeadLetterReason,
+    history: AttemptFailure[],
+  ): Promise<void> {
+    const { store, persist, names } = this.deps;
+    const error = history.at(-1)!.error;
+    const entry: DeadLetter = { id: task.id, reason, deadAt: Date.now(), task, error, history };
+    await persist(() =>
+      this.deps.publish([
+        { topic: names.deadLetterTopic, key: task.id, value: Buffer.from(JSON.stringify(entry)) },
+      ]),
+    );
+    await persist(() => this.deps.recordDeadLetter(entry));
+    await persist(() =>
+      store.transition({
+        id: task.id,
+        type: task.type,
+        createdAt: new Date(task.enqueuedAt),
+        status: 'failed',
+        attempt: task.attempt ?? 1,
+        at: new Date(),
+        error,
+        history,
+      }),
+    );
+    this.deps.events.deadLettered(reason);
+    this.deps.logger.warn('task failed for good', { taskId: task.id, reason, error: error.message });
+  }
+
+  /** A redelivered finished task whose callback never went out (the worker died first). */
+  private async notifyOnce(id: string, url: string): Promise<void> {
+    const record = await this.deps.persist(() => this.deps.store.get(id));
+    if (record && record.callback === undefined) await this.deps.notify(id, url);
   }
 }
+
+export type { JsonValue };

@@ -1,13 +1,26 @@
-import type { Consumer, EachMessagePayload } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { DeadLetter } from '../shared/dead-letter';
+import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { decodeTaskMessage, PoisonMessageError } from '../shared/task-message';
-import { runTask, type RunTaskDeps } from './run-task';
+import { KeyLanes, Slots } from './concurrency';
+import type { WorkerEvents } from './events';
+import { ShutdownInterruption } from './handler-run';
+import { PartitionProgress } from './offset-tracker';
 
-export interface WorkerDeps extends RunTaskDeps {
+export interface WorkerDeps {
   consumer: Consumer;
   tasksTopic: string;
-  /** How often to heartbeat while a handler runs; below a third of the session timeout. */
-  heartbeatIntervalMs: number;
+  /** Tasks run at once by this process (WORKER_CONCURRENCY). */
+  concurrency: number;
+  /** How often finished offsets are committed (COMMIT_INTERVAL_MS). */
+  commitIntervalMs: number;
+  /** Runs one task to its outcome; throws ShutdownInterruption to leave it uncommitted. */
+  run(task: ReturnType<typeof decodeTaskMessage>): Promise<void>;
+  /** Dead-letters a message that is not a task; resolves once recorded. */
+  deadLetterPoison(entry: DeadLetter): Promise<void>;
+  events: WorkerEvents;
   logger: Logger;
 }
 
@@ -15,24 +28,53 @@ export interface Worker {
   /** Connects, joins the consumer group and starts consuming; resolves once consuming started. */
   start(): Promise<void>;
   /**
-   * Stops fetching, lets the running task finish, commits, leaves the group. A task still
-   * running after `drainMs` has its signal aborted and is left for redelivery. Safe to call twice.
+   * Stops fetching, lets running tasks finish within `drainMs` (then aborts their signals and
+   * leaves them to be redelivered), commits what finished, leaves the group. Safe to call twice.
    */
   stop(drainMs: number): Promise<void>;
   /** True while the worker is a member of its consumer group. */
   isReady(): boolean;
+  /** Aborted when shutdown runs out of drain time; handed to task runs. */
+  readonly shutdownSignal: AbortSignal;
 }
 
-/** Builds a worker without connecting; start() does that. */
+/** Heartbeat interval while waiting for a free slot: well under any session timeout. */
+const HEARTBEAT_WHILE_FULL_MS = 1000;
+
+/** Longest wait before an unexpected failure of a task run is tried again. */
+const RERUN_DELAY_MS = 5000;
+
+/**
+ * Consumes the tasks topic with up to `concurrency` tasks in flight, from any partition and
+ * within one (tasks sharing a key still run one at a time, in order). kafkajs' own commits are
+ * off: only offsets below which every task finished are committed (PartitionProgress). While
+ * every slot is busy nothing more is taken, so memory stays bounded.
+ */
 export function createWorker(deps: WorkerDeps): Worker {
-  const { consumer, logger } = deps;
+  const { consumer, logger, events } = deps;
   const shutdown = new AbortController();
+  const slots = new Slots(deps.concurrency);
+  const lanes = new KeyLanes();
+  /** Per assigned partition; a partition that leaves and comes back starts afresh. */
+  let progress = new Map<number, PartitionProgress>();
+  const committed = new Map<number, number>();
+  const highWatermarks = new Map<number, number>();
+  const gapsAccepted = new Set<string>();
   let joined = false;
+  /** Set by stop(): no new task is taken from then on. */
+  let draining = false;
   let stopping: Promise<void> | undefined;
+  let commitTimer: NodeJS.Timeout | undefined;
 
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
     joined = true;
-    logger.info('joined consumer group', { memberAssignment: event.payload.memberAssignment });
+    const assigned = new Set(event.payload.memberAssignment[deps.tasksTopic] ?? []);
+    // Partitions kept across the rebalance keep their progress (their in-flight tasks are
+    // still ours and refetched offsets are skipped); others are forgotten, and completions of
+    // tasks from a lost partition are no longer committed (the new owner redelivers them).
+    progress = new Map([...assigned].map((p) => [p, progress.get(p) ?? new PartitionProgress()]));
+    for (const p of committed.keys()) if (!assigned.has(p)) committed.delete(p);
+    logger.info('joined consumer group', { partitions: [...assigned] });
   });
   consumer.on(consumer.events.CRASH, (event) => {
     joined = false;
@@ -42,44 +84,156 @@ export function createWorker(deps: WorkerDeps): Worker {
     joined = false;
   });
 
-  async function eachMessage({ message, partition, heartbeat }: EachMessagePayload): Promise<void> {
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const partition = batch.partition;
+    const tracker = progress.get(partition);
+    if (!tracker) return; // a batch fetched before a rebalance took the partition away
+    highWatermarks.set(partition, Number(batch.highWatermark));
+    for (const message of batch.messages) {
+      if (!payload.isRunning() || payload.isStale() || draining) return;
+      const offset = Number(message.offset);
+      if (tracker.seen(offset)) {
+        // Fetched again (kafkajs restarts fetching from the last commit): in flight or done.
+        payload.resolveOffset(message.offset);
+        continue;
+      }
+      const expected = tracker.expected();
+      if (expected !== undefined && offset > expected && !gapsAccepted.has(`${partition}:${expected}`)) {
+        // Our topics have no gaps (no compaction, no transactions), so one means messages were
+        // skipped: fetch again from the first one we have not seen. If the same gap comes back,
+        // retention removed those messages and there is nothing to fetch.
+        gapsAccepted.add(`${partition}:${expected}`);
+        logger.warn('offset gap; fetching again from the expected offset', {
+          partition,
+          expected,
+          got: offset,
+        });
+        consumer.seek({ topic: deps.tasksTopic, partition, offset: String(expected) });
+        return;
+      }
+      // Backpressure: while every slot is busy, nothing more is taken from Kafka. Waiting here
+      // (heartbeating) rather than pausing the partition: kafkajs fetches a resumed partition
+      // only after its next long-poll, which would idle the slots for up to maxWaitTimeInMs.
+      while (slots.full) {
+        await Promise.race([slots.freed(), sleep(HEARTBEAT_WHILE_FULL_MS)]);
+        try {
+          await payload.heartbeat();
+        } catch {
+          return; // a rebalance: this offset stays unresolved and is fetched again
+        }
+        if (!payload.isRunning() || payload.isStale() || draining) return;
+      }
+      tracker.start(offset);
+      slots.take();
+      // Resolving only moves kafkajs' fetch position: with autoCommit off it commits nothing.
+      payload.resolveOffset(message.offset);
+      void dispatch(message, partition, tracker);
+    }
+    await payload.heartbeat();
+  }
+
+  async function dispatch(
+    message: KafkaMessage,
+    partition: number,
+    tracker: PartitionProgress,
+  ): Promise<void> {
+    let finished = false;
+    try {
+      finished = await processOnce(message, partition);
+    } finally {
+      if (finished) tracker.finish(Number(message.offset));
+      slots.release();
+    }
+  }
+
+  /** True when the message is done with (commit past it); false to leave it for redelivery. */
+  async function processOnce(message: KafkaMessage, partition: number): Promise<boolean> {
     let task;
     try {
       task = decodeTaskMessage(message.value);
     } catch (err) {
       if (!(err instanceof PoisonMessageError)) throw err;
-      // Retrying cannot make it a task; skipping keeps the partition moving.
-      logger.error('poison message skipped', { partition, offset: message.offset, reason: err.message });
-      deps.events.poisonMessage();
-      return;
+      events.poisonMessage();
+      logger.error('poison message dead-lettered', {
+        partition,
+        offset: message.offset,
+        reason: err.message,
+      });
+      await deps.deadLetterPoison(poisonEntry(deps.tasksTopic, partition, message, err));
+      return true;
     }
-    // kafkajs only heartbeats between messages; a long handler would get us evicted from the group.
-    const beat = setInterval(() => heartbeat().catch(() => undefined), deps.heartbeatIntervalMs);
+    const key = message.key?.toString() ?? task.key;
+    for (;;) {
+      try {
+        await lanes.run(key, () => deps.run(task));
+        return true;
+      } catch (err) {
+        if (err instanceof ShutdownInterruption || shutdown.signal.aborted) return false;
+        // Not a task failure (those are outcomes): a bug or an outage outside Redis and Kafka.
+        // The offset must not be committed past an unfinished task, so try again.
+        logger.error('task run failed unexpectedly; trying again', {
+          taskId: task.id,
+          error: errorMessage(err),
+        });
+        await new Promise((resolve) => setTimeout(resolve, RERUN_DELAY_MS));
+      }
+    }
+  }
+
+  async function commit(): Promise<void> {
+    const offsets = [...progress.entries()].flatMap(([partition, tracker]) => {
+      const offset = tracker.commitOffset(committed.get(partition));
+      return offset === undefined ? [] : [{ topic: deps.tasksTopic, partition, offset: String(offset) }];
+    });
+    for (const [partition] of progress) {
+      const high = highWatermarks.get(partition);
+      if (high !== undefined) events.partitionLag(partition, high - (committed.get(partition) ?? 0));
+    }
+    if (offsets.length === 0) return;
     try {
-      await runTask(task, shutdown.signal, deps);
-    } finally {
-      clearInterval(beat);
+      await consumer.commitOffsets(offsets);
+      for (const { partition, offset } of offsets) committed.set(partition, Number(offset));
+    } catch (err) {
+      // A rebalance in progress: the next owner redelivers past the last commit; nothing is lost.
+      logger.warn('commit failed; will retry', { error: errorMessage(err) });
     }
   }
 
   return {
+    shutdownSignal: shutdown.signal,
     async start() {
       await consumer.connect();
       // fromBeginning: a group with no committed offsets must still run the tasks queued before it.
       await consumer.subscribe({ topics: [deps.tasksTopic], fromBeginning: true });
-      await consumer.run({ eachMessage });
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+      commitTimer = setInterval(() => void commit(), deps.commitIntervalMs);
     },
     stop(drainMs) {
       stopping ??= (async () => {
+        // Stop taking tasks first, keep the group membership while tasks drain, so commits still count.
+        draining = true;
+        consumer.pause([{ topic: deps.tasksTopic }]);
         const deadline = setTimeout(() => shutdown.abort(), drainMs);
-        try {
-          await consumer.disconnect();
-        } finally {
-          clearTimeout(deadline);
-        }
+        await slots.drained();
+        clearTimeout(deadline);
+        clearInterval(commitTimer);
+        await commit();
+        await consumer.disconnect();
       })();
       return stopping;
     },
     isReady: () => joined,
+  };
+}
+
+function poisonEntry(topic: string, partition: number, message: KafkaMessage, err: Error): DeadLetter {
+  return {
+    id: `poison:${topic}:${partition}:${message.offset}`,
+    reason: 'poison',
+    deadAt: Date.now(),
+    raw: message.value ? message.value.subarray(0, 64 * 1024).toString('utf8') : '',
+    error: { name: err.name, message: err.message },
+    history: [],
   };
 }

@@ -2,9 +2,10 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { execFileSync } from 'node:child_process';
 import { createApp } from '../../services/api/app';
+import { RedisDeadLetterStore } from '../../services/shared/redis/dead-letter-store';
 import { request } from '../helpers/http';
 import { apiFor } from '../helpers/services';
-import { uniqueQueue } from '../helpers/stack';
+import { REDIS_URL, uniqueQueue } from '../helpers/stack';
 
 /** Every route the Express app really serves, as "METHOD /openapi/{style}". */
 function servedRoutes(): string[] {
@@ -16,6 +17,7 @@ function servedRoutes(): string[] {
     store: unused,
     submitter: unused,
     idempotency: unused,
+    deadLetters: unused,
     watcher: unused,
     inspector: unused,
     readiness: [],
@@ -99,6 +101,48 @@ describe('the OpenAPI document', () => {
       (await request(api.url, 'POST', '/v1/tasks/batch', { json: { tasks: [{ type: 'echo' }, {}] } })).body,
     );
     check('Stats', (await request(api.url, 'GET', '/v1/stats')).body);
+
+    // Dead letters as a worker adds them: a task given up on and a poison message.
+    const deadLetters = new RedisDeadLetterStore({ url: REDIS_URL, queue, ttlSeconds: 600 });
+    const deadAt = Date.now();
+    const failure = { name: 'Error', message: 'boom' };
+    await deadLetters.add({
+      id: 'dead-1',
+      reason: 'attempts-exhausted',
+      deadAt,
+      task: {
+        id: 'dead-1',
+        type: 'fail',
+        payload: null,
+        enqueuedAt: deadAt - 10,
+        key: 'k',
+        maxAttempts: 1,
+        runAt: deadAt - 5,
+      },
+      error: failure,
+      history: [{ attempt: 1, startedAt: deadAt - 2, finishedAt: deadAt - 1, error: failure }],
+    });
+    await deadLetters.add({
+      id: 'poison:t:0:1',
+      reason: 'poison',
+      deadAt: deadAt - 1,
+      raw: 'x',
+      error: failure,
+      history: [],
+    });
+    await deadLetters.close();
+    const page = await request(api.url, 'GET', '/v1/dead-letters?limit=1');
+    check('DeadLetterPage', page.body);
+    check(
+      'DeadLetterPage',
+      (await request(api.url, 'GET', `/v1/dead-letters?cursor=${page.body.nextCursor}`)).body,
+    );
+    const replay = await request(api.url, 'POST', '/v1/dead-letters/dead-1/replay');
+    expect(replay.status).toBe(202);
+    check('ReplayAccepted', replay.body);
+    check('DeadLetterPage', (await request(api.url, 'GET', '/v1/dead-letters')).body);
+    check('Error', (await request(api.url, 'POST', '/v1/dead-letters/dead-1/replay')).body);
+    check('Error', (await request(api.url, 'GET', '/v1/dead-letters?limit=0')).body);
     check('Error', (await request(api.url, 'POST', '/v1/tasks', { json: { type: 7 } })).body);
     check('Error', (await request(api.url, 'GET', '/v1/tasks/none')).body);
   });

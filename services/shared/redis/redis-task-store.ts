@@ -1,5 +1,5 @@
 import Redis, { type Result } from 'ioredis';
-import { TASK_STATUSES, TERMINAL_STATUSES, type TaskRecord, type TaskStatus } from '../task';
+import { TASK_STATUSES, TERMINAL_STATUSES, type JsonValue, type TaskRecord, type TaskStatus } from '../task';
 import { withTimeout } from '../timeout';
 import { RedisKeys } from './keys';
 import type { TaskStore, Transition, TransitionOutcome } from './task-store';
@@ -76,6 +76,14 @@ export class RedisTaskStore implements TaskStore {
     return hash.status ? toRecord(id, hash) : undefined;
   }
 
+  async progress(id: string, value: JsonValue): Promise<void> {
+    await this.setIfPresent(id, 'progress', JSON.stringify(value));
+  }
+
+  async recordCallback(id: string, outcome: JsonValue): Promise<void> {
+    await this.setIfPresent(id, 'callback', JSON.stringify(outcome));
+  }
+
   async counts(): Promise<Record<TaskStatus, number>> {
     const hash = await this.redis.hgetall(this.keys.counts());
     return Object.fromEntries(TASK_STATUSES.map((s) => [s, Math.max(0, Number(hash[s] ?? 0))])) as Record<
@@ -101,6 +109,17 @@ export class RedisTaskStore implements TaskStore {
     return this.closing;
   }
 
+  /** HSET on an existing record only: a stray write must not create a record without a status. */
+  private async setIfPresent(id: string, field: string, value: string): Promise<void> {
+    await this.redis.eval(
+      "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end",
+      1,
+      this.keys.task(id),
+      field,
+      value,
+    );
+  }
+
   private transitionArgs(change: Transition): (string | number)[] {
     const fields: (string | number)[] = [];
     const at = change.at.getTime();
@@ -109,6 +128,7 @@ export class RedisTaskStore implements TaskStore {
     if (change.runAt) fields.push('runAt', change.runAt.getTime());
     if (change.result !== undefined) fields.push('result', JSON.stringify(change.result));
     if (change.error !== undefined) fields.push('error', JSON.stringify(change.error));
+    if (change.history !== undefined) fields.push('history', JSON.stringify(change.history));
     return [
       this.keys.task(change.id),
       this.keys.counts(),
@@ -151,6 +171,8 @@ function toRecord(id: string, hash: Record<string, string>): TaskRecord {
     result: json('result'),
     error: json('error'),
     progress: json('progress'),
+    history: json('history'),
+    callback: json('callback'),
   };
   for (const [key, value] of Object.entries(optional)) {
     if (value !== undefined) Object.assign(record, { [key]: value });

@@ -1,4 +1,4 @@
-import type { JsonValue, TaskError, TaskRecord, TaskStatus } from '../task';
+import type { AttemptFailure, JsonValue, TaskError, TaskRecord, TaskStatus } from '../task';
 
 /**
  * A request to move a task to `status`. Transitions are monotonic: one that would move a task
@@ -18,6 +18,8 @@ export interface Transition {
   error?: TaskError;
   /** For a scheduled task: when it becomes due. */
   runAt?: Date;
+  /** Failed attempts so far (replaces what the record held). */
+  history?: AttemptFailure[];
 }
 
 export type TransitionOutcome =
@@ -36,6 +38,10 @@ export interface TaskStore {
    */
   cancel(id: string, at: Date): Promise<TransitionOutcome>;
   get(id: string): Promise<TaskRecord | undefined>;
+  /** Stores a running handler's progress report; ignored once the record is gone. */
+  progress(id: string, value: JsonValue): Promise<void>;
+  /** Stores how the completion callback went. */
+  recordCallback(id: string, outcome: JsonValue): Promise<void>;
   /** Tasks in each status now (finished statuses: how many ever ended so). */
   counts(): Promise<Record<TaskStatus, number>>;
   /** When the task that has waited longest became due; undefined when none waits. */

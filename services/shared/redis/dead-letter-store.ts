@@ -1,0 +1,272 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type Redis from 'ioredis';
+import type { Result } from 'ioredis';
+import type { DeadLetter } from '../dead-letter';
+import { connectRedis } from './connect';
+import { RedisKeys } from './keys';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** Defined in RedisDeadLetterStore's constructor from COMPARE_AND_SET_LUA. */
+    deadLetterCompareAndSet(key: string, expectedSha1: string, json: string): Result<number, Context>;
+    /** Defined in RedisDeadLetterStore's constructor from FORGET_IF_EXPIRED_LUA. */
+    deadLetterForgetIfExpired(index: string, entry: string, id: string): Result<number, Context>;
+  }
+}
+
+/**
+ * Replaces an entry only if it is still the exact bytes the caller read (an optimistic lock
+ * that, unlike WATCH, works on a shared auto-pipelined connection). The change itself is made in
+ * JavaScript: cjson would re-encode the payload (empty arrays become objects, numbers lose digits).
+ */
+const COMPARE_AND_SET_LUA = `
+local current = redis.call('GET', KEYS[1])
+if not current or redis.sha1hex(current) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1`;
+
+/** Unindexes an id whose JSON expired, unless a re-add brought it back since it was read. */
+const FORGET_IF_EXPIRED_LUA = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+return redis.call('ZREM', KEYS[1], ARGV[1])`;
+
+export interface DeadLetterPage {
+  /** Newest first. */
+  items: DeadLetter[];
+  /** Pass it back as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** What a replay claim found; only `claimed` may submit the task again. */
+export type ReplayClaim =
+  | { state: 'claimed'; entry: DeadLetter & { task: NonNullable<DeadLetter['task']> }; token: string }
+  | { state: 'missing' }
+  /** Poison: there is no task to run again. */
+  | { state: 'not-replayable' }
+  | { state: 'replayed'; replayedAs: string }
+  /** Another replay of it holds the claim now. */
+  | { state: 'in-progress' };
+
+/** A cursor that is not one this store issued. */
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('not a cursor from a previous page');
+    this.name = 'InvalidCursorError';
+  }
+}
+
+/** Where dead letters are indexed for the API. RedisDeadLetterStore is the real one. */
+export interface DeadLetterStore {
+  /** Indexes a dead letter; adding an id again replaces it (its replay state included). */
+  add(entry: DeadLetter): Promise<void>;
+  /** Throws InvalidCursorError for a cursor it did not issue. */
+  list(options: { limit: number; cursor?: string }): Promise<DeadLetterPage>;
+  get(id: string): Promise<DeadLetter | undefined>;
+  /** Reserves an entry for one replay, so two concurrent replays cannot both submit it. */
+  claimReplay(id: string): Promise<ReplayClaim>;
+  /** Drops a claim whose replay submitted nothing, so the entry may be replayed later. */
+  releaseReplay(id: string, token: string): Promise<void>;
+  /** Records the task that re-ran the entry; false if it was already replayed (or is gone). */
+  markReplayed(id: string, newTaskId: string): Promise<boolean>;
+  /** Dead letters younger than the TTL. */
+  count(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface RedisDeadLetterStoreOptions {
+  url: string;
+  queue: string;
+  /** How long an entry is kept after it was added. */
+  ttlSeconds: number;
+  /** How long a replay claim lasts if its request dies (default 120): it must outlive the submission. */
+  replayClaimSeconds?: number;
+}
+
+/** The stored JSON: a DeadLetter plus the claim of a replay under way, which callers never see. */
+interface Stored extends DeadLetter {
+  replayClaim?: { token: string; until: number };
+}
+
+export class RedisDeadLetterStore implements DeadLetterStore {
+  private readonly redis: Redis;
+  private readonly keys: RedisKeys;
+  private closing?: Promise<void>;
+
+  constructor(private readonly options: RedisDeadLetterStoreOptions) {
+    this.keys = new RedisKeys(options.queue);
+    this.redis = connectRedis(options.url);
+    this.redis.defineCommand('deadLetterCompareAndSet', { numberOfKeys: 1, lua: COMPARE_AND_SET_LUA });
+    this.redis.defineCommand('deadLetterForgetIfExpired', { numberOfKeys: 2, lua: FORGET_IF_EXPIRED_LUA });
+  }
+
+  async add(entry: DeadLetter): Promise<void> {
+    const { ttlSeconds } = this.options;
+    const results = await this.redis
+      .multi()
+      .set(this.keys.deadLetter(entry.id), JSON.stringify(entry), 'EX', ttlSeconds)
+      .zadd(this.keys.deadLetters(), entry.deadAt, entry.id)
+      // The index would otherwise keep the ids of entries nobody lists again forever.
+      .zremrangebyscore(this.keys.deadLetters(), '-inf', `(${this.oldestLiving()}`)
+      .exec();
+    const failed = results?.find(([err]) => err)?.[0];
+    if (!results || failed) throw failed ?? new Error('dead letter not added: transaction aborted');
+  }
+
+  async list({ limit, cursor }: { limit: number; cursor?: string }): Promise<DeadLetterPage> {
+    let after = cursor === undefined ? undefined : decodeCursor(cursor);
+    const items: { entry: DeadLetter; score: string }[] = [];
+    // One more than asked tells whether a next page exists. Expired entries leave gaps, so this
+    // repeats from the last id examined (never an offset: arrivals and removals cannot shift it).
+    while (items.length <= limit) {
+      const candidates = await this.indexAfter(after, limit + 1 - items.length);
+      if (candidates.length === 0) break;
+      const values = await this.redis.mget(candidates.map(({ id }) => this.keys.deadLetter(id)));
+      const expired: string[] = [];
+      candidates.forEach((candidate, i) => {
+        const value = values[i];
+        if (value) items.push({ entry: visible(JSON.parse(value) as Stored), score: candidate.score });
+        else expired.push(candidate.id);
+      });
+      await Promise.all(
+        expired.map((id) =>
+          this.redis.deadLetterForgetIfExpired(this.keys.deadLetters(), this.keys.deadLetter(id), id),
+        ),
+      );
+      after = candidates.at(-1);
+    }
+    const page = items.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      items: page.map(({ entry }) => entry),
+      nextCursor: items.length > limit && last ? encodeCursor(last.score, last.entry.id) : null,
+    };
+  }
+
+  async get(id: string): Promise<DeadLetter | undefined> {
+    const value = await this.redis.get(this.keys.deadLetter(id));
+    return value === null ? undefined : visible(JSON.parse(value) as Stored);
+  }
+
+  claimReplay(id: string): Promise<ReplayClaim> {
+    const now = Date.now();
+    const token = randomUUID();
+    return this.update<ReplayClaim>(id, (stored) => {
+      if (!stored) return { result: { state: 'missing' } };
+      if (stored.replayedAs !== undefined)
+        return { result: { state: 'replayed', replayedAs: stored.replayedAs } };
+      if (!stored.task) return { result: { state: 'not-replayable' } };
+      if (stored.replayClaim && stored.replayClaim.until > now) return { result: { state: 'in-progress' } };
+      const until = now + (this.options.replayClaimSeconds ?? 120) * 1000;
+      const entry = { ...visible(stored), task: stored.task };
+      return {
+        next: { ...stored, replayClaim: { token, until } },
+        result: { state: 'claimed', entry, token },
+      };
+    });
+  }
+
+  async releaseReplay(id: string, token: string): Promise<void> {
+    await this.update(id, (stored) => {
+      if (stored?.replayClaim?.token !== token) return { result: undefined };
+      return { next: visible(stored), result: undefined };
+    });
+  }
+
+  markReplayed(id: string, newTaskId: string): Promise<boolean> {
+    return this.update(id, (stored) => {
+      if (!stored || stored.replayedAs !== undefined) return { result: false };
+      return { next: { ...visible(stored), replayedAs: newTaskId }, result: true };
+    });
+  }
+
+  count(): Promise<number> {
+    return this.redis.zcount(this.keys.deadLetters(), `(${this.oldestLiving()}`, '+inf');
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.redis.quit().then(
+      () => undefined,
+      () => this.redis.disconnect(),
+    );
+    return this.closing;
+  }
+
+  /** The deadAt before which an entry's JSON has expired (entries are added as they die). */
+  private oldestLiving(): number {
+    return Date.now() - this.options.ttlSeconds * 1000;
+  }
+
+  /** Up to `count` index members after `after` (all from the newest when absent), newest first. */
+  private async indexAfter(after: Position | undefined, count: number): Promise<Position[]> {
+    const index = this.keys.deadLetters();
+    if (!after)
+      return pairs(await this.redis.zrevrangebyscore(index, '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, count));
+    // Members of one score sort by id; those sharing the cursor's millisecond are few, so all are read.
+    const [tied, older] = await Promise.all([
+      this.redis.zrevrangebyscore(index, after.score, after.score, 'WITHSCORES'),
+      this.redis.zrevrangebyscore(index, `(${after.score}`, '-inf', 'WITHSCORES', 'LIMIT', 0, count),
+    ]);
+    const before = Buffer.from(after.id);
+    const tiedAfter = pairs(tied).filter(({ id }) => Buffer.compare(Buffer.from(id), before) < 0);
+    return [...tiedAfter, ...pairs(older)].slice(0, count);
+  }
+
+  /**
+   * Read, decide, write back only if nothing changed meanwhile; else decide again on what is
+   * there now. `next` absent: nothing to write.
+   */
+  private async update<T>(
+    id: string,
+    decide: (stored: Stored | undefined) => { next?: Stored; result: T },
+  ): Promise<T> {
+    const key = this.keys.deadLetter(id);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const raw = await this.redis.getBuffer(key);
+      const { next, result } = decide(
+        raw === null ? undefined : (JSON.parse(raw.toString('utf8')) as Stored),
+      );
+      if (!next || raw === null) return result;
+      const sha1 = createHash('sha1').update(raw).digest('hex');
+      if ((await this.redis.deadLetterCompareAndSet(key, sha1, JSON.stringify(next))) === 1) return result;
+    }
+    throw new Error(`dead letter ${id} kept changing; not updated`);
+  }
+}
+
+interface Position {
+  score: string;
+  id: string;
+}
+
+/** [id, score, id, score, ...] as WITHSCORES answers. */
+function pairs(flat: string[]): Position[] {
+  const out: Position[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i]!, score: flat[i + 1]! });
+  return out;
+}
+
+function visible(stored: Stored): DeadLetter {
+  const { replayClaim: _claim, ...entry } = stored;
+  return entry;
+}
+
+// The score and id of the last item shown: the next page starts after it, whatever arrived since.
+function encodeCursor(score: string, id: string): string {
+  return Buffer.from(JSON.stringify([Number(score), id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): Position {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidCursorError();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2) throw new InvalidCursorError();
+  const [score, id] = parsed as unknown[];
+  if (typeof score !== 'number' || !Number.isFinite(score) || typeof id !== 'string' || id === '') {
+    throw new InvalidCursorError();
+  }
+  // String(number) round-trips a double exactly, so the tie query matches the stored score.
+  return { score: String(score), id };
+}

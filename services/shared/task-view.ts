@@ -1,0 +1,19 @@
+import type { TaskRecord } from './task';
+
+/** A task record as the API shows it (services/api/schemas.ts taskSchema): ISO 8601 times, absent fields null. */
+export function taskView(record: TaskRecord) {
+  const iso = (date?: Date) => date?.toISOString() ?? null;
+  return {
+    id: record.id,
+    type: record.type,
+    status: record.status,
+    attempts: record.attempts,
+    createdAt: iso(record.createdAt),
+    ...(record.runAt && { runAt: record.runAt.toISOString() }),
+    startedAt: iso(record.startedAt),
+    finishedAt: iso(record.finishedAt),
+    result: record.result ?? null,
+    error: record.error ?? null,
+    progress: record.progress ?? null,
+  };
+}

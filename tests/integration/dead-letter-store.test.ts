@@ -1,0 +1,226 @@
+import Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import type { DeadLetter } from '../../services/shared/dead-letter';
+import {
+  InvalidCursorError,
+  RedisDeadLetterStore,
+  type DeadLetterStore,
+} from '../../services/shared/redis/dead-letter-store';
+import { RedisKeys } from '../../services/shared/redis/keys';
+import { REDIS_URL, uniqueQueue } from '../helpers/stack';
+
+const TTL_SECONDS = 3600;
+
+function deadLetter(deadAt: number, extra: Partial<DeadLetter> = {}): DeadLetter {
+  const id = randomUUID();
+  return {
+    id,
+    reason: 'attempts-exhausted',
+    deadAt,
+    task: {
+      id,
+      type: 'fail',
+      payload: { n: [], x: 0.30000000000000004 },
+      enqueuedAt: deadAt - 5000,
+      maxAttempts: 2,
+    },
+    error: { name: 'Error', message: 'boom' },
+    history: [
+      {
+        attempt: 1,
+        startedAt: deadAt - 4000,
+        finishedAt: deadAt - 3000,
+        error: { name: 'Error', message: 'boom' },
+      },
+      { attempt: 2, startedAt: deadAt - 1000, finishedAt: deadAt, error: { name: 'Error', message: 'boom' } },
+    ],
+    ...extra,
+  };
+}
+
+/** Every page from the start, following nextCursor; `between` runs after each page. */
+async function allPages(
+  store: DeadLetterStore,
+  limit: number,
+  between: () => Promise<void> = async () => {},
+) {
+  const pages: string[][] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.list({ limit, ...(cursor !== undefined && { cursor }) });
+    pages.push(page.items.map((entry) => entry.id));
+    cursor = page.nextCursor ?? undefined;
+    await between();
+  } while (cursor !== undefined);
+  return pages;
+}
+
+describe('RedisDeadLetterStore against a real Redis', () => {
+  const raw = new Redis(REDIS_URL);
+  const queues: string[] = [];
+  const stores: RedisDeadLetterStore[] = [];
+  const storeFor = (options: { replayClaimSeconds?: number } = {}) => {
+    const queue = uniqueQueue();
+    const store = new RedisDeadLetterStore({ url: REDIS_URL, queue, ttlSeconds: TTL_SECONDS, ...options });
+    queues.push(queue);
+    stores.push(store);
+    return { store, keys: new RedisKeys(queue) };
+  };
+
+  afterAll(async () => {
+    for (const queue of queues) {
+      const keys = await raw.keys(`${new RedisKeys(queue).prefix}*`);
+      if (keys.length > 0) await raw.del(...keys);
+    }
+    await Promise.all([...stores.map((store) => store.close()), raw.quit()]);
+  });
+
+  it('adds, reads back exactly, expires with the TTL, and replaces an entry added again', async () => {
+    const { store, keys } = storeFor();
+    const now = Date.now();
+    const entry = deadLetter(now - 10);
+    expect(await store.get(entry.id)).toBeUndefined();
+    await store.add(entry);
+    expect(await store.get(entry.id)).toEqual(entry);
+    const ttl = await raw.ttl(keys.deadLetter(entry.id));
+    expect(ttl).toBeGreaterThan(TTL_SECONDS - 5);
+    expect(ttl).toBeLessThanOrEqual(TTL_SECONDS);
+
+    // A redelivered dead-lettering: one listing, the newer content.
+    const again = { ...entry, deadAt: now, error: { name: 'Error', message: 'boom again' } };
+    await store.add(again);
+    expect(await store.get(entry.id)).toEqual(again);
+    expect(await store.list({ limit: 10 })).toEqual({ items: [again], nextCursor: null });
+    expect(await store.count()).toBe(1);
+  });
+
+  it('keeps a poison entry, which has no task', async () => {
+    const { store } = storeFor();
+    const poison: DeadLetter = {
+      id: 'poison:spillway.q.tasks:1:42',
+      reason: 'poison',
+      deadAt: Date.now(),
+      raw: 'not json',
+      error: { name: 'PoisonMessageError', message: 'not a task message: value is not JSON' },
+      history: [],
+    };
+    await store.add(poison);
+    expect(await store.get(poison.id)).toEqual(poison);
+    expect(await store.claimReplay(poison.id)).toEqual({ state: 'not-replayable' });
+  });
+
+  it('pages newest first with a cursor that new arrivals do not shift, ties included', async () => {
+    const { store } = storeFor();
+    const base = Date.now() - 60_000;
+    // Three share one millisecond: their order is by id, and a page boundary falls among them.
+    const entries = [0, 1, 2, 3, 3, 3, 4, 5, 6].map((offset) => deadLetter(base + offset * 1000));
+    for (const entry of entries) await store.add(entry);
+    const expected = [...entries]
+      .sort((a, b) => b.deadAt - a.deadAt || Buffer.compare(Buffer.from(b.id), Buffer.from(a.id)))
+      .map((entry) => entry.id);
+
+    expect((await allPages(store, 4)).flat()).toEqual(expected);
+    expect(await allPages(store, 4)).toHaveLength(3);
+    expect(await allPages(store, 9)).toEqual([expected]);
+
+    const arrivals: string[] = [];
+    const pages = await allPages(store, 2, async () => {
+      const newer = deadLetter(Date.now());
+      arrivals.push(newer.id);
+      await store.add(newer);
+    });
+    expect(pages.flat()).toEqual(expected);
+    expect((await store.list({ limit: 1 })).items[0]!.id).toBe(arrivals.at(-1));
+    expect(await store.count()).toBe(entries.length + arrivals.length);
+  });
+
+  it('skips entries whose JSON expired and unindexes them', async () => {
+    const { store, keys } = storeFor();
+    const base = Date.now() - 10_000;
+    const entries = Array.from({ length: 6 }, (_, i) => deadLetter(base + i));
+    for (const entry of entries) await store.add(entry);
+    const gone = [entries[4]!, entries[3]!, entries[1]!];
+    for (const entry of gone) await raw.pexpire(keys.deadLetter(entry.id), 1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+
+    const first = await store.list({ limit: 2 });
+    expect(first.items.map((e) => e.id)).toEqual([entries[5]!.id, entries[2]!.id]);
+    const second = await store.list({ limit: 2, cursor: first.nextCursor! });
+    expect(second).toEqual({ items: [entries[0]], nextCursor: null });
+    for (const entry of gone) expect(await raw.zscore(keys.deadLetters(), entry.id)).toBeNull();
+    expect(await store.count()).toBe(3);
+  });
+
+  it('forgets index entries older than the TTL when another is added', async () => {
+    const { store, keys } = storeFor();
+    const old = deadLetter(Date.now() - (TTL_SECONDS + 60) * 1000);
+    await raw.zadd(keys.deadLetters(), old.deadAt, old.id);
+    expect(await store.count()).toBe(0);
+    await store.add(deadLetter(Date.now()));
+    expect(await raw.zscore(keys.deadLetters(), old.id)).toBeNull();
+    expect(await store.count()).toBe(1);
+  });
+
+  it('rejects a cursor it did not issue', async () => {
+    const { store } = storeFor();
+    for (const cursor of [
+      'nope',
+      Buffer.from('[1]').toString('base64url'),
+      Buffer.from('["x","y"]').toString('base64url'),
+    ]) {
+      await expect(store.list({ limit: 1, cursor })).rejects.toThrow(InvalidCursorError);
+    }
+  });
+
+  it('marks an entry replayed once only, keeping its TTL', async () => {
+    const { store, keys } = storeFor();
+    const entry = deadLetter(Date.now());
+    await store.add(entry);
+    await raw.expire(keys.deadLetter(entry.id), 500);
+    expect(await store.markReplayed(entry.id, 'new-1')).toBe(true);
+    expect(await store.markReplayed(entry.id, 'new-2')).toBe(false);
+    expect(await store.get(entry.id)).toEqual({ ...entry, replayedAs: 'new-1' });
+    expect(await raw.ttl(keys.deadLetter(entry.id))).toBeGreaterThan(490);
+    expect(await store.markReplayed('unknown', 'new-3')).toBe(false);
+    expect(await store.claimReplay(entry.id)).toEqual({ state: 'replayed', replayedAs: 'new-1' });
+  });
+
+  it('lets one of many concurrent claims win; a released claim can be taken again', async () => {
+    const { store } = storeFor();
+    const entry = deadLetter(Date.now());
+    await store.add(entry);
+    const claims = await Promise.all(Array.from({ length: 8 }, () => store.claimReplay(entry.id)));
+    const won = claims.filter((claim) => claim.state === 'claimed');
+    expect(won).toHaveLength(1);
+    expect(claims.filter((claim) => claim.state === 'in-progress')).toHaveLength(7);
+    expect(won[0]).toMatchObject({ entry });
+    // The claim is the store's own business: readers never see it.
+    expect(await store.get(entry.id)).toEqual(entry);
+
+    await store.releaseReplay(entry.id, 'someone-else');
+    expect((await store.claimReplay(entry.id)).state).toBe('in-progress');
+    if (won[0]?.state !== 'claimed') throw new Error('unreachable');
+    await store.releaseReplay(entry.id, won[0].token);
+    expect((await store.claimReplay(entry.id)).state).toBe('claimed');
+    expect(await store.markReplayed(entry.id, 'new-1')).toBe(true);
+    expect(await store.get(entry.id)).toEqual({ ...entry, replayedAs: 'new-1' });
+    expect(await store.claimReplay('unknown')).toEqual({ state: 'missing' });
+  });
+
+  it('lets a claim whose request died expire', async () => {
+    const { store } = storeFor({ replayClaimSeconds: 0.2 });
+    const entry = deadLetter(Date.now());
+    await store.add(entry);
+    expect((await store.claimReplay(entry.id)).state).toBe('claimed');
+    expect((await store.claimReplay(entry.id)).state).toBe('in-progress');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect((await store.claimReplay(entry.id)).state).toBe('claimed');
+  });
+
+  it('closes twice without complaint', async () => {
+    const { store } = storeFor();
+    await store.count();
+    await Promise.all([store.close(), store.close()]);
+    await store.close();
+  });
+});
