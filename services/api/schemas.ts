@@ -101,6 +101,18 @@ const taskErrorSchema = {
   properties: { name: { type: 'string' }, message: { type: 'string' } },
 } as const;
 
+const attemptFailureSchema = {
+  type: 'object',
+  required: ['attempt', 'startedAt', 'finishedAt', 'error'],
+  additionalProperties: false,
+  properties: {
+    attempt: { type: 'integer', minimum: 1 },
+    startedAt: timestamp,
+    finishedAt: timestamp,
+    error: taskErrorSchema,
+  },
+} as const;
+
 export const taskSchema = {
   type: 'object',
   required: [
@@ -114,6 +126,7 @@ export const taskSchema = {
     'result',
     'error',
     'progress',
+    'history',
   ],
   additionalProperties: false,
   properties: {
@@ -128,6 +141,23 @@ export const taskSchema = {
     result: { description: "The handler's result; null until the task succeeds." },
     error: nullable(taskErrorSchema),
     progress: { description: "The handler's latest progress report, or null." },
+    history: {
+      type: 'array',
+      description: 'Failed attempts so far, oldest first.',
+      items: attemptFailureSchema,
+    },
+    callback: {
+      type: 'object',
+      description: 'How the completion callback went (tasks with a callbackUrl, once it was sent).',
+      required: ['delivered', 'attempts', 'at'],
+      properties: {
+        delivered: { type: 'boolean' },
+        attempts: { type: 'integer', minimum: 0 },
+        status: { type: 'integer' },
+        error: { type: 'string' },
+        at: timestamp,
+      },
+    },
   },
 } as const;
 
@@ -193,17 +223,7 @@ export const deadLetterSchema = {
     history: {
       type: 'array',
       description: 'Every failed attempt, oldest first.',
-      items: {
-        type: 'object',
-        required: ['attempt', 'startedAt', 'finishedAt', 'error'],
-        additionalProperties: false,
-        properties: {
-          attempt: { type: 'integer', minimum: 1 },
-          startedAt: timestamp,
-          finishedAt: timestamp,
-          error: taskErrorSchema,
-        },
-      },
+      items: attemptFailureSchema,
     },
     replayedAs: nullable({ type: 'string', description: 'The id of the task a replay created.' }),
   },

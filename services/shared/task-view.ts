@@ -15,5 +15,11 @@ export function taskView(record: TaskRecord) {
     result: record.result ?? null,
     error: record.error ?? null,
     progress: record.progress ?? null,
+    history: (record.history ?? []).map((failure) => ({
+      ...failure,
+      startedAt: new Date(failure.startedAt).toISOString(),
+      finishedAt: new Date(failure.finishedAt).toISOString(),
+    })),
+    ...(record.callback !== undefined && { callback: record.callback }),
   };
 }

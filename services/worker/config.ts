@@ -14,6 +14,8 @@ export interface WorkerConfig extends CommonConfig {
   sessionTimeoutMs: number;
   /** Longest wait for running tasks on shutdown (SHUTDOWN_TIMEOUT_MS, default 25000; the chart's grace period is 5 s more). */
   shutdownTimeoutMs: number;
+  /** A module that registers the user's handlers (HANDLERS_MODULE; see load-handlers.ts). */
+  handlersModule?: string;
   retry: RetryPolicy;
   callbacks: CallbackOptions;
 }
@@ -39,6 +41,8 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): Readonly<WorkerConfig>
       maxDelayMs: 30_000,
     },
   };
+  const handlersModule = reader.string('HANDLERS_MODULE', '');
+  if (handlersModule) config.handlersModule = handlersModule;
   reader.finish();
   return freeze(config);
 }

@@ -21,7 +21,9 @@ import { RedisDeadLetterStore } from '../shared/redis/dead-letter-store';
 import { taskView } from '../shared/task-view';
 import { CallbackSender } from './callbacks';
 import { persistent } from './persist';
+import { ShutdownInterruption } from './handler-run';
 import { TaskRunner } from './run-task';
+import { loadHandlers } from './load-handlers';
 
 /**
  * How long the scheduler's fetches wait for data: a delay tier partition resumed when its head
@@ -87,6 +89,9 @@ export async function startWorker(
       const record = await persist(() => store.get(id));
       if (!record) return;
       const outcome = await callbacks.send(url, taskView(record), shutdown.signal);
+      // Cut short by shutdown: record nothing and leave the delivery uncommitted, so the next
+      // worker sees a finished task without a callback outcome and sends it (at least once).
+      if (!outcome.delivered && shutdown.signal.aborted) throw new ShutdownInterruption(id);
       await persist(() => store.recordCallback(id, { ...outcome, at: new Date(outcome.at).toISOString() }));
     },
     retryPolicy: config.retry,
@@ -181,6 +186,6 @@ if (require.main === module) {
   runService(
     'spillway-worker',
     () => loadWorkerConfig(process.env),
-    (config, logger) => startWorker(config, logger),
+    async (config, logger) => startWorker(config, logger, await loadHandlers(config.handlersModule)),
   );
 }

@@ -104,10 +104,12 @@ export class TaskRunner {
     } else {
       const error: TaskError = toTaskError(outcome.error);
       const failures: AttemptFailure[] = [...history, { attempt, startedAt, finishedAt: Date.now(), error }];
-      if (!isRetriable(outcome.error)) await this.giveUp(task, 'non-retriable', failures);
-      else if (attempt >= task.maxAttempts) await this.giveUp(task, 'attempts-exhausted', failures);
-      else await this.retryLater(task, failures);
       events.taskFinished(task.type, 'failed', seconds);
+      if (isRetriable(outcome.error) && attempt < task.maxAttempts) {
+        await this.retryLater(task, failures);
+        return; // not finished: the callback waits for the final outcome
+      }
+      await this.giveUp(task, isRetriable(outcome.error) ? 'attempts-exhausted' : 'non-retriable', failures);
     }
     if (task.callbackUrl) await this.deps.notify(task.id, task.callbackUrl);
   }

@@ -58,6 +58,7 @@ describe('API against real Kafka and Redis', () => {
       result: null,
       error: null,
       progress: null,
+      history: [],
     });
   });
 

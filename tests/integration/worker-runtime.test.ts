@@ -1,7 +1,10 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kafkaNames } from '../../services/shared/kafka/names';
 import { RedisDeadLetterStore } from '../../services/shared/redis/dead-letter-store';
 import { RedisTaskStore } from '../../services/shared/redis/redis-task-store';
+import { verifySignature } from '../../services/worker/callbacks';
 import { NonRetriableError } from '../../services/worker/handlers';
 import { readTopic, writeRaw } from '../helpers/kafka';
 import { handlersWith, metricValue, workerFor } from '../helpers/services';
@@ -193,5 +196,72 @@ describe('the worker runtime', () => {
       await metricValue(worker.url, 'spillway_dead_letters_total{reason="attempts-exhausted"}'),
     ).toBeGreaterThanOrEqual(1);
     expect(await metricValue(worker.url, 'spillway_dead_letters_total{reason="poison"}')).toBe(2);
+  });
+});
+
+describe('completion callbacks', () => {
+  const queue = uniqueQueue();
+  const { store } = stores(queue);
+  const SECRET = 'callback-secret-for-tests';
+  const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+  let receiver: Server;
+  let hookUrl: string;
+  let worker: Awaited<ReturnType<typeof workerFor>>;
+
+  beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/spillway`;
+    worker = await workerFor(queue, { CALLBACK_SECRET: SECRET, RETRY_BASE_DELAY_MS: '100' });
+  });
+  afterAll(async () => {
+    await worker.stop();
+    await store.close();
+    await new Promise((resolve) => receiver.close(resolve));
+  });
+
+  it('POSTs the signed final record once the task finished, and records the delivery on the task', async () => {
+    const task = taskMessage('flaky', { failTimes: 1 }, { callbackUrl: hookUrl });
+    await publishTasks(kafkaNames(queue).tasksTopic, [task]);
+    const record = await eventually(async () => {
+      const r = await store.get(task.id);
+      return r?.callback ? r : undefined;
+    });
+    expect(record.callback).toMatchObject({ delivered: true, attempts: 1, status: 204 });
+    // Only the final outcome is announced, not the failed first attempt.
+    const calls = received.filter((r) => r.headers['spillway-task-id'] === task.id);
+    expect(calls).toHaveLength(1);
+    const [call] = calls;
+    expect(verifySignature(SECRET, call!.headers['spillway-signature'] as string, call!.body)).toBe(true);
+    expect(verifySignature('another-secret', call!.headers['spillway-signature'] as string, call!.body)).toBe(
+      false,
+    );
+    expect(JSON.parse(call!.body)).toMatchObject({
+      id: task.id,
+      status: 'succeeded',
+      attempts: 2,
+      result: { succeededOnAttempt: 2 },
+      history: [{ attempt: 1 }],
+    });
+  });
+
+  it('announces a dead-lettered task too', async () => {
+    const task = taskMessage('fail', { message: 'nope' }, { maxAttempts: 1, callbackUrl: hookUrl });
+    await publishTasks(kafkaNames(queue).tasksTopic, [task]);
+    const call = await eventually(async () =>
+      received.find((r) => r.headers['spillway-task-id'] === task.id),
+    );
+    expect(JSON.parse(call.body)).toMatchObject({
+      id: task.id,
+      status: 'failed',
+      error: { message: 'nope' },
+    });
   });
 });
