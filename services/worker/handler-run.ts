@@ -61,14 +61,17 @@ export async function runHandler(
   });
   abandoned.catch(() => undefined); // observed through the race below
   let settled = false;
-  const running = handler(task.payload, {
-    taskId: task.id,
-    attempt,
-    maxAttempts: task.maxAttempts,
-    signal,
-    progress: deps.progress,
-    logger: deps.logger,
-  });
+  // Through a promise, so a handler that throws before its first await fails the attempt too.
+  const running = Promise.resolve().then(() =>
+    handler(task.payload, {
+      taskId: task.id,
+      attempt,
+      maxAttempts: task.maxAttempts,
+      signal,
+      progress: deps.progress,
+      logger: deps.logger,
+    }),
+  );
   running.then(
     () => (settled = true),
     () => (settled = true),

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
-import { randomUUID } from 'node:crypto';
 import type { DeadLetter } from '../../services/shared/dead-letter';
+import { deadLetter as sharedDeadLetter } from '../helpers/dead-letters';
 import {
   InvalidCursorError,
   RedisDeadLetterStore,
@@ -11,32 +11,9 @@ import { REDIS_URL, uniqueQueue } from '../helpers/stack';
 
 const TTL_SECONDS = 3600;
 
-function deadLetter(deadAt: number, extra: Partial<DeadLetter> = {}): DeadLetter {
-  const id = randomUUID();
-  return {
-    id,
-    reason: 'attempts-exhausted',
-    deadAt,
-    task: {
-      id,
-      type: 'fail',
-      payload: { n: [], x: 0.30000000000000004 },
-      enqueuedAt: deadAt - 5000,
-      maxAttempts: 2,
-    },
-    error: { name: 'Error', message: 'boom' },
-    history: [
-      {
-        attempt: 1,
-        startedAt: deadAt - 4000,
-        finishedAt: deadAt - 3000,
-        error: { name: 'Error', message: 'boom' },
-      },
-      { attempt: 2, startedAt: deadAt - 1000, finishedAt: deadAt, error: { name: 'Error', message: 'boom' } },
-    ],
-    ...extra,
-  };
-}
+/** The shared fixture, with this suite's task fields. */
+const deadLetter = (deadAt: number, extra: Partial<DeadLetter> = {}): DeadLetter =>
+  sharedDeadLetter(deadAt, extra, { payload: { n: [], x: 0.30000000000000004 } });
 
 /** Every page from the start, following nextCursor; `between` runs after each page. */
 async function allPages(

@@ -4,6 +4,7 @@ import { createApp } from '../../services/api/app';
 import { SubmissionInDoubt, type Accepted, type TaskSubmitter } from '../../services/api/submit';
 import type { Submission } from '../../services/api/validation';
 import type { DeadLetter } from '../../services/shared/dead-letter';
+import { deadLetter as sharedDeadLetter } from '../helpers/dead-letters';
 import { UnavailableError } from '../../services/shared/errors';
 import { kafkaNames } from '../../services/shared/kafka/names';
 import { RedisDeadLetterStore } from '../../services/shared/redis/dead-letter-store';
@@ -13,36 +14,15 @@ import { readTopic } from '../helpers/kafka';
 import { apiFor } from '../helpers/services';
 import { eventually, quietLogger, REDIS_URL, uniqueQueue } from '../helpers/stack';
 
-/** A dead letter as the worker would add it. */
-function deadLetter(deadAt: number, extra: Partial<DeadLetter> = {}): DeadLetter {
-  const id = randomUUID();
-  return {
-    id,
-    reason: 'attempts-exhausted',
-    deadAt,
-    task: {
-      id,
-      type: 'fail',
-      payload: { message: 'boom', n: [1, 2] },
-      enqueuedAt: deadAt - 3000,
-      key: 'customer-7',
-      maxAttempts: 2,
-      timeoutMs: 4000,
-      callbackUrl: 'http://127.0.0.1:9/hook',
-    },
-    error: { name: 'Error', message: 'boom' },
-    history: [
-      {
-        attempt: 1,
-        startedAt: deadAt - 2500,
-        finishedAt: deadAt - 2000,
-        error: { name: 'Error', message: 'boom' },
-      },
-      { attempt: 2, startedAt: deadAt - 500, finishedAt: deadAt, error: { name: 'Error', message: 'boom' } },
-    ],
-    ...extra,
-  };
-}
+/** The shared fixture, with this suite's task fields. */
+const deadLetter = (deadAt: number, extra: Partial<DeadLetter> = {}): DeadLetter =>
+  sharedDeadLetter(deadAt, extra, {
+    payload: { message: 'boom', n: [1, 2] },
+    enqueuedAt: deadAt - 3000,
+    key: 'customer-7',
+    timeoutMs: 4000,
+    callbackUrl: 'http://127.0.0.1:9/hook',
+  });
 
 const poisonLetter = (deadAt: number): DeadLetter => ({
   id: `poison:spillway.x.tasks:2:${deadAt}`,
