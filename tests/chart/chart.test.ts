@@ -1,0 +1,243 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadApiConfig } from '../../services/api/config';
+import { allTopics, kafkaNames } from '../../services/shared/kafka/names';
+import { loadWorkerConfig } from '../../services/worker/config';
+import {
+  CHART,
+  container,
+  envOf,
+  helm,
+  HELM_INSTALL_TIMEOUT_MS,
+  only,
+  render,
+  runHelm,
+  valuesFile,
+  type K8sObject,
+} from './chart';
+
+const CI = join(CHART, 'ci');
+const scenarios = readdirSync(CI)
+  .filter((f) => f.endsWith('-values.yaml'))
+  .map((f) => join(CI, f));
+
+beforeAll(() => {
+  helm();
+}, HELM_INSTALL_TIMEOUT_MS);
+
+describe('helm lint --strict and helm template', () => {
+  it('has the five ci scenarios the issue asks for', () => {
+    expect(scenarios.map((f) => f.split('/').pop())).toEqual([
+      'auth-values.yaml',
+      'default-values.yaml',
+      'external-kafka-redis-values.yaml',
+      'keda-off-values.yaml',
+      'monitoring-off-values.yaml',
+    ]);
+  });
+
+  it.each([['(defaults)'], ...scenarios.map((f) => [f])])('lints %s', (file) => {
+    const args = ['lint', '--strict', CHART, ...(file.startsWith('/') ? ['-f', file] : [])];
+    const result = runHelm(args);
+    expect(result.stderr + result.stdout).toContain('0 chart(s) failed');
+    expect(result.status).toBe(0);
+  });
+});
+
+describe('values.schema.json', () => {
+  const rejected = (yaml: string) => {
+    const result = runHelm(['template', 'spw', CHART, '-f', valuesFile(yaml)]);
+    expect(result.status).not.toBe(0);
+    return result.stderr;
+  };
+
+  it('rejects a typo in a key, at any depth', () => {
+    expect(rejected('api:\n  replcas: 3\n')).toMatch(/additional properties 'replcas' not allowed/);
+    expect(rejected('kafka:\n  topics:\n    taskPartition: 12\n')).toMatch(/'taskPartition' not allowed/);
+    expect(rejected('workers: {}\n')).toMatch(/'workers' not allowed/);
+  });
+
+  it('rejects a wrong type and an out-of-range value', () => {
+    expect(rejected('worker:\n  concurrency: "16"\n')).toMatch(/got string, want integer/);
+    expect(rejected('worker:\n  autoscaling:\n    offsetResetPolicy: newest\n')).toMatch(/offsetResetPolicy/);
+    expect(rejected('queue: Orders_EU\n')).toMatch(/queue/);
+  });
+
+  it('rejects env entries that would override what the chart sets', () => {
+    expect(rejected('worker:\n  env:\n    KAFKA_BROKERS: elsewhere:9092\n')).toMatch(
+      /invalid propertyName 'KAFKA_BROKERS'/,
+    );
+  });
+});
+
+describe('maxReplicaCount and partitions', () => {
+  it('fails rendering with a clear message when workers would exceed the partitions', () => {
+    expect(() => render([], ['--set', 'worker.autoscaling.maxReplicaCount=7'])).toThrow(
+      /maxReplicaCount \(7\) exceeds kafka.topics.taskPartitions \(6\)/,
+    );
+  });
+
+  it('allows it when idle consumers are opted into, and tells KEDA so', () => {
+    const objects = render(
+      [],
+      ['--set', 'worker.autoscaling.maxReplicaCount=7,worker.autoscaling.allowIdleConsumers=true'],
+    );
+    const trigger = only(objects, 'ScaledObject').spec.triggers[0];
+    expect(trigger.metadata.allowIdleConsumers).toBe('true');
+  });
+});
+
+/** The env a container would see: valueFrom entries filled in, $(VAR) references expanded as the kubelet does. */
+function containerEnv(deployment: K8sObject, name: string): Record<string, string> {
+  const entries = container(deployment, name).env;
+  const env: Record<string, string> = {};
+  for (const entry of entries) {
+    const value = entry.value ?? 'from-a-secret-0123456789';
+    env[entry.name] = String(value).replace(
+      /\$\(([A-Z_][A-Z0-9_]*)\)/g,
+      (ref, name: string) => env[name] ?? ref,
+    );
+  }
+  return env;
+}
+
+describe.each([['(defaults)', []], ...scenarios.map((f) => [f.split('/').pop()!, [f]])] as [
+  string,
+  string[],
+][])('the rendered chart: %s', (_name, files) => {
+  let objects: K8sObject[];
+  beforeAll(() => {
+    objects = render(files);
+  });
+
+  it('gives both processes a configuration their own loaders accept', () => {
+    // The services' config loaders reject bad values with every variable named: rendering
+    // something they would refuse at start-up fails here instead of in a crash loop.
+    expect(() => loadApiConfig(containerEnv(only(objects, 'Deployment', '-api'), 'api'))).not.toThrow();
+    expect(() =>
+      loadWorkerConfig(containerEnv(only(objects, 'Deployment', '-worker'), 'worker')),
+    ).not.toThrow();
+  });
+
+  it('points the ScaledObject at the group, topic and brokers the workers use', () => {
+    const worker = envOf(only(objects, 'Deployment', '-worker'), 'worker');
+    const names = kafkaNames(worker.SPILLWAY_QUEUE!);
+    const scaled = objects.filter((o) => o.kind === 'ScaledObject');
+    if (scaled.length === 0) {
+      expect(only(objects, 'Deployment', '-worker').spec.replicas).toBeGreaterThan(0);
+      return;
+    }
+    const so = scaled[0]!;
+    expect(so.spec.scaleTargetRef.name).toBe(only(objects, 'Deployment', '-worker').metadata.name);
+    expect(so.spec.triggers).toHaveLength(1);
+    const trigger = so.spec.triggers[0];
+    expect(trigger.type).toBe('kafka');
+    expect(trigger.metadata.consumerGroup).toBe(names.workerGroup);
+    expect(trigger.metadata.topic).toBe(names.tasksTopic);
+    expect(trigger.metadata.bootstrapServers).toBe(worker.KAFKA_BROKERS);
+    expect(so.spec.maxReplicaCount).toBeLessThanOrEqual(Number(worker.KAFKA_TASK_PARTITIONS));
+    expect(so.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
+    // Bursts: up at once, down slowly.
+    const behavior = so.spec.advanced.horizontalPodAutoscalerConfig.behavior;
+    expect(behavior.scaleUp.stabilizationWindowSeconds).toBe(0);
+    expect(behavior.scaleDown.stabilizationWindowSeconds).toBeGreaterThanOrEqual(120);
+  });
+
+  it('creates exactly the topics kafkaNames() names, with the partitions the workers are told', () => {
+    const worker = envOf(only(objects, 'Deployment', '-worker'), 'worker');
+    const topics = objects.filter((o) => o.kind === 'KafkaTopic');
+    if (topics.length === 0) {
+      expect(worker.KAFKA_CREATE_TOPICS).toBe('true');
+      return;
+    }
+    const names = kafkaNames(worker.SPILLWAY_QUEUE!);
+    expect(topics.map((t) => t.spec.topicName).sort()).toEqual(allTopics(names).sort());
+    const tasks = topics.find((t) => t.spec.topicName === names.tasksTopic)!;
+    expect(String(tasks.spec.partitions)).toBe(worker.KAFKA_TASK_PARTITIONS);
+    const scaled = objects.find((o) => o.kind === 'ScaledObject');
+    if (scaled) expect(scaled.spec.maxReplicaCount).toBeLessThanOrEqual(tasks.spec.partitions);
+    const cluster = only(objects, 'Kafka').metadata.name;
+    for (const topic of topics) expect(topic.metadata.labels!['strimzi.io/cluster']).toBe(cluster);
+    for (const deployment of objects.filter((o) => o.kind === 'Deployment')) {
+      expect(envOf(deployment, deployment.spec.template.spec.containers[0].name).KAFKA_CREATE_TOPICS).toBe(
+        'false',
+      );
+    }
+  });
+
+  it('gives workers more grace than their drain time', () => {
+    const deployment = only(objects, 'Deployment', '-worker');
+    const drainMs = Number(envOf(deployment, 'worker').SHUTDOWN_TIMEOUT_MS);
+    expect(deployment.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(drainMs);
+  });
+
+  it('hardens every container it runs', () => {
+    const pods = objects
+      .filter((o) => ['Deployment', 'StatefulSet', 'Pod'].includes(o.kind))
+      .map((o) => ({
+        name: `${o.kind}/${o.metadata.name}`,
+        spec: o.kind === 'Pod' ? o.spec : o.spec.template.spec,
+      }));
+    expect(pods.length).toBeGreaterThanOrEqual(3);
+    for (const { name, spec } of pods) {
+      expect([name, spec.securityContext.runAsNonRoot]).toEqual([name, true]);
+      expect([name, spec.automountServiceAccountToken]).toEqual([name, false]);
+      for (const c of spec.containers) {
+        const sc = c.securityContext;
+        expect([name, sc.readOnlyRootFilesystem, sc.allowPrivilegeEscalation, sc.capabilities.drop]).toEqual([
+          name,
+          true,
+          false,
+          ['ALL'],
+        ]);
+        expect([name, sc.seccompProfile.type]).toEqual([name, 'RuntimeDefault']);
+        expect([name, typeof c.resources.limits.memory]).toEqual([name, 'string']);
+      }
+    }
+  });
+
+  it('keeps every name within 63 characters and labels every object', () => {
+    for (const o of objects) {
+      expect([o.kind, o.metadata.name.length <= 63]).toEqual([o.kind, true]);
+      expect(o.metadata.labels?.['app.kubernetes.io/instance']).toBe('spw');
+    }
+  });
+});
+
+describe('names and secrets', () => {
+  it('derives every Kafka name from the one queue value', () => {
+    const objects = render([], ['--set', 'queue=orders-eu']);
+    const names = kafkaNames('orders-eu');
+    const topics = objects.filter((o) => o.kind === 'KafkaTopic').map((t) => t.spec.topicName);
+    expect(topics.sort()).toEqual(allTopics(names).sort());
+    expect(only(objects, 'ScaledObject').spec.triggers[0].metadata.consumerGroup).toBe(names.workerGroup);
+    expect(envOf(only(objects, 'Deployment', '-worker'), 'worker').SPILLWAY_QUEUE).toBe('orders-eu');
+  });
+
+  it('truncates long release names to 63 characters and keeps component names distinct', () => {
+    const result = runHelm(['template', 'a'.repeat(53), CHART]);
+    expect(result.status).toBe(0);
+    const names = [...result.stdout.matchAll(/^ {2}name: (\S+)$/gm)].map((m) => m[1]!);
+    for (const name of names) expect(name.length).toBeLessThanOrEqual(63);
+    // The component suffix survives truncation, so the API and worker never collide.
+    const components = new Set(names.map((n) => n.split('-').pop()));
+    for (const suffix of ['api', 'worker', 'redis', 'kafka', 'keys']) expect(components).toContain(suffix);
+    expect(names.filter((n) => n.endsWith('-api'))[0]).toHaveLength(63);
+  });
+
+  it("generates an API key Secret that outlives the release, or uses the operator's own", () => {
+    const generated = only(render(), 'Secret', '-api-keys');
+    expect(generated.metadata.annotations!['helm.sh/resource-policy']).toBe('keep');
+    const key = Buffer.from(generated.data['api-keys'], 'base64').toString();
+    expect(key).toMatch(/^[A-Za-z0-9]{40}$/);
+
+    const objects = render([join(CI, 'auth-values.yaml')]);
+    expect(objects.filter((o) => o.kind === 'Secret' && o.metadata.name.endsWith('-api-keys'))).toHaveLength(
+      0,
+    );
+    const apiKeys = container(only(objects, 'Deployment', '-api'), 'api').env.find(
+      (e) => e.name === 'API_KEYS',
+    )!;
+    expect(apiKeys.valueFrom?.secretKeyRef).toEqual({ name: 'spillway-api-keys', key: 'keys' });
+  });
+});
