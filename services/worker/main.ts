@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { once, setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Partitioners } from 'kafkajs';
@@ -75,6 +75,8 @@ export async function startWorker(
   const cancellations = new CancelListener(config.redis.url, config.queue);
   const callbacks = new CallbackSender(config.callbacks, { logger, events: metrics });
   const shutdown = new AbortController();
+  // One abort listener per running task (and callback): the default limit of 10 would warn.
+  setMaxListeners(config.concurrency * 2 + 10, shutdown.signal);
   const persist = persistent(logger, shutdown.signal);
   const runner = new TaskRunner({
     store,

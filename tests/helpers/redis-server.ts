@@ -17,6 +17,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export interface PrivateRedisOptions {
+  /**
+   * Keep every write in an append-only file (default false: the data dies with the process).
+   * With it, what Redis acknowledged survives stop() and start().
+   */
+  appendOnly?: boolean;
+}
+
 /**
  * A private, real redis-server for tests that stop Redis: stopping the shared one would break
  * every other test running beside them.
@@ -25,16 +33,23 @@ export class PrivateRedis {
   private process?: ChildProcess;
   private readonly dir = mkdtempSync(join(tmpdir(), 'spillway-redis-'));
 
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    private readonly options: PrivateRedisOptions = {},
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
+    // stop() kills the process, not the machine: Redis writes the AOF to the kernel before it
+    // answers, so every acknowledged write survives without fsync ('always' would make each
+    // write wait for a disk the broker keeps busy).
+    const persistence = this.options.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'no'] : [];
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', ''],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', ...persistence],
       {
         stdio: 'ignore',
       },
