@@ -7,6 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT_DIR"
 
 bash scripts/images/base-image.sh
+# The base image may come from podman's own store (another checkout built it): logs still need a home.
+mkdir -p "$IMAGES_DIR"
 
 for service in api worker; do
   say "building spillway-$service:dev"

@@ -14,6 +14,10 @@ export interface CommonConfig {
     createTopics: boolean;
     /** Partitions of the tasks topic when Spillway creates it (KAFKA_TASK_PARTITIONS, default 6). */
     taskPartitions: number;
+    /** SASL credentials (KAFKA_SASL_MECHANISM plain|scram-sha-256|scram-sha-512, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD); none by default. */
+    sasl?: { mechanism: SaslMechanism; username: string; password: string };
+    /** TLS to the brokers (KAFKA_SSL, default false). */
+    ssl?: boolean;
   };
   redis: {
     /** REDIS_URL, default redis://127.0.0.1:6379 (the local stack). */
@@ -25,7 +29,21 @@ export interface CommonConfig {
   logLevel: LogLevel;
 }
 
+export const SASL_MECHANISMS = ['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const;
+export type SaslMechanism = Exclude<(typeof SASL_MECHANISMS)[number], 'none'>;
+
+function readSasl(env: EnvReader): CommonConfig['kafka']['sasl'] {
+  const mechanism = env.oneOf('KAFKA_SASL_MECHANISM', 'none', SASL_MECHANISMS);
+  if (mechanism === 'none') return undefined;
+  return {
+    mechanism,
+    username: env.required('KAFKA_SASL_USERNAME', `needed with KAFKA_SASL_MECHANISM=${mechanism}`),
+    password: env.required('KAFKA_SASL_PASSWORD', `needed with KAFKA_SASL_MECHANISM=${mechanism}`),
+  };
+}
+
 export function readCommonConfig(env: EnvReader): CommonConfig {
+  const sasl = readSasl(env);
   return {
     queue: env.string('SPILLWAY_QUEUE', 'default', {
       re: /^[a-z0-9][a-z0-9-]{0,62}$/,
@@ -36,6 +54,8 @@ export function readCommonConfig(env: EnvReader): CommonConfig {
       clientId: env.string('KAFKA_CLIENT_ID', 'spillway'),
       createTopics: env.oneOf('KAFKA_CREATE_TOPICS', 'true', ['true', 'false']) === 'true',
       taskPartitions: env.int('KAFKA_TASK_PARTITIONS', 6, { min: 1, max: 10_000 }),
+      ...(sasl && { sasl }),
+      ssl: env.oneOf('KAFKA_SSL', 'false', ['true', 'false']) === 'true',
     },
     redis: { url: env.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']) },
     taskTtlSeconds: env.int('TASK_TTL_SECONDS', 7 * 24 * 3600, { min: 60 }),

@@ -26,6 +26,16 @@ export class EnvReader {
     return raw;
   }
 
+  /** A value that must be set; `why` says when (the value itself is never echoed). */
+  required(name: string, why: string): string {
+    const raw = this.raw(name);
+    if (raw === undefined) {
+      this.problems.push(`${name} is not set: ${why}`);
+      return '';
+    }
+    return raw;
+  }
+
   int(name: string, fallback: number, range: { min: number; max?: number }): number {
     const raw = this.raw(name);
     if (raw === undefined) return fallback;

@@ -4,6 +4,14 @@ import { UnavailableError } from '../../services/shared/errors';
 import { readTopic } from '../helpers/kafka';
 import { KAFKA_BROKERS, quietLogger, testKafka, uniqueQueue } from '../helpers/stack';
 
+const KAFKA_CLIENT = {
+  brokers: [KAFKA_BROKERS],
+  clientId: 'test',
+  createTopics: true,
+  taskPartitions: 3,
+  ssl: false,
+};
+
 const options: BatchingOptions = {
   lingerMs: 2,
   maxBatchMessages: 2000,
@@ -22,10 +30,7 @@ describe('BatchingPublisher against a real broker', () => {
     await admin.connect();
     await ensureTopics(admin, [topic], 3);
     await admin.disconnect();
-    const kafka = createKafka(
-      { brokers: [KAFKA_BROKERS], clientId: 'test', createTopics: true, taskPartitions: 3 },
-      quietLogger,
-    );
+    const kafka = createKafka(KAFKA_CLIENT, quietLogger);
     publisher = new BatchingPublisher(kafka, options, { batchSent: (n) => batches.push(n) });
     await publisher.connect();
   });
@@ -53,10 +58,7 @@ describe('BatchingPublisher against a real broker', () => {
   });
 
   it('refuses at once when too much is waiting (bounded memory)', async () => {
-    const kafka = createKafka(
-      { brokers: [KAFKA_BROKERS], clientId: 'test', createTopics: true, taskPartitions: 3 },
-      quietLogger,
-    );
+    const kafka = createKafka(KAFKA_CLIENT, quietLogger);
     const small = new BatchingPublisher(kafka, { ...options, maxPendingMessages: 5, lingerMs: 50 });
     await small.connect();
     try {
@@ -71,10 +73,7 @@ describe('BatchingPublisher against a real broker', () => {
   });
 
   it('sends what is pending before disconnecting, then refuses new work', async () => {
-    const kafka = createKafka(
-      { brokers: [KAFKA_BROKERS], clientId: 'test', createTopics: true, taskPartitions: 3 },
-      quietLogger,
-    );
+    const kafka = createKafka(KAFKA_CLIENT, quietLogger);
     const closing = new BatchingPublisher(kafka, { ...options, lingerMs: 200 });
     await closing.connect();
     const pending = Promise.all(

@@ -93,6 +93,29 @@ describe('API configuration', () => {
     expect(problem).not.toContain('short-secret');
   });
 
+  it('reads Kafka SASL and TLS settings, and needs credentials with a mechanism', () => {
+    expect(loadApiConfig({}).kafka).toMatchObject({ ssl: false });
+    expect(loadApiConfig({}).kafka.sasl).toBeUndefined();
+    const config = loadApiConfig({
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'spillway',
+      KAFKA_SASL_PASSWORD: 's3cret',
+      KAFKA_SSL: 'true',
+    });
+    expect(config.kafka).toMatchObject({
+      ssl: true,
+      sasl: { mechanism: 'scram-sha-512', username: 'spillway', password: 's3cret' },
+    });
+    const problems = problemsOf(() => loadApiConfig({ KAFKA_SASL_MECHANISM: 'scram-sha-256' }));
+    expect(problems).toEqual([
+      'KAFKA_SASL_USERNAME is not set: needed with KAFKA_SASL_MECHANISM=scram-sha-256',
+      'KAFKA_SASL_PASSWORD is not set: needed with KAFKA_SASL_MECHANISM=scram-sha-256',
+    ]);
+    expect(problemsOf(() => loadApiConfig({ KAFKA_SASL_MECHANISM: 'gssapi' }))[0]).toMatch(
+      /^KAFKA_SASL_MECHANISM=/,
+    );
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadApiConfig({ PORT: '' }).port).toBe(8080);
   });

@@ -1,4 +1,4 @@
-import { Kafka, logLevel as KafkaLogLevel, type Admin, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel as KafkaLogLevel, type Admin, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { CommonConfig } from '../config';
 import type { Logger } from '../logger';
 import { allTopics, type KafkaNames } from './names';
@@ -20,6 +20,9 @@ export function createKafka(
     clientId: config.clientId,
     brokers: config.brokers,
     connectionTimeout: options.connectionTimeoutMs ?? 3000,
+    ssl: config.ssl ?? false,
+    // kafkajs types SASL as a union per mechanism; the config holds one of its mechanisms.
+    ...(config.sasl && { sasl: config.sasl as SASLOptions }),
     ...(options.retries !== undefined && { retry: { retries: options.retries } }),
     logLevel: KafkaLogLevel.WARN,
     logCreator: () => log,
