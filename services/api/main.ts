@@ -28,14 +28,14 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
   const kafka = createKafka(config.kafka, logger);
   await prepareTopics(kafka, config.kafka, names);
 
-  const metrics = new ApiMetrics();
-  const publisher = new BatchingPublisher(kafka, config.publishing, metrics);
-  await publisher.connect();
   const store = new RedisTaskStore({
     url: config.redis.url,
     queue: config.queue,
     ttlSeconds: config.taskTtlSeconds,
   });
+  const metrics = new ApiMetrics(store);
+  const publisher = new BatchingPublisher(kafka, config.publishing, metrics);
+  await publisher.connect();
   const pendingTtl = Math.ceil(config.publishing.timeoutMs / 1000) + 60;
   const idempotency = new IdempotencyStore(
     config.redis.url,

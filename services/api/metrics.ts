@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { MetricsSource } from '../shared/http/probes';
 import type { ApiEvents, EnqueueOutcome } from './events';
 import { BoundedLabel } from '../shared/bounded-label';
@@ -49,7 +49,20 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
     registers: [this.registry],
   });
 
-  constructor() {
+  constructor(source: { oldestWaitingSince(): Promise<Date | undefined> }) {
+    new Gauge({
+      name: 'spillway_oldest_waiting_task_age_seconds',
+      help: 'Age of the oldest task that is due and not yet started (0 when none waits); read from Redis at scrape.',
+      registers: [this.registry],
+      async collect() {
+        try {
+          const since = await source.oldestWaitingSince();
+          this.set(since ? Math.max(0, (Date.now() - since.getTime()) / 1000) : 0);
+        } catch {
+          // Redis unreachable: keep the last value; /readyz and the error rate say what is wrong.
+        }
+      },
+    });
     collectDefaultMetrics({ register: this.registry, prefix: 'spillway_api_' });
   }
 

@@ -44,10 +44,10 @@ const labels = (l: Record<string, string>) =>
 
 describe('the alert rules', () => {
   it('pass promtool check rules', () => {
-    expect(promtoolRun(['check', 'rules', 'rules.yaml'])).toMatch(/SUCCESS: 5 rules found/);
+    expect(promtoolRun(['check', 'rules', 'rules.yaml'])).toMatch(/SUCCESS: 6 rules found/);
   });
 
-  it('cover the five alerts the issue names', () => {
+  it('cover the alerts the issue names, and the oldest waiting task', () => {
     const alerts = rule.spec.groups.flatMap((g: { rules: { alert: string }[] }) =>
       g.rules.map((r) => r.alert),
     );
@@ -56,6 +56,7 @@ describe('the alert rules', () => {
       'SpillwayDeadLettersGrowing',
       'SpillwayLagGrowing',
       'SpillwayNoWorkerReady',
+      'SpillwayOldestTaskTooOld',
       'SpillwayTasksWaitingTooLong',
     ]);
   });
@@ -105,6 +106,14 @@ describe('the alert rules', () => {
       at: '15m',
       fires: true,
       description: '95% of tasks waited up to 9m 33s before a worker started them (threshold 300 s).',
+    },
+    {
+      alert: 'SpillwayOldestTaskTooOld',
+      series: [{ series: `spillway_oldest_waiting_task_age_seconds${labels(API)}`, values: '0+60x30' }],
+      at: '15m',
+      fires: true,
+      description:
+        'The oldest waiting task has waited 15m 0s (threshold 600 s). Workers may be stuck, at maxReplicaCount, or not running.',
     },
     {
       alert: 'SpillwayDeadLettersGrowing',
