@@ -6,7 +6,8 @@ import { RedisTaskStore } from '../../services/shared/redis/redis-task-store';
 import { ServiceProcess } from '../helpers/processes';
 import { freePort } from '../helpers/redis-server';
 import { metricValue } from '../helpers/services';
-import { eventually, KAFKA_BROKERS, REDIS_URL, testKafka, uniqueQueue } from '../helpers/stack';
+import { committedToEnd } from '../helpers/kafka';
+import { eventually, KAFKA_BROKERS, REDIS_URL, uniqueQueue } from '../helpers/stack';
 import { publishTasks, taskMessage } from '../helpers/tasks';
 
 const TASKS = 400;
@@ -124,28 +125,9 @@ describe('a worker killed with SIGKILL in the middle of a batch', () => {
       .flatMap((p) => p.output.join('').split('\n'))
       .filter((line) => line.includes('"level":"error"')).length;
 
-    const admin = testKafka().admin();
-    await admin.connect();
-    try {
-      const ends = await admin.fetchTopicOffsets(names.tasksTopic);
-      const end = Object.fromEntries(ends.map((p) => [p.partition, p.high]));
-      expect(Object.values(end).reduce((sum, high) => sum + Number(high), 0)).toBe(TASKS);
-      // The replacement and the survivor commit every partition to its end, the dead one's too.
-      await eventually(
-        async () => {
-          const [group] = await admin.fetchOffsets({
-            groupId: names.workerGroup,
-            topics: [names.tasksTopic],
-          });
-          const committed = Object.fromEntries((group?.partitions ?? []).map((p) => [p.partition, p.offset]));
-          return JSON.stringify(committed) === JSON.stringify(end) ? true : undefined;
-        },
-        15_000,
-        'offsets committed to the end of every partition',
-      );
-    } finally {
-      await admin.disconnect();
-    }
+    // The replacement and the survivor commit every partition to its end, the dead one's too.
+    const end = await committedToEnd(names.workerGroup, names.tasksTopic);
+    expect(Object.values(end).reduce((sum, high) => sum + Number(high), 0)).toBe(TASKS);
 
     console.log(
       `worker crash: ${TASKS} tasks, ${succeededBeforeKill.length} succeeded before the kill, ` +

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
-import { testKafka } from './stack';
+import { eventually, testKafka } from './stack';
 
 /** The shared broker's client, or one for `brokers` (a private broker of a test that stops it). */
 function kafkaFor(brokers?: string): Kafka {
@@ -77,5 +77,33 @@ export async function writeRaw(topic: string, values: (string | Buffer | null)[]
     await producer.send({ topic, acks: -1, messages: values.map((value) => ({ value })) });
   } finally {
     await producer.disconnect();
+  }
+}
+
+/**
+ * Waits until `groupId` has committed every partition of `topic` to its end, and returns the end
+ * offsets by partition: "everything on the topic was processed and nothing will be redelivered".
+ */
+export async function committedToEnd(
+  groupId: string,
+  topic: string,
+  timeoutMs = 15_000,
+): Promise<Record<number, string>> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    const end = Object.fromEntries((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p.high]));
+    await eventually(
+      async () => {
+        const [group] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        const committed = Object.fromEntries((group?.partitions ?? []).map((p) => [p.partition, p.offset]));
+        return JSON.stringify(committed) === JSON.stringify(end) ? true : undefined;
+      },
+      timeoutMs,
+      'offsets committed to the end of every partition',
+    );
+    return end;
+  } finally {
+    await admin.disconnect();
   }
 }

@@ -10,7 +10,8 @@ import {
 import { request } from '../helpers/http';
 import { freePort, PrivateRedis } from '../helpers/redis-server';
 import { metricValue, workerFor } from '../helpers/services';
-import { eventually, testKafka, uniqueQueue } from '../helpers/stack';
+import { committedToEnd } from '../helpers/kafka';
+import { eventually, uniqueQueue } from '../helpers/stack';
 import { publishTasks, taskMessage } from '../helpers/tasks';
 
 const SLEEPS = 100;
@@ -251,28 +252,7 @@ describe('the worker while Redis is stopped and started again', () => {
     );
     expect(backwards).toEqual([]);
 
-    const admin = testKafka().admin();
-    await admin.connect();
-    let end: Record<number, string>;
-    try {
-      end = Object.fromEntries(
-        (await admin.fetchTopicOffsets(names.tasksTopic)).map((p) => [p.partition, p.high]),
-      );
-      await eventually(
-        async () => {
-          const [group] = await admin.fetchOffsets({
-            groupId: names.workerGroup,
-            topics: [names.tasksTopic],
-          });
-          const committed = Object.fromEntries((group?.partitions ?? []).map((p) => [p.partition, p.offset]));
-          return JSON.stringify(committed) === JSON.stringify(end) ? true : undefined;
-        },
-        15_000,
-        'offsets committed to the end of every partition',
-      );
-    } finally {
-      await admin.disconnect();
-    }
+    const end = await committedToEnd(names.workerGroup, names.tasksTopic);
 
     const changes = [...seen.values()].reduce((sum, h) => sum + h.length, 0);
     const committed = Object.values(end).reduce((sum, offset) => sum + Number(offset), 0);
