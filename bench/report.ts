@@ -1,0 +1,208 @@
+import type { Machine } from './machine';
+import type { BenchOptions } from './options';
+import type { DrainRow } from './scenarios/drain';
+import type { EnqueueRow } from './scenarios/enqueue';
+import type { SlowRow } from './scenarios/slow';
+import { formatSummary } from './stats';
+
+export interface Results {
+  machine: Machine;
+  options: BenchOptions;
+  startedAt: Date;
+  seconds: number;
+  enqueue: EnqueueRow[];
+  drain: DrainRow[];
+  slow: SlowRow[];
+}
+
+const table = (head: string[], rows: string[][]) =>
+  [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a !== undefined && b !== undefined && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a';
+
+/** Spillway's throughput divided by each other system's, per concurrency: the headline. */
+export function headlines(results: Results): string[] {
+  const lines: string[] = [];
+  const single = results.enqueue.filter((r) => r.endpoint === 'single');
+  for (const c of results.options.concurrencies) {
+    const at = (s: string) => single.find((r) => r.system === s && r.concurrency === c)?.tasksPerSec.median;
+    lines.push(
+      `enqueue c=${c}: Spillway ${ratio(at('spillway'), at('bare'))} bare Express, ` +
+        `${ratio(at('spillway'), at('bullmq'))} BullMQ, ${ratio(at('spillway'), at('naive'))} naive`,
+    );
+  }
+  const batch = results.enqueue.filter((r) => r.endpoint === 'batch');
+  const best = (s: string) =>
+    Math.max(0, ...batch.filter((r) => r.system === s).map((r) => r.tasksPerSec.median));
+  lines.push(
+    `enqueue batch (best): Spillway ${Math.round(best('spillway')).toLocaleString('en-US')} tasks/s, ` +
+      `${ratio(best('spillway'), best('bullmq'))} BullMQ addBulk (target 50,000 tasks/s)`,
+  );
+  const drained = (s: string) => results.drain.find((r) => r.system === s)?.tasksPerSec.median;
+  lines.push(
+    `drain: Spillway ${Math.round(drained('spillway') ?? 0).toLocaleString('en-US')} tasks/s, ` +
+      `${ratio(drained('spillway'), drained('bullmq'))} BullMQ`,
+  );
+  for (const r of results.slow) {
+    lines.push(
+      `slow tasks: ${r.system} c=${r.concurrency} at ${((r.tasksPerSec.median / r.limitPerSec) * 100).toFixed(0)}% of its limit`,
+    );
+  }
+  return lines;
+}
+
+const verdict = (met: boolean) => (met ? 'met' : '**not met**');
+
+/** The issue's targets, each checked against this run's medians: goals reported, never asserted. */
+export function targets(results: Results): string[] {
+  const lines: string[] = [];
+  const single = (s: string, c: number) =>
+    results.enqueue.find((r) => r.endpoint === 'single' && r.system === s && r.concurrency === c);
+  for (const c of results.options.concurrencies) {
+    const [sp, bare, bull, naive] = ['spillway', 'bare', 'bullmq', 'naive'].map((s) => single(s, c));
+    if (!sp || !bare || !bull || !naive) continue;
+    const vsBare = sp.tasksPerSec.median / bare.tasksPerSec.median;
+    const vsBull = sp.tasksPerSec.median / bull.tasksPerSec.median;
+    lines.push(
+      `Enqueue, ${c} connections: ${vsBare.toFixed(2)}× bare Express (target ≥ 0.9×: ${verdict(vsBare >= 0.9)}), ` +
+        `${vsBull.toFixed(2)}× BullMQ (target ≥ 1.1×: ${verdict(vsBull >= 1.1)}), p99 ${sp.p99Ms.median} ms against ` +
+        `BullMQ's ${bull.p99Ms.median} ms (${verdict(sp.p99Ms.median <= bull.p99Ms.median)}); ` +
+        `${(sp.tasksPerSec.median / naive.tasksPerSec.median).toFixed(2)}× the naive design.`,
+    );
+  }
+  const batch = Math.max(
+    0,
+    ...results.enqueue
+      .filter((r) => r.endpoint === 'batch' && r.system === 'spillway')
+      .map((r) => r.tasksPerSec.median),
+  );
+  lines.push(
+    `Batch endpoint: best ${Math.round(batch).toLocaleString('en-US')} tasks/s (target ≥ 50,000: ${verdict(batch >= 50_000)}).`,
+  );
+  const drained = (s: string) => results.drain.find((r) => r.system === s)?.tasksPerSec.median ?? 0;
+  lines.push(
+    `Drain: ${Math.round(drained('spillway')).toLocaleString('en-US')} tasks/s against BullMQ's ` +
+      `${Math.round(drained('bullmq')).toLocaleString('en-US')} (target ≥ BullMQ: ${verdict(drained('spillway') >= drained('bullmq'))}); ` +
+      `the ceiling comparison (Kafka perf tool, redis-benchmark) is not measured yet.`,
+  );
+  const slow = results.slow.find((r) => r.system === 'spillway');
+  if (slow) {
+    const share = slow.tasksPerSec.median / slow.limitPerSec;
+    lines.push(
+      `Slow tasks: ${(share * 100).toFixed(0)}% of concurrency / task time (target ≥ 80%: ${verdict(share >= 0.8)}).`,
+    );
+  }
+  return lines;
+}
+
+export function renderReport(results: Results): string {
+  const { machine: m, options: o } = results;
+  const enqueue = (endpoint: 'single' | 'batch') =>
+    table(
+      ['system', 'connections', 'tasks/s', 'p50 ms', 'p99 ms', 'failed requests'],
+      results.enqueue
+        .filter((r) => r.endpoint === endpoint)
+        .map((r) => [
+          r.system,
+          String(r.concurrency),
+          formatSummary(r.tasksPerSec),
+          formatSummary(r.p50Ms, 1),
+          formatSummary(r.p99Ms, 1),
+          String(r.failures),
+        ]),
+    );
+  const drain = table(
+    ['system', 'tasks', 'worker concurrency', 'tasks/s'],
+    results.drain.map((r) => [
+      r.system,
+      String(r.tasks),
+      String(r.concurrency),
+      formatSummary(r.tasksPerSec),
+    ]),
+  );
+  const slow = table(
+    ['system', 'tasks', 'concurrency', 'tasks/s', 'limit (concurrency / task time)', 'of limit'],
+    results.slow.map((r) => [
+      r.system,
+      String(r.tasks),
+      String(r.concurrency),
+      formatSummary(r.tasksPerSec, 1),
+      String(r.limitPerSec),
+      `${((r.tasksPerSec.median / r.limitPerSec) * 100).toFixed(0)}%`,
+    ]),
+  );
+  return `# Benchmarks
+
+Generated by \`npm run bench${o.quick ? ' -- --quick' : ''}\` on ${results.startedAt.toISOString()} in ${Math.round(results.seconds)} s.
+${o.quick ? '\n**Quick mode**: tiny sizes, a smoke run; these figures mean nothing.\n' : ''}
+Every figure is the median of ${o.repeats} run(s), with min–max in brackets when there is more than one.
+
+## Headline
+
+${headlines(results)
+  .map((l) => `- ${l}`)
+  .join('\n')}
+
+## Against the issue's targets
+
+${targets(results)
+  .map((l) => `- ${l}`)
+  .join('\n')}
+
+## Machine
+
+| | |
+| --- | --- |
+| CPU | ${m.cpus}, ${m.cores} cores |
+| memory | ${m.memoryGiB} GiB |
+| OS | ${m.os} |
+| Node.js | ${m.node} |
+| Kafka | ${m.kafka} (single KRaft node, local stack) |
+| Redis | ${m.redis} (local stack) |
+| packages | ${Object.entries(m.packages)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')} |
+
+## Configuration
+
+- Every system runs in its own Node.js process (TypeScript through tsx), the load generator
+  (autocannon, programmatic) in the bench process; all traffic on 127.0.0.1, one machine.
+- **Spillway**: \`startApi\`/\`startWorker\` with \`loadApiConfig\`/\`loadWorkerConfig\` defaults
+  (\`PUBLISH_LINGER_MS=2\`, \`PUBLISH_BATCH_MESSAGES=2000\`, acks=all), its own \`SPILLWAY_QUEUE\` per
+  run, 6 partitions for enqueue, 1 for slow tasks; \`TASK_TTL_SECONDS=3600\`, \`LOG_LEVEL=warn\`.
+- **Bare Express**: the same \`express.json\` parsing, a handler that checks \`type\` and answers 202.
+- **Naive Kafka** (\`bench/naive/\`): \`SET\` status then one awaited \`producer.send\` per request
+  (kafkajs defaults, acks=all); worker \`eachMessage\`, one message at a time, plain \`SET\`s.
+- **BullMQ**: \`queue.add\` (\`addBulk\` for a batch) behind the same Express app; BullMQ \`Worker\`.
+- Enqueue: \`{"type":"echo","payload":{"n":1}}\`, ${o.enqueueSeconds} s per run after a warm-up,
+  connections ${o.concurrencies.join(', ')}; batches of ${o.batchSize} tasks; no worker running (intake only).
+- Drain: ${o.drainTasks} \`echo\` tasks queued through the batch endpoint before one worker process
+  starts (concurrency 16, Spillway's default, for both); timed from the first finished task to the last.
+- Slow tasks: \`sleep\` ${o.slowTaskMs} ms tasks on one partition, worker already in its group, timed
+  from the first submission to the last \`succeeded\`; ${o.slowTasks} tasks for Spillway and BullMQ
+  (concurrency ${o.slowConcurrency}), ${o.slowTasksSequential} for the sequential naive consumer
+  (its rate is steady; 2,000 would take 200 s per run). Spillway and BullMQ are submitted in batches
+  of 1,000, the naive design by 16 parallel clients.
+
+## Enqueue, single endpoint (\`POST /v1/tasks\`)
+
+${enqueue('single')}
+
+## Enqueue, batch endpoint (Spillway \`POST /v1/tasks/batch\`, BullMQ \`addBulk\`)
+
+${enqueue('batch')}
+
+## Drain (pre-queued \`echo\` tasks, one worker process)
+
+${drain}
+
+## Slow tasks
+
+${slow}
+`;
+}

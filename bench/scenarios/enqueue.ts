@@ -1,0 +1,79 @@
+import autocannon from 'autocannon';
+import { startChild } from '../child';
+import type { BenchOptions } from '../options';
+import type { SystemName } from '../serve';
+import { benchQueue } from '../stack';
+import { summarize, type Summary } from '../stats';
+
+export interface EnqueueRow {
+  endpoint: 'single' | 'batch';
+  system: SystemName;
+  concurrency: number;
+  tasksPerSec: Summary;
+  p50Ms: Summary;
+  p99Ms: Summary;
+  /** Non-2xx answers and socket errors over all runs: a fast error is not throughput. */
+  failures: number;
+}
+
+const single = JSON.stringify({ type: 'echo', payload: { n: 1 } });
+const batchOf = (n: number) =>
+  JSON.stringify({ tasks: Array.from({ length: n }, (_, i) => ({ type: 'echo', payload: { n: i } })) });
+
+/** One autocannon run against loopback, bounded by its duration. */
+async function load(url: string, body: string, connections: number, seconds: number) {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections,
+    duration: seconds,
+  });
+  return result;
+}
+
+/**
+ * Scenario 1: HTTP submissions at fixed concurrency. One API process per system for all its runs
+ * (no worker: this measures intake), warmed up before the measured runs.
+ */
+export async function enqueueScenario(options: BenchOptions): Promise<EnqueueRow[]> {
+  const rows: EnqueueRow[] = [];
+  const plans: { endpoint: 'single' | 'batch'; systems: SystemName[] }[] = [
+    { endpoint: 'single', systems: ['bare', 'spillway', 'bullmq', 'naive'] },
+    { endpoint: 'batch', systems: ['spillway', 'bullmq'] },
+  ];
+  for (const { endpoint, systems } of plans) {
+    const path = endpoint === 'single' ? '/v1/tasks' : '/v1/tasks/batch';
+    const body = endpoint === 'single' ? single : batchOf(options.batchSize);
+    const perRequest = endpoint === 'single' ? 1 : options.batchSize;
+    for (const system of systems) {
+      const api = await startChild(system, 'api', benchQueue(system));
+      try {
+        await load(api.url + path, body, 16, options.quick ? 0.5 : 2);
+        for (const concurrency of options.concurrencies) {
+          const runs = [];
+          for (let i = 0; i < options.repeats; i++) {
+            runs.push(await load(api.url + path, body, concurrency, options.enqueueSeconds));
+          }
+          rows.push({
+            endpoint,
+            system,
+            concurrency,
+            tasksPerSec: summarize(runs.map((r) => (r['2xx'] * perRequest) / r.duration)),
+            p50Ms: summarize(runs.map((r) => r.latency.p50)),
+            p99Ms: summarize(runs.map((r) => r.latency.p99)),
+            failures: runs.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0),
+          });
+          const last = rows[rows.length - 1]!;
+          console.log(
+            `enqueue ${endpoint} ${system} c=${concurrency}: ${Math.round(last.tasksPerSec.median)} tasks/s, p99 ${last.p99Ms.median} ms`,
+          );
+        }
+      } finally {
+        await api.stop();
+      }
+    }
+  }
+  return rows;
+}
