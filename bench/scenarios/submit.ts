@@ -1,3 +1,9 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Attempts per submission before the benchmark gives up. */
+const MAX_ATTEMPTS = 10;
+
 /** Submits `count` tasks over HTTP and returns their ids; batches where the system has them. */
 export async function submitTasks(
   url: string,
@@ -5,15 +11,25 @@ export async function submitTasks(
   count: number,
   batchSize: number,
 ): Promise<string[]> {
+  // As a careful client does: a 503 (or a 409 while an in-doubt first try settles) is retried
+  // after Retry-After with the same Idempotency-Key, so a retry can never submit twice.
   const post = async (path: string, body: unknown) => {
-    const res = await fetch(url + path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    });
-    if (res.status !== 202) throw new Error(`POST ${path} answered ${res.status}: ${await res.text()}`);
-    return (await res.json()) as unknown;
+    const key = randomUUID();
+    for (let attempt = 1; ; attempt++) {
+      const res = await fetch(url + path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
+      });
+      if (res.status === 202 || res.status === 200) return (await res.json()) as unknown;
+      const retriable = res.status === 503 || res.status === 409;
+      if (!retriable || attempt >= MAX_ATTEMPTS) {
+        throw new Error(`POST ${path} answered ${res.status}: ${await res.text()}`);
+      }
+      await res.arrayBuffer();
+      await sleep(Number(res.headers.get('retry-after') ?? 1) * 1000);
+    }
   };
   const ids: string[] = [];
   if (batchSize > 1) {

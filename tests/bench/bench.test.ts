@@ -57,11 +57,18 @@ function tableRows(report: string): { section: string; cells: string[] }[] {
     if (line.startsWith('## ')) section = line.slice(3);
     else if (
       line.startsWith('| ') &&
-      !line.startsWith('| ---') &&
+      !/^\| -+/.test(line) &&
       !line.startsWith('| system') &&
       section !== 'Machine'
     ) {
-      rows.push({ section, cells: line.slice(2, -2).split(' | ') });
+      // Prettier pads the cells of the report's tables: split on the bars, then trim.
+      rows.push({
+        section,
+        cells: line
+          .slice(1, -1)
+          .split('|')
+          .map((cell) => cell.trim()),
+      });
     }
   }
   return rows;

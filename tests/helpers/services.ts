@@ -12,6 +12,8 @@ const base = (queue: string) => ({
   KAFKA_BROKERS,
   REDIS_URL,
   KAFKA_TASK_PARTITIONS: '3',
+  // Test records need not outlive the run; a developer's local Redis would otherwise only grow.
+  TASK_TTL_SECONDS: '3600',
 });
 
 /** The real API wiring, in-process, on a free port, against the local stack. */
