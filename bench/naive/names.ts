@@ -1,4 +1,5 @@
 import { Kafka, logLevel } from 'kafkajs';
+import { ensureTopics } from '../../services/shared/kafka/client';
 import { KAFKA_BROKERS } from '../stack';
 
 /** The naive design's topic, group and status keys; prefixed so they never meet Spillway's. */
@@ -16,7 +17,9 @@ export async function createNaiveTopic(kafka: Kafka, topic: string, partitions: 
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+    // Spillway's topic helper: it waits out the "unknown topic" a busy broker answers while it
+    // is still creating one. Not part of what is measured.
+    await ensureTopics(admin, [topic], partitions);
   } finally {
     await admin.disconnect();
   }
