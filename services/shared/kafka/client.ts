@@ -96,6 +96,8 @@ export async function ensureTopics(
   if (missing.length > 0) {
     try {
       await admin.createTopics({
+        // kafkajs waits for leaders by default, and gives up on a fresh broker: we wait below.
+        waitForLeaders: false,
         topics: missing.map((topic) => ({ topic, numPartitions, replicationFactor: -1 })),
       });
     } catch (err) {
