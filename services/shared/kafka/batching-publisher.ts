@@ -63,7 +63,9 @@ interface Entry {
  * what kafkajs' idempotent producer needs anyway.
  */
 export class BatchingPublisher implements Publisher {
-  private readonly producer: Producer;
+  private producer: Producer;
+  /** Set when a send failed: the next send starts a new producer session first. */
+  private stale = false;
   private readonly pending: Entry[] = [];
   private pendingMessages = 0;
   private sending = false;
@@ -71,17 +73,33 @@ export class BatchingPublisher implements Publisher {
   private closing?: Promise<void>;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly options: BatchingOptions,
     private readonly events: PublisherEvents = { batchSent: () => undefined },
   ) {
-    // Idempotent: a retried request cannot write a message twice. kafkajs needs one request in
-    // flight for that, as it cannot renumber sequences after a failure.
-    this.producer = kafka.producer({
+    this.producer = this.newProducer();
+  }
+
+  /**
+   * Idempotent: a retried request cannot write a message twice. kafkajs needs one request in
+   * flight for that, as it cannot renumber sequences after a failure; for the same reason a
+   * failed send retires the producer (see flush), so a stuck sequence cannot fail every later send.
+   */
+  private newProducer(): Producer {
+    return this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
+  }
+
+  /** A new producer id and fresh sequence numbers after a failure. */
+  private async renewProducer(): Promise<void> {
+    const old = this.producer;
+    this.producer = this.newProducer();
+    this.stale = false;
+    await old.disconnect().catch(() => undefined);
+    await this.producer.connect();
   }
 
   connect(): Promise<void> {
@@ -157,6 +175,7 @@ export class BatchingPublisher implements Publisher {
     const started = performance.now();
     const count = batch.reduce((sum, e) => sum + e.messages.length, 0);
     try {
+      if (this.stale) await this.renewProducer();
       await this.producer.sendBatch({
         acks: -1,
         timeout: this.options.timeoutMs,
@@ -168,6 +187,7 @@ export class BatchingPublisher implements Publisher {
         this.settle(entry);
       }
     } catch {
+      this.stale = true;
       this.events.batchSent(count, (performance.now() - started) / 1000, false);
       const err = new UnavailableError('Kafka is unreachable; the task was not accepted');
       for (const entry of batch) {
