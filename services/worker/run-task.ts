@@ -5,13 +5,7 @@ import type { KafkaNames } from '../shared/kafka/names';
 import type { Logger } from '../shared/logger';
 import { TaskCancelledError } from '../shared/redis/cancel-listener';
 import type { TaskStore } from '../shared/redis/task-store';
-import {
-  TERMINAL_STATUSES,
-  type AttemptFailure,
-  type JsonValue,
-  type TaskError,
-  type TaskMessage,
-} from '../shared/task';
+import { TERMINAL_STATUSES, type AttemptFailure, type TaskError, type TaskMessage } from '../shared/task';
 import { encodeTaskMessage } from '../shared/task-message';
 import type { WorkerEvents } from './events';
 import type { HandlerRegistry } from './handlers';
@@ -196,5 +190,3 @@ export class TaskRunner {
     if (record && record.callback === undefined) await this.deps.notify(id, url);
   }
 }
-
-export type { JsonValue };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel, type KafkaMessage, type Message } from 'kafkajs';
 import { eventually, testKafka } from './stack';
 
 /** The shared broker's client, or one for `brokers` (a private broker of a test that stops it). */
@@ -69,15 +69,23 @@ export async function readTopicUntil(
   return (await consume(topic, done, timeoutMs, brokers)).messages;
 }
 
-/** Writes raw values to a topic, as a producer that is not Spillway would. */
-export async function writeRaw(topic: string, values: (string | Buffer | null)[]): Promise<void> {
+/** Writes messages to a topic in one request with a throwaway producer, as a non-Spillway producer would. */
+export async function produce(topic: string, messages: Message[]): Promise<void> {
   const producer = testKafka().producer();
   await producer.connect();
   try {
-    await producer.send({ topic, acks: -1, messages: values.map((value) => ({ value })) });
+    await producer.send({ topic, acks: -1, messages });
   } finally {
     await producer.disconnect();
   }
+}
+
+/** Writes raw values to a topic. */
+export function writeRaw(topic: string, values: (string | Buffer | null)[]): Promise<void> {
+  return produce(
+    topic,
+    values.map((value) => ({ value })),
+  );
 }
 
 /**

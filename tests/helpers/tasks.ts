@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { RedisTaskStore } from '../../services/shared/redis/redis-task-store';
 import { TERMINAL_STATUSES, type TaskMessage, type TaskRecord } from '../../services/shared/task';
 import { encodeTaskMessage } from '../../services/shared/task-message';
-import { testKafka, eventually } from './stack';
+import { produce } from './kafka';
+import { eventually } from './stack';
 
 /** A task message as the API would publish it. */
 export function taskMessage(
@@ -14,18 +15,11 @@ export function taskMessage(
 }
 
 /** Publishes task messages straight onto a tasks topic in one request (keyed when they have a key). */
-export async function publishTasks(topic: string, tasks: TaskMessage[]): Promise<void> {
-  const producer = testKafka().producer();
-  await producer.connect();
-  try {
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: tasks.map((task) => ({ key: task.key ?? null, value: encodeTaskMessage(task) })),
-    });
-  } finally {
-    await producer.disconnect();
-  }
+export function publishTasks(topic: string, tasks: TaskMessage[]): Promise<void> {
+  return produce(
+    topic,
+    tasks.map((task) => ({ key: task.key ?? null, value: encodeTaskMessage(task) })),
+  );
 }
 
 /** Waits until the task's record is in a finished status. */

@@ -9,7 +9,7 @@ import { requireJson } from '../http';
 import { ReplyInDoubt, respondIdempotently } from '../idempotency';
 import { LIMITS } from '../schemas';
 import { SubmissionInDoubt, type Accepted, type TaskSubmitter } from '../submit';
-import { taskView } from '../task-view';
+import { taskView } from '../../shared/task-view';
 import type { Validator } from '../validation';
 
 export interface TaskRoutesDeps {
