@@ -18,13 +18,19 @@ async function consume(
 ): Promise<{ messages: KafkaMessage[]; complete: boolean }> {
   const consumer = kafkaFor(brokers).consumer({ groupId: `test-reader-${randomUUID()}` });
   const messages: KafkaMessage[] = [];
+  // A rebalance of the throwaway group can hand a partition over before its offsets are
+  // committed, so a message may arrive twice; each counts once.
+  const seen = new Set<string>();
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     const complete = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
       void consumer.run({
-        eachMessage: async ({ message }) => {
+        eachMessage: async ({ partition, message }) => {
+          const position = `${partition}:${message.offset}`;
+          if (seen.has(position)) return;
+          seen.add(position);
           messages.push(message);
           if (done(messages)) {
             clearTimeout(timer);
