@@ -2,24 +2,34 @@ import express, { type Express } from 'express';
 import { probeRouter, type MetricsSource, type ReadinessCheck } from '../shared/http/probes';
 import type { KafkaInspector } from '../shared/kafka/inspector';
 import type { KafkaNames } from '../shared/kafka/names';
+import type { FleetSource } from '../shared/kubernetes/fleet';
 import type { Logger } from '../shared/logger';
+import { AddressPolicy } from '../shared/net/address-policy';
 import type { DeadLetterStore } from '../shared/redis/dead-letter-store';
 import type { IdempotencyStore } from '../shared/redis/idempotency-store';
 import type { TaskStore } from '../shared/redis/task-store';
+import type { RateLimiter } from '../shared/redis/rate-limiter';
 import type { TaskWatcher } from '../shared/redis/task-watcher';
-import { apiKeyAuth } from './auth';
+import { ApiKeyRing, apiKeyAuth, type KeyRingSource } from './auth';
 import type { ApiConfig } from './config';
 import type { ApiEvents } from './events';
 import { errorHandler, notFound, requestContext } from './http';
 import { openApiDocument } from './openapi';
+import { SubmissionLimit } from './rate-limit';
 import { deadLettersRouter } from './routes/dead-letters';
+import { fleetRouter } from './routes/fleet';
 import { statsRouter } from './routes/stats';
 import { tasksRouter } from './routes/tasks';
 import type { TaskSubmitter } from './submit';
 import { Validator } from './validation';
 
 export interface ApiDeps {
-  config: Pick<ApiConfig, 'maxBodyBytes' | 'maxBatchTasks' | 'apiKeys' | 'allowedTypes'>;
+  config: Pick<ApiConfig, 'maxBodyBytes' | 'maxBatchTasks' | 'apiKeys' | 'allowedTypes'> &
+    Partial<Pick<ApiConfig, 'callbackAllow'>>;
+  /** The keys in force when they can change (API_KEYS_FILE); otherwise config.apiKeys, fixed. */
+  keyRing?: KeyRingSource;
+  /** Per-key submission limit (RATE_LIMIT_PER_SECOND); absent: no limit. */
+  rateLimiter?: RateLimiter;
   names: KafkaNames;
   store: TaskStore;
   submitter: TaskSubmitter;
@@ -32,6 +42,8 @@ export interface ApiDeps {
   metrics: MetricsSource;
   logger: Logger;
   version: string;
+  /** Reads the workers' Deployment, ScaledObject and HPA for GET /v1/fleet; absent: that route is off. */
+  fleet?: FleetSource | null;
 }
 
 /** Builds the API without listening or connecting; main.ts does that. */
@@ -39,10 +51,16 @@ export function createApp(deps: ApiDeps): Express {
   const { config } = deps;
   const validator = new Validator(config.maxBatchTasks, {
     ...(config.allowedTypes.length > 0 && { allowedTypes: new Set(config.allowedTypes) }),
+    callbackPolicy: new AddressPolicy(config.callbackAllow),
   });
+  const fixedRing = new ApiKeyRing(config.apiKeys);
+  const keyRing = deps.keyRing ?? (fixedRing.size > 0 ? () => fixedRing : undefined);
+  const submissionLimit =
+    deps.rateLimiter &&
+    new SubmissionLimit({ limiter: deps.rateLimiter, events: deps.events, logger: deps.logger });
   const openApi = openApiDocument({
     maxBatchTasks: config.maxBatchTasks,
-    authRequired: config.apiKeys.length > 0,
+    authRequired: keyRing !== undefined,
     version: deps.version,
   });
 
@@ -55,10 +73,11 @@ export function createApp(deps: ApiDeps): Express {
   app.get('/openapi.json', (_req, res) => {
     res.json(openApi);
   });
-  app.use('/v1', apiKeyAuth(config.apiKeys), express.json({ limit: config.maxBodyBytes, strict: false }));
-  app.use(tasksRouter({ ...deps, validator }));
+  app.use('/v1', apiKeyAuth(keyRing), express.json({ limit: config.maxBodyBytes, strict: false }));
+  app.use(tasksRouter({ ...deps, validator, maxBatchTasks: config.maxBatchTasks, submissionLimit }));
   app.use(deadLettersRouter(deps));
   app.use(statsRouter(deps));
+  app.use(fleetRouter(deps));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

@@ -11,20 +11,50 @@ declare module 'express-serve-static-core' {
   }
 }
 
+/** The keys accepted at one moment; a reload of API_KEYS_FILE builds a new ring. */
+export class ApiKeyRing {
+  private readonly digests: Buffer[];
+
+  constructor(keys: Iterable<string>) {
+    this.digests = [...new Set(keys)].map(digest);
+  }
+
+  get size(): number {
+    return this.digests.length;
+  }
+
+  /**
+   * The principal of `offered`, or undefined when no key matches. Both sides are SHA-256 digests
+   * (fixed length, so timingSafeEqual applies), and every key is compared without stopping at a
+   * match, so timing tells nothing about any key or about how many there are before it.
+   */
+  principalOf(offered: string): string | undefined {
+    const candidate = digest(offered);
+    let found = false;
+    for (const known of this.digests) {
+      if (timingSafeEqual(known, candidate)) found = true;
+    }
+    return found ? candidate.subarray(0, 8).toString('hex') : undefined;
+  }
+}
+
+/** Where the current ring comes from: fixed (API_KEYS), or re-read from API_KEYS_FILE. */
+export type KeyRingSource = () => ApiKeyRing;
+
 /**
- * Bearer API keys. Keys are compared as SHA-256 digests with timingSafeEqual, against every
- * configured key without stopping at a match, so timing tells nothing about any key. Keys in
- * query strings are never read: they end up in access logs and browser history.
+ * Bearer API keys; `keys` undefined turns auth off. A source whose ring becomes empty refuses
+ * everyone: revoking every key must lock the API, never open it. Keys in query strings are never
+ * read: they end up in access logs, proxies and browser history.
  */
-export function apiKeyAuth(keys: readonly string[]): RequestHandler {
-  const digests = keys.map(digest);
+export function apiKeyAuth(keys: KeyRingSource | undefined): RequestHandler {
   return (req, res, next) => {
-    if (digests.length === 0) {
+    if (!keys) {
       req.principal = 'anonymous';
       return next();
     }
     const header = req.get('authorization');
-    const match = header ? /^Bearer ([\x21-\x7e]+)$/.exec(header) : null;
+    // The scheme is case-insensitive (RFC 9110); the key is one run of visible ASCII.
+    const match = header ? /^Bearer ([\x21-\x7e]+)$/i.exec(header) : null;
     if (!match) {
       res.set('WWW-Authenticate', 'Bearer realm="spillway"');
       throw new ApiError(
@@ -33,16 +63,12 @@ export function apiKeyAuth(keys: readonly string[]): RequestHandler {
         header ? 'use "Authorization: Bearer <key>"' : 'an API key is required',
       );
     }
-    const offered = digest(match[1]!);
-    let found = -1;
-    digests.forEach((known, i) => {
-      if (timingSafeEqual(known, offered)) found = i;
-    });
-    if (found < 0) {
+    const principal = keys().principalOf(match[1]!);
+    if (principal === undefined) {
       res.set('WWW-Authenticate', 'Bearer realm="spillway", error="invalid_token"');
       throw new ApiError(401, 'unauthorized', 'the API key is not valid');
     }
-    req.principal = offered.subarray(0, 8).toString('hex');
+    req.principal = principal;
     next();
   };
 }

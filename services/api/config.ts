@@ -1,6 +1,9 @@
 import { freeze, readCommonConfig, type CommonConfig } from '../shared/config';
 import { EnvReader } from '../shared/env-reader';
 import type { BatchingOptions } from '../shared/kafka/batching-publisher';
+import { readFleetConfig, type FleetConfig } from '../shared/kubernetes/fleet-config';
+import { readCallbackAllowList, type AddressAllowList } from '../shared/net/address-policy';
+import { API_KEY_PATTERN } from './api-key-file';
 import { TASK_TYPE_PATTERN } from './schemas';
 
 export interface ApiConfig extends CommonConfig {
@@ -8,6 +11,13 @@ export interface ApiConfig extends CommonConfig {
   port: number;
   /** Bearer keys accepted on /v1 (API_KEYS, comma-separated, at least 16 characters each); none: auth off. */
   apiKeys: string[];
+  /**
+   * A file of bearer keys, one per line or comma-separated (API_KEYS_FILE; e.g. a mounted Secret),
+   * accepted besides API_KEYS and re-read while the API runs, so removing a key revokes it.
+   */
+  apiKeysFile?: string;
+  /** How often API_KEYS_FILE is re-read (API_KEYS_RELOAD_MS, default 2000). */
+  apiKeysReloadMs: number;
   /** Task types accepted (TASK_TYPES, comma-separated); empty: any type. */
   allowedTypes: string[];
   /** Largest request body accepted (MAX_BODY_BYTES, default 1 MiB). */
@@ -16,7 +26,16 @@ export interface ApiConfig extends CommonConfig {
   maxBatchTasks: number;
   /** How long an Idempotency-Key is remembered (IDEMPOTENCY_TTL_SECONDS, default 24 h). */
   idempotencyTtlSeconds: number;
+  /** Internal callback hosts and ranges allowed (CALLBACK_ALLOW_HOSTS, CALLBACK_ALLOW_CIDRS), as the worker's. */
+  callbackAllow: AddressAllowList;
+  /**
+   * Submissions per API key (per client address when auth is off), in tasks: RATE_LIMIT_PER_SECOND
+   * (default 0: no limit) refilled each second, up to RATE_LIMIT_BURST (default: one second's worth).
+   */
+  rateLimit: { perSecond: number; burst: number };
   publishing: BatchingOptions;
+  /** GET /v1/fleet (FLEET_NAMESPACE, FLEET_WORKER_DEPLOYMENT, FLEET_SCALED_OBJECT, KUBECONFIG); null: off. */
+  fleet: FleetConfig | null;
 }
 
 export function loadApiConfig(env: NodeJS.ProcessEnv): Readonly<ApiConfig> {
@@ -26,13 +45,17 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): Readonly<ApiConfig> {
     port: reader.int('PORT', 8080, { min: 0, max: 65535 }),
     apiKeys: reader.list(
       'API_KEYS',
-      { re: /^[\x21-\x7e]{16,256}$/, hint: '16 to 256 printable characters each' },
+      { re: API_KEY_PATTERN, hint: '16 to 256 printable characters each' },
       true,
     ),
     allowedTypes: reader.list('TASK_TYPES', { re: new RegExp(TASK_TYPE_PATTERN), hint: 'task type names' }),
     maxBodyBytes: reader.int('MAX_BODY_BYTES', 1024 * 1024, { min: 1024, max: 64 * 1024 * 1024 }),
     maxBatchTasks: reader.int('BATCH_MAX_TASKS', 1000, { min: 1, max: 10_000 }),
     idempotencyTtlSeconds: reader.int('IDEMPOTENCY_TTL_SECONDS', 24 * 3600, { min: 60 }),
+    apiKeysReloadMs: reader.int('API_KEYS_RELOAD_MS', 2000, { min: 100, max: 300_000 }),
+    callbackAllow: readCallbackAllowList(reader),
+    rateLimit: readRateLimit(reader),
+    fleet: readFleetConfig(reader),
     publishing: {
       /** PUBLISH_TIMEOUT_MS, default 5000: longest wait for Kafka before answering 503. */
       timeoutMs: reader.int('PUBLISH_TIMEOUT_MS', 5000, { min: 100, max: 120_000 }),
@@ -46,6 +69,14 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): Readonly<ApiConfig> {
       maxPendingMessages: reader.int('PUBLISH_MAX_PENDING', 100_000, { min: 1 }),
     },
   };
+  const apiKeysFile = reader.string('API_KEYS_FILE', '', { re: /^\//, hint: 'an absolute path' });
+  if (apiKeysFile) config.apiKeysFile = apiKeysFile;
   reader.finish();
   return freeze(config);
+}
+
+function readRateLimit(reader: EnvReader): ApiConfig['rateLimit'] {
+  const perSecond = reader.int('RATE_LIMIT_PER_SECOND', 0, { min: 0, max: 1_000_000 });
+  const burst = reader.int('RATE_LIMIT_BURST', Math.max(perSecond, 1), { min: 1, max: 10_000_000 });
+  return { perSecond, burst };
 }

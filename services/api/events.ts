@@ -8,4 +8,8 @@ export interface ApiEvents extends PublisherEvents {
   tasksEnqueued(type: string, outcome: EnqueueOutcome, count: number): void;
   /** Time from a validated submission to Kafka's acknowledgement and the records written. */
   enqueueLatency(seconds: number): void;
+  /** A submission refused with 429 by the rate limit. */
+  rateLimited(): void;
+  /** The rate limit could not be checked (Redis did not answer) and a submission went through. */
+  rateLimiterFailedOpen(): void;
 }

@@ -63,6 +63,16 @@ function fromBodyParser(err: { type?: string; limit?: number }): ApiError | unde
   return undefined;
 }
 
+/**
+ * Any other error Express or body-parser marks as the client's (a 4xx `status`: a path with bad
+ * percent-encoding, a body shorter than its Content-Length, a corrupt gzip body): a 400, never a 500.
+ */
+function fromClientError(err: { status?: unknown; statusCode?: unknown }): ApiError | undefined {
+  const status = Number(err.status ?? err.statusCode);
+  if (!(status >= 400 && status < 500)) return undefined;
+  return new ApiError(400, 'bad_request', 'the request is malformed');
+}
+
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const known =
@@ -70,11 +80,16 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
         ? err
         : isRedisUnavailable(err)
           ? new UnavailableError('Redis is unreachable; try again')
-          : fromBodyParser(err as { type?: string });
+          : (fromBodyParser((err ?? {}) as { type?: string }) ?? fromClientError((err ?? {}) as object));
     const apiError =
       known ?? new ApiError(500, 'internal', 'something went wrong; the request id is in the logs');
-    if (!(err instanceof ApiError))
-      logger.error('request failed', { requestId: req.id, path: req.path, error: String(err) });
+    if (!(err instanceof ApiError)) {
+      // A client's malformed request is its problem, and logging each at error level would let
+      // anyone fill the logs.
+      const fields = { requestId: req.id, path: req.path, error: String(err) };
+      if (apiError.httpStatus < 500) logger.debug('request failed', fields);
+      else logger.error('request failed', fields);
+    }
     if (apiError.retryAfterSeconds !== undefined) res.set('Retry-After', String(apiError.retryAfterSeconds));
     res.status(apiError.httpStatus).json({
       error: { code: apiError.code, message: apiError.message, details: apiError.details },

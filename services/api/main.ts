@@ -8,9 +8,11 @@ import { onceInOrder, runService } from '../shared/lifecycle';
 import type { Logger } from '../shared/logger';
 import { RedisDeadLetterStore } from '../shared/redis/dead-letter-store';
 import { IdempotencyStore } from '../shared/redis/idempotency-store';
+import { RedisRateLimiter } from '../shared/redis/rate-limiter';
 import { RedisTaskStore } from '../shared/redis/redis-task-store';
 import { TaskWatcher } from '../shared/redis/task-watcher';
 import { SPILLWAY_VERSION } from '../shared/version';
+import { ApiKeyFile } from './api-key-file';
 import { createApp } from './app';
 import { loadApiConfig, type ApiConfig } from './config';
 import { ApiMetrics } from './metrics';
@@ -24,6 +26,23 @@ export interface RunningApi {
 
 /** Wires and starts the API process: the one place it connects to Kafka and Redis. */
 export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Promise<RunningApi> {
+  // First: a key file that cannot be read must stop the start before anything connects.
+  const keyFile =
+    config.apiKeysFile === undefined
+      ? undefined
+      : await ApiKeyFile.open(config.apiKeysFile, {
+          fixed: config.apiKeys,
+          reloadMs: config.apiKeysReloadMs,
+          logger,
+        });
+  // Before connecting too: a bad kubeconfig stops the start. Loaded only when configured: the
+  // Kubernetes client is large, and an ES module jest cannot load (Node 20.19+ require()s it).
+  const fleet =
+    config.fleet &&
+    (await import('../shared/kubernetes/fleet-reader')).KubeFleetReader.create(
+      config.fleet.source,
+      config.fleet.targets,
+    );
   const names = kafkaNames(config.queue);
   const kafka = createKafka(config.kafka, logger);
   await prepareTopics(kafka, config.kafka, names);
@@ -56,6 +75,10 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
   const probe = new KafkaInspector(
     createKafka(config.kafka, logger, { retries: 0, connectionTimeoutMs: 1000 }),
   );
+  const rateLimiter =
+    config.rateLimit.perSecond > 0
+      ? new RedisRateLimiter({ url: config.redis.url, queue: config.queue, ...config.rateLimit })
+      : undefined;
 
   const app = createApp({
     config,
@@ -71,11 +94,19 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     metrics,
     logger,
     version: SPILLWAY_VERSION,
+    fleet,
+    ...(keyFile && { keyRing: keyFile.current }),
+    ...(rateLimiter && { rateLimiter }),
   });
   const server = app.listen(config.port);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-  logger.info('api listening', { port, topic: names.tasksTopic, auth: config.apiKeys.length > 0 });
+  logger.info('api listening', {
+    port,
+    topic: names.tasksTopic,
+    auth: config.apiKeys.length > 0 || keyFile !== undefined,
+    rateLimitPerSecond: config.rateLimit.perSecond,
+  });
 
   const closeServer = () =>
     new Promise<void>((resolve, reject) => {
@@ -93,6 +124,8 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
       () => probe.close(),
       () => idempotency.close(),
       () => deadLetters.close(),
+      async () => rateLimiter?.close(),
+      async () => keyFile?.close(),
       () => store.close(),
     ]),
   };

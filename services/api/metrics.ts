@@ -35,6 +35,17 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
     registers: [this.registry],
   });
 
+  private readonly rateLimitedRequests = new Counter({
+    name: 'spillway_rate_limited_total',
+    help: 'Submissions refused with 429 because their API key (or client address) was over RATE_LIMIT_PER_SECOND.',
+    registers: [this.registry],
+  });
+  private readonly rateLimiterFailures = new Counter({
+    name: 'spillway_rate_limiter_failed_open_total',
+    help: 'Submissions let through unchecked because Redis did not answer the rate limiter.',
+    registers: [this.registry],
+  });
+
   private readonly kafkaBatch = new Histogram({
     name: 'spillway_kafka_send_batch_size',
     help: 'Messages per Kafka request: concurrent submissions are coalesced into shared sends.',
@@ -77,6 +88,14 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
 
   enqueueLatency(seconds: number): void {
     this.enqueueDuration.observe(seconds);
+  }
+
+  rateLimited(): void {
+    this.rateLimitedRequests.inc();
+  }
+
+  rateLimiterFailedOpen(): void {
+    this.rateLimiterFailures.inc();
   }
 
   batchSent(messages: number, seconds: number, ok: boolean): void {

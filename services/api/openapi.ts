@@ -5,6 +5,7 @@ import {
   deadLetterPageSchema,
   deadLetterSchema,
   errorSchema,
+  fleetSchema,
   LIMITS,
   replayAcceptedSchema,
   statsSchema,
@@ -29,6 +30,7 @@ const submissionErrors = {
   '413': error('The body is larger than MAX_BODY_BYTES.'),
   '415': error('The body is not application/json.'),
   '422': error('A field is not valid; `details` names each one.'),
+  '429': error('Over the per-key rate limit (RATE_LIMIT_PER_SECOND); see Retry-After.'),
 };
 const idempotencyKey = {
   name: 'Idempotency-Key',
@@ -166,6 +168,21 @@ export function openApiDocument(options: { maxBatchTasks: number; authRequired: 
           responses: { '200': { description: 'Queue statistics.', ...json('Stats') }, ...common },
         },
       },
+      '/v1/fleet': {
+        get: {
+          operationId: 'getFleet',
+          summary:
+            'The worker Deployment, its KEDA ScaledObject and HPA beside the lag, oldest wait and drain rate.',
+          responses: {
+            '200': { description: 'The fleet view.', ...json('Fleet') },
+            '404': error('`fleet_unavailable`: FLEET_NAMESPACE and FLEET_WORKER_DEPLOYMENT are not set.'),
+            '502': error(
+              'The Kubernetes API failed: `kubernetes_unreachable`, `kubernetes_forbidden`, `fleet_object_not_found` or `kubernetes_error`.',
+            ),
+            ...common,
+          },
+        },
+      },
       '/healthz': {
         get: {
           operationId: 'healthz',
@@ -207,6 +224,7 @@ export function openApiDocument(options: { maxBatchTasks: number; authRequired: 
         BatchResult: batchResultSchema,
         Task: taskSchema,
         Stats: statsSchema,
+        Fleet: fleetSchema,
         DeadLetter: deadLetterSchema,
         DeadLetterPage: deadLetterPageSchema,
         ReplayAccepted: replayAcceptedSchema,

@@ -1,6 +1,7 @@
 import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { ApiError, type ErrorDetail } from '../shared/errors';
+import type { AddressPolicy } from '../shared/net/address-policy';
 import { DEFAULT_MAX_ATTEMPTS, type JsonValue } from '../shared/task';
 import { batchSubmissionSchema, LIMITS, taskSubmissionSchema } from './schemas';
 
@@ -19,6 +20,8 @@ export interface Submission {
 export interface ValidationOptions {
   /** When set, only these task types are accepted (TASK_TYPES). */
   allowedTypes?: ReadonlySet<string>;
+  /** Refuses a callbackUrl whose host is an internal IP literal or localhost (CALLBACK_ALLOW_*). */
+  callbackPolicy?: AddressPolicy;
 }
 
 // strictRequired off: `not: {required: [...]}` names properties defined one level up, which is the point.
@@ -58,6 +61,10 @@ export class Validator {
         details.push({ field: `${fieldPrefix}runAt`, message: 'at most 30 days ahead' });
       runAt = at > now ? at : undefined;
     }
+    if (typeof task.callbackUrl === 'string') {
+      const refusal = this.callbackRefusal(task.callbackUrl);
+      if (refusal) details.push({ field: `${fieldPrefix}callbackUrl`, message: refusal });
+    }
     if (details.length > 0) throw invalid('the task is not valid', details);
     const submission: Submission = {
       type,
@@ -69,6 +76,21 @@ export class Validator {
       if (value !== undefined) Object.assign(submission, { [name]: value });
     }
     return submission;
+  }
+
+  /**
+   * What can be said against a callback URL without resolving it. A host name is left to the
+   * worker, which checks every address it resolves to when it connects.
+   */
+  private callbackRefusal(url: string): string | undefined {
+    let hostname: string;
+    try {
+      hostname = new URL(url).hostname;
+    } catch {
+      return 'must be an absolute http(s) URL';
+    }
+    const why = this.options.callbackPolicy?.hostRefusal(hostname);
+    return why && `must not point at an internal address (${why})`;
   }
 
   /** Checks a POST /v1/tasks/batch envelope; returns the items, each still to be checked. */

@@ -58,8 +58,8 @@ export class EnvReader {
     return raw as T;
   }
 
-  /** Comma-separated values, each checked against `pattern`; empty when unset. */
-  list(name: string, pattern: { re: RegExp; hint: string }, secret = false): string[] {
+  /** Comma-separated values, each checked against `pattern` (a RegExp or any `test`); empty when unset. */
+  list(name: string, pattern: { re: Pick<RegExp, 'test'>; hint: string }, secret = false): string[] {
     const raw = this.raw(name);
     if (raw === undefined) return [];
     const items = raw

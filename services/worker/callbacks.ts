@@ -5,9 +5,14 @@
  * an `Idempotency-Key` that is the same for every attempt. The body is signed the way
  * Stripe signs webhooks: the timestamp is inside the MAC, so a captured request cannot be
  * replayed once it is older than the receiver's tolerance.
+ *
+ * Requests go only to public addresses unless the operator allows more (see address-policy.ts):
+ * the URL comes from whoever submitted the task, and the worker sits inside the cluster.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../shared/logger';
+import { AddressPolicy, type AddressAllowList } from '../shared/net/address-policy';
+import { guardedFetch, type HttpFetch } from '../shared/net/guarded-fetch';
 import { SPILLWAY_VERSION } from '../shared/version';
 
 export const SIGNATURE_HEADER = 'Spillway-Signature';
@@ -24,6 +29,11 @@ export interface CallbackOptions {
   baseDelayMs: number;
   /** Longest wait between attempts, also the cap on a receiver's `Retry-After` (default 30000). */
   maxDelayMs: number;
+  /**
+   * Internal hosts and ranges callbacks may reach (CALLBACK_ALLOW_HOSTS, CALLBACK_ALLOW_CIDRS);
+   * default none: loopback, private, link-local and metadata addresses are refused.
+   */
+  allow?: AddressAllowList;
 }
 
 /** What the worker reports about callbacks; metrics.ts turns these into Prometheus series. */
@@ -35,7 +45,10 @@ export interface CallbackEvents {
 
 export interface CallbackOutcome {
   delivered: boolean;
-  /** HTTP requests made (0 when the URL was unusable or shutdown came first). */
+  /**
+   * Attempts made (0 when the URL was unusable or shutdown came first); one refused for its
+   * address sent nothing.
+   */
   attempts: number;
   /** The last HTTP status received, if any. */
   status?: number;
@@ -50,8 +63,8 @@ export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 export interface CallbackDeps {
   logger: Logger;
   events?: CallbackEvents;
-  /** Injected by unit tests of the retry policy only. */
-  fetch?: typeof fetch;
+  /** Injected by unit tests of the retry policy only; the real one checks every address it connects to. */
+  fetch?: HttpFetch;
   sleep?: Sleep;
 }
 
@@ -65,14 +78,14 @@ interface Attempt {
 }
 
 export class CallbackSender {
-  private readonly fetch: typeof fetch;
+  private readonly fetch: HttpFetch;
   private readonly sleep: Sleep;
 
   constructor(
     private readonly options: CallbackOptions,
     private readonly deps: CallbackDeps,
   ) {
-    this.fetch = deps.fetch ?? fetch;
+    this.fetch = deps.fetch ?? guardedFetch(new AddressPolicy(options.allow));
     this.sleep = deps.sleep ?? abortableSleep;
   }
 
@@ -149,6 +162,8 @@ export class CallbackSender {
       return judge(res);
     } catch (err) {
       if (signal?.aborted) return { ok: false, retriable: false, error: 'aborted' };
+      // The address will not change its kind on a retry (and a retry would only probe it again).
+      if (isBlocked(err)) return { ok: false, retriable: false, error: describe(err) };
       if (timeout.aborted)
         return { ok: false, retriable: true, error: `timed out after ${this.options.timeoutMs} ms` };
       return { ok: false, retriable: true, error: describe(err) };
@@ -200,10 +215,17 @@ function parseRetryAfter(value: string | null, now = Date.now()): number | undef
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/** Duck-typed like describe(): a BlockedAddressError from guardedFetch. */
+function isBlocked(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'ERR_ADDRESS_BLOCKED';
+}
+
 /** fetch says only "fetch failed"; the reason (ECONNREFUSED, a TLS error) is in its cause. */
 function describe(err: unknown): string {
   // Duck-typed: undici's errors come from another realm than this module's Error under jest.
-  const text = (e: unknown) => (e as { message?: unknown })?.message ?? String(e);
+  // A failed connection to several addresses (an AggregateError) has no message, only a code.
+  const text = (e: unknown) =>
+    (e as { message?: unknown })?.message || (e as { code?: unknown })?.code || String(e);
   const cause = (err as { cause?: unknown })?.cause;
   return cause === undefined ? String(text(err)) : `${String(text(err))}: ${String(text(cause))}`;
 }

@@ -1,5 +1,6 @@
 import { freeze, readCommonConfig, type CommonConfig } from '../shared/config';
 import { EnvReader } from '../shared/env-reader';
+import { readCallbackAllowList } from '../shared/net/address-policy';
 import type { CallbackOptions } from './callbacks';
 import type { RetryPolicy } from './retry-policy';
 
@@ -16,6 +17,8 @@ export interface WorkerConfig extends CommonConfig {
   shutdownTimeoutMs: number;
   /** A module that registers the user's handlers (HANDLERS_MODULE; see load-handlers.ts). */
   handlersModule?: string;
+  /** Largest handler result stored, as JSON bytes (MAX_RESULT_BYTES, default 1 MiB); above it the task fails. */
+  maxResultBytes: number;
   retry: RetryPolicy;
   callbacks: CallbackOptions;
 }
@@ -29,6 +32,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): Readonly<WorkerConfig>
     commitIntervalMs: reader.int('COMMIT_INTERVAL_MS', 1000, { min: 10, max: 60_000 }),
     sessionTimeoutMs: reader.int('KAFKA_SESSION_TIMEOUT_MS', 30_000, { min: 6000, max: 300_000 }),
     shutdownTimeoutMs: reader.int('SHUTDOWN_TIMEOUT_MS', 25_000, { min: 0, max: 600_000 }),
+    maxResultBytes: reader.int('MAX_RESULT_BYTES', 1024 * 1024, { min: 1024, max: 64 * 1024 * 1024 }),
     retry: {
       baseDelayMs: reader.int('RETRY_BASE_DELAY_MS', 1000, { min: 1, max: 3_600_000 }),
       maxDelayMs: reader.int('RETRY_MAX_DELAY_MS', 300_000, { min: 1, max: 30 * 24 * 3_600_000 }),
@@ -39,6 +43,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): Readonly<WorkerConfig>
       maxAttempts: reader.int('CALLBACK_MAX_ATTEMPTS', 5, { min: 1, max: 50 }),
       baseDelayMs: 500,
       maxDelayMs: 30_000,
+      allow: readCallbackAllowList(reader),
     },
   };
   const handlersModule = reader.string('HANDLERS_MODULE', '');

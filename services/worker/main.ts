@@ -97,6 +97,7 @@ export async function startWorker(
       await persist(() => store.recordCallback(id, { ...outcome, at: new Date(outcome.at).toISOString() }));
     },
     retryPolicy: config.retry,
+    maxResultBytes: config.maxResultBytes,
     persist,
     shutdown: shutdown.signal,
   });

@@ -5,11 +5,17 @@ import type { KafkaNames } from '../shared/kafka/names';
 import type { Logger } from '../shared/logger';
 import { TaskCancelledError } from '../shared/redis/cancel-listener';
 import type { TaskStore } from '../shared/redis/task-store';
-import { TERMINAL_STATUSES, type AttemptFailure, type TaskError, type TaskMessage } from '../shared/task';
+import {
+  TERMINAL_STATUSES,
+  type AttemptFailure,
+  type JsonValue,
+  type TaskError,
+  type TaskMessage,
+} from '../shared/task';
 import { encodeTaskMessage } from '../shared/task-message';
 import type { WorkerEvents } from './events';
 import type { HandlerRegistry } from './handlers';
-import { runHandler, ShutdownInterruption } from './handler-run';
+import { runHandler, ShutdownInterruption, type HandlerOutcome } from './handler-run';
 import { isRetriable, retryDelayMs, toTaskError, type RetryPolicy } from './retry-policy';
 import type { Persist } from './persist';
 
@@ -27,10 +33,26 @@ export interface TaskRunnerDeps {
   /** Sends the completion callback and records its outcome; resolves when done or given up. */
   notify(id: string, url: string): Promise<void>;
   retryPolicy: RetryPolicy;
+  /** Largest result stored, as JSON bytes (MAX_RESULT_BYTES); a bigger one fails the task. */
+  maxResultBytes: number;
   /** Retries a write until Redis or Kafka answers; see persist.ts. */
   persist: Persist;
   /** Aborted when shutdown runs out of drain time. */
   shutdown: AbortSignal;
+}
+
+/**
+ * A handler's result over MAX_RESULT_BYTES. Not retriable: the same handler on the same payload
+ * will most likely produce the same result, and Redis (and every reader of the record) would
+ * carry it.
+ */
+export class ResultTooLargeError extends Error {
+  readonly retriable = false;
+
+  constructor(bytes: number, max: number) {
+    super(`result_too_large: the result is ${bytes} bytes as JSON, over MAX_RESULT_BYTES (${max})`);
+    this.name = 'ResultTooLargeError';
+  }
 }
 
 /**
@@ -74,13 +96,14 @@ export class TaskRunner {
     }
 
     events.taskStarted(task.type, (startedAt - (task.runAt ?? task.enqueuedAt)) / 1000);
-    const outcome = await runHandler(handler, task, attempt, {
+    const ran = await runHandler(handler, task, attempt, {
       logger,
       shutdown: this.deps.shutdown,
       cancellations: this.deps.cancellations,
       progress: (value) => store.progress(task.id, value).catch(() => undefined),
       onAbandoned: () => events.handlerAbandoned(task.type),
     });
+    const outcome = ran.kind === 'succeeded' ? this.checkResult(ran.result) : ran;
     const seconds = (Date.now() - startedAt) / 1000;
 
     if (outcome.kind === 'succeeded') {
@@ -182,6 +205,24 @@ export class TaskRunner {
     );
     this.deps.events.deadLettered(reason);
     this.deps.logger.warn('task failed for good', { taskId: task.id, reason, error: error.message });
+  }
+
+  /** Turns a result too big to store into a failure; it is serialised here and again by the store. */
+  private checkResult(result: JsonValue): HandlerOutcome {
+    let bytes: number;
+    try {
+      bytes = Buffer.byteLength(JSON.stringify(result) ?? 'null');
+    } catch (err) {
+      // A BigInt or a cycle: the store could not write it either.
+      const error = Object.assign(new TypeError(`the result is not JSON: ${String(err)}`), {
+        retriable: false,
+      });
+      return { kind: 'failed', error };
+    }
+    const max = this.deps.maxResultBytes;
+    return bytes > max
+      ? { kind: 'failed', error: new ResultTooLargeError(bytes, max) }
+      : { kind: 'succeeded', result };
   }
 
   /** A redelivered finished task whose callback never went out (the worker died first). */

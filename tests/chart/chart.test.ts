@@ -1,7 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadApiConfig } from '../../services/api/config';
+import { EnvReader } from '../../services/shared/env-reader';
 import { allTopics, kafkaNames } from '../../services/shared/kafka/names';
+import { readCallbackAllowList } from '../../services/shared/net/address-policy';
 import { loadWorkerConfig } from '../../services/worker/config';
 import {
   CHART,
@@ -90,7 +92,11 @@ describe('maxReplicaCount and partitions', () => {
 /** The env a container would see: valueFrom entries filled in, $(VAR) references expanded as the kubelet does. */
 function containerEnv(deployment: K8sObject, name: string): Record<string, string> {
   const entries = container(deployment, name).env;
-  const env: Record<string, string> = {};
+  // The kubelet sets these in every container; the API's fleet view needs them in-cluster.
+  const env: Record<string, string> = {
+    KUBERNETES_SERVICE_HOST: '10.96.0.1',
+    KUBERNETES_SERVICE_PORT: '443',
+  };
   for (const entry of entries) {
     const value = entry.value ?? 'from-a-secret-0123456789';
     env[entry.name] = String(value).replace(
@@ -235,9 +241,50 @@ describe('names and secrets', () => {
     expect(objects.filter((o) => o.kind === 'Secret' && o.metadata.name.endsWith('-api-keys'))).toHaveLength(
       0,
     );
-    const apiKeys = container(only(objects, 'Deployment', '-api'), 'api').env.find(
-      (e) => e.name === 'API_KEYS',
-    )!;
-    expect(apiKeys.valueFrom?.secretKeyRef).toEqual({ name: 'spillway-api-keys', key: 'keys' });
+    // Mounted as a file the API re-reads (no subPath, so Secret edits reach it): revocation without a restart.
+    const api = only(objects, 'Deployment', '-api');
+    const env = container(api, 'api').env;
+    expect(env.find((e) => e.name === 'API_KEYS')).toBeUndefined();
+    const file = env.find((e) => e.name === 'API_KEYS_FILE')!.value!;
+    const mount = api.spec.template.spec.containers[0].volumeMounts.find(
+      (m: { name: string }) => m.name === 'api-keys',
+    );
+    expect(mount).toEqual({ name: 'api-keys', mountPath: '/etc/spillway/api-keys', readOnly: true });
+    const volume = api.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'api-keys');
+    expect(volume.secret).toMatchObject({
+      secretName: 'spillway-api-keys',
+      items: [{ key: 'keys', path: file.slice(mount.mountPath.length + 1) }],
+    });
+  });
+
+  it('passes the callback allow-lists to the API and the workers alike, and the limits to each', () => {
+    const objects = render(
+      [],
+      [
+        '--set',
+        'callbacks.allowHosts={hooks.internal,*.svc.cluster.local},callbacks.allowCidrs={10.20.0.0/16}',
+        '--set',
+        'api.rateLimit.perSecond=100,api.rateLimit.burst=500,worker.maxResultBytes=2097152',
+      ],
+    );
+    const apiEnv = envOf(only(objects, 'Deployment', '-api'), 'api');
+    const workerEnv = envOf(only(objects, 'Deployment', '-worker'), 'worker');
+    for (const env of [apiEnv, workerEnv]) {
+      expect(env.CALLBACK_ALLOW_HOSTS).toBe('hooks.internal,*.svc.cluster.local');
+      expect(env.CALLBACK_ALLOW_CIDRS).toBe('10.20.0.0/16');
+    }
+    expect(apiEnv).toMatchObject({ RATE_LIMIT_PER_SECOND: '100', RATE_LIMIT_BURST: '500' });
+    expect(workerEnv.MAX_RESULT_BYTES).toBe('2097152');
+    // What the services will parse from them (the whole loaders are checked above).
+    const reader = new EnvReader(workerEnv);
+    expect(readCallbackAllowList(reader).hosts).toEqual(['hooks.internal', '*.svc.cluster.local']);
+    expect(() => reader.finish()).not.toThrow();
+
+    // Defaults: no limit and no allow-list (the loaders' own defaults), the result cap explicit.
+    const defaults = render();
+    expect(envOf(only(defaults, 'Deployment', '-api'), 'api')).not.toHaveProperty('RATE_LIMIT_PER_SECOND');
+    expect(envOf(only(defaults, 'Deployment', '-worker'), 'worker')).not.toHaveProperty(
+      'CALLBACK_ALLOW_CIDRS',
+    );
   });
 });

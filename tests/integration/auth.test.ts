@@ -1,6 +1,9 @@
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from '../helpers/http';
 import { apiFor } from '../helpers/services';
-import { uniqueQueue } from '../helpers/stack';
+import { eventually, uniqueQueue } from '../helpers/stack';
 
 const KEY_A = 'key-a-0123456789abcdef';
 const KEY_B = 'key-b-0123456789abcdef';
@@ -20,6 +23,17 @@ describe('API keys', () => {
     ['a bearer with nothing after it', { authorization: 'Bearer ' }],
     ['a wrong key', { authorization: 'Bearer key-c-0123456789abcdef' }],
     ['a key that is a prefix of a real one', { authorization: 'Bearer key-a-0123' }],
+    ['a key with something appended', { authorization: `Bearer ${KEY_A}x` }],
+    ['two spaces before the key', { authorization: `Bearer  ${KEY_A}` }],
+    ['a key followed by more words', { authorization: `Bearer ${KEY_A} ${KEY_B}` }],
+    ['two keys separated by a comma', { authorization: `Bearer ${KEY_A},${KEY_B}` }],
+    ['a tab instead of a space', { authorization: `Bearer\t${KEY_A}` }],
+    ['a quoted key', { authorization: `Bearer "${KEY_A}"` }],
+    ['another scheme', { authorization: `Token ${KEY_A}` }],
+    ['the key without a scheme', { authorization: KEY_A }],
+    ['the scheme alone', { authorization: 'Bearer' }],
+    ['garbage', { authorization: '%%%\u00ff\u00fe;;' }],
+    ['the key in another header', { 'x-api-key': KEY_A }],
   ])('refuses %s with 401', async (_name, headers) => {
     const res = await submit(headers);
     expect(res.status).toBe(401);
@@ -28,8 +42,21 @@ describe('API keys', () => {
   });
 
   it('does not read keys from the query string', async () => {
-    expect((await submit({}, `/v1/tasks?api_key=${KEY_A}`)).status).toBe(401);
-    expect((await request(api.url, 'GET', `/v1/stats?access_token=${KEY_A}`)).status).toBe(401);
+    for (const param of ['api_key', 'apiKey', 'key', 'token', 'access_token', 'authorization']) {
+      const res = await submit({}, `/v1/tasks?${param}=${KEY_A}`);
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('unauthorized');
+      expect((await request(api.url, 'GET', `/v1/stats?${param}=${KEY_A}`)).status).toBe(401);
+    }
+    // Nor does a key there rescue a wrong header.
+    expect(
+      (await submit({ authorization: 'Bearer key-c-0123456789abcdef' }, `/v1/tasks?key=${KEY_A}`)).status,
+    ).toBe(401);
+  });
+
+  it('takes the scheme in any case', async () => {
+    expect((await submit({ authorization: `bearer ${KEY_A}` })).status).toBe(202);
+    expect((await submit({ authorization: `BEARER ${KEY_B}` })).status).toBe(202);
   });
 
   it('accepts every configured key on every /v1 route', async () => {
@@ -84,5 +111,100 @@ describe('without API keys', () => {
     } finally {
       await api.stop();
     }
+  });
+});
+
+describe('API_KEYS_FILE', () => {
+  const KEY_C = 'key-c-0123456789abcdef';
+  const KEY_D = 'key-d-0123456789abcdef';
+  const dir = mkdtempSync(join(tmpdir(), 'spillway-keys-'));
+  const file = join(dir, 'api-keys');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Replaces the file the way the kubelet updates a mounted Secret: a new file renamed over it. */
+  const writeKeys = (text: string) => {
+    writeFileSync(`${file}.new`, text);
+    renameSync(`${file}.new`, file);
+  };
+  const statusWith = async (url: string, key: string) =>
+    (
+      await request(url, 'POST', '/v1/tasks', {
+        json: { type: 'echo' },
+        headers: { authorization: `Bearer ${key}` },
+      })
+    ).status;
+  const becomes = (url: string, key: string, status: number) =>
+    eventually(async () => ((await statusWith(url, key)) === status ? true : undefined), 5000, `${status}`);
+
+  it('accepts its keys, and revokes or adds keys while the API runs, without a restart', async () => {
+    writeKeys(`${KEY_A}\n${KEY_B}\n`);
+    const api = await apiFor(uniqueQueue(), { API_KEYS_FILE: file, API_KEYS_RELOAD_MS: '100' });
+    try {
+      expect(await statusWith(api.url, KEY_A)).toBe(202);
+      expect(await statusWith(api.url, KEY_B)).toBe(202);
+      expect(await statusWith(api.url, KEY_C)).toBe(401);
+
+      writeKeys(`${KEY_B}\n`); // KEY_A revoked
+      await becomes(api.url, KEY_A, 401);
+      expect(await statusWith(api.url, KEY_B)).toBe(202);
+
+      writeKeys(`${KEY_B},${KEY_C}`); // commas separate too, as in a Secret made for API_KEYS
+      await becomes(api.url, KEY_C, 202);
+      expect(await statusWith(api.url, KEY_A)).toBe(401);
+
+      // Revoking every key locks the API; it never turns auth off.
+      writeKeys('');
+      await becomes(api.url, KEY_B, 401);
+      expect((await request(api.url, 'POST', '/v1/tasks', { json: { type: 'echo' } })).status).toBe(401);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('adds to API_KEYS; a file that disappears revokes its own keys only', async () => {
+    writeKeys(KEY_C);
+    const api = await apiFor(uniqueQueue(), {
+      API_KEYS: KEY_D,
+      API_KEYS_FILE: file,
+      API_KEYS_RELOAD_MS: '100',
+    });
+    try {
+      expect(await statusWith(api.url, KEY_C)).toBe(202);
+      expect(await statusWith(api.url, KEY_D)).toBe(202);
+      rmSync(file);
+      await becomes(api.url, KEY_C, 401);
+      expect(await statusWith(api.url, KEY_D)).toBe(202);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('ignores a bad line written later (that key does not work), keeping the good ones', async () => {
+    writeKeys(KEY_A);
+    const api = await apiFor(uniqueQueue(), { API_KEYS_FILE: file, API_KEYS_RELOAD_MS: '100' });
+    try {
+      writeKeys(`short\n${KEY_B}\n`);
+      await becomes(api.url, KEY_B, 202);
+      expect(await statusWith(api.url, 'short')).toBe(401);
+      expect(await statusWith(api.url, KEY_A)).toBe(401);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('refuses to start on a missing file or one with a bad key, naming the variable but no key', async () => {
+    await expect(apiFor(uniqueQueue(), { API_KEYS_FILE: join(dir, 'nope') })).rejects.toThrow(
+      /API_KEYS_FILE=.*nope cannot be read: ENOENT/,
+    );
+    writeKeys(`${KEY_A}\ntoo-short-key\n`);
+    const failure: Error = await apiFor(uniqueQueue(), { API_KEYS_FILE: file }).then(
+      async (api) => {
+        await api.stop();
+        throw new Error('the API started');
+      },
+      (err: Error) => err,
+    );
+    expect(failure.message).toMatch(/API_KEYS_FILE=.* has 1 key\(s\) that are not 16 to 256/);
+    expect(failure.message).not.toContain('too-short-key');
   });
 });

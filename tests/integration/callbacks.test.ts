@@ -1,7 +1,15 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CallbackSender, verifySignature, type CallbackOptions } from '../../services/worker/callbacks';
+import type { LookupAddress } from 'node:dns';
+import {
+  CallbackSender,
+  signatureHeader,
+  verifySignature,
+  type CallbackOptions,
+} from '../../services/worker/callbacks';
 import { createLogger } from '../../services/shared/logger';
+import { AddressPolicy } from '../../services/shared/net/address-policy';
+import { guardedFetch } from '../../services/shared/net/guarded-fetch';
 import { SPILLWAY_VERSION } from '../../services/shared/version';
 
 const SECRET = 'whsec_integration_secret';
@@ -11,6 +19,8 @@ const options: CallbackOptions = {
   maxAttempts: 5,
   baseDelayMs: 20,
   maxDelayMs: 100,
+  // The receivers below listen on loopback, which callbacks may reach only when allowed.
+  allow: { hosts: [], cidrs: ['127.0.0.1/32'] },
 };
 const logger = createLogger('silent');
 const record = {
@@ -93,6 +103,13 @@ describe('completion callbacks against a real HTTP receiver', () => {
     const signature = request!.headers['spillway-signature'] as string;
     expect(verifySignature(SECRET, signature, request!.rawBody)).toBe(true);
     expect(verifySignature('not-the-secret', signature, request!.rawBody)).toBe(false);
+    // A receiver's check fails for a body or a timestamp changed on the way.
+    const tampered = request!.rawBody.replace('succeeded', 'failed');
+    expect(verifySignature(SECRET, signature, tampered)).toBe(false);
+    const [, mac] = /v1=([0-9a-f]+)/.exec(signature)!;
+    const later = Math.floor(Date.now() / 1000) + 5;
+    expect(verifySignature(SECRET, `t=${later},v1=${mac}`, request!.rawBody)).toBe(false);
+    expect(verifySignature(SECRET, signatureHeader(SECRET, request!.rawBody), request!.rawBody)).toBe(true);
   });
 
   it('retries 503 twice, then delivers on the third attempt with the same Idempotency-Key', async () => {
@@ -165,5 +182,101 @@ describe('completion callbacks against a real HTTP receiver', () => {
     );
     expect(outcome).toMatchObject({ delivered: false, attempts: 2 });
     expect(outcome.error).toMatch(/ECONNREFUSED/);
+  });
+});
+
+describe('where callbacks may go', () => {
+  const strict: CallbackOptions = { ...options, allow: { hosts: [], cidrs: [] } };
+
+  it('refuses a loopback receiver unless allowed, without sending it anything or retrying', async () => {
+    const hook = await serve(reply(200));
+    const outcome = await new CallbackSender(strict, { logger }).send(hook.url, record);
+    expect(outcome).toMatchObject({ delivered: false, attempts: 1 });
+    expect(outcome.error).toMatch(/127\.0\.0\.1 is a loopback address/);
+    expect(hook.received).toHaveLength(0);
+  });
+
+  it('refuses a host name that resolves to loopback (localhost), and allows it by name', async () => {
+    const hook = await serve(reply(200));
+    const byName = hook.url.replace('127.0.0.1', 'localhost');
+    const refused = await new CallbackSender(strict, { logger }).send(byName, record);
+    expect(refused).toMatchObject({ delivered: false, attempts: 1 });
+    expect(refused.error).toMatch(/localhost resolves to .* loopback address/);
+    expect(hook.received).toHaveLength(0);
+
+    const allowed = { ...strict, allow: { hosts: ['localhost'], cidrs: [] } };
+    // localhost may resolve to ::1 first, where nothing listens: enough attempts to reach 127.0.0.1.
+    const outcome = await new CallbackSender({ ...allowed, maxAttempts: 3 }, { logger }).send(byName, record);
+    expect(outcome).toMatchObject({ delivered: true });
+    expect(hook.received).toHaveLength(1);
+  });
+
+  it.each([
+    ['an IPv4-mapped IPv6 loopback', 'http://[::ffff:127.0.0.1]:9/x', 'loopback'],
+    ['an IPv6 loopback', 'http://[::1]:9/x', 'loopback'],
+    ['the metadata service', 'http://169.254.169.254/latest/meta-data/', 'link-local'],
+    ['the metadata service over IPv6', 'http://[fd00:ec2::254]/latest/', 'unique local'],
+    ['a private address', 'https://10.0.0.1/hook', 'private'],
+    ['a CGNAT address', 'http://100.64.1.1/hook', 'CGNAT'],
+    ['a hex-written loopback', 'http://0x7f.1:9/x', 'loopback'],
+    ['a decimal-written loopback', 'http://2130706433:9/x', 'loopback'],
+    ['the unspecified address', 'http://0.0.0.0:9/x', 'unspecified'],
+  ])('refuses %s at once', async (_name, url, kind) => {
+    const outcome = await new CallbackSender(strict, { logger }).send(url, record);
+    expect(outcome).toMatchObject({ delivered: false, attempts: 1 });
+    expect(outcome.error).toContain(kind);
+  });
+
+  it('connects to exactly the addresses it checked, resolving once per attempt (no DNS rebinding)', async () => {
+    const hook = await serve(reply(200));
+    const port = new URL(hook.url).port;
+    const lookups: string[] = [];
+    // A resolver that answers differently each time, as a rebinding attacker's DNS server does.
+    const answers: LookupAddress[][] = [
+      [{ address: '127.0.0.1', family: 4 }],
+      [{ address: '169.254.169.254', family: 4 }],
+    ];
+    const resolve = async (hostname: string) => {
+      lookups.push(hostname);
+      return answers[lookups.length - 1] ?? [];
+    };
+    const policy = new AddressPolicy({ hosts: [], cidrs: ['127.0.0.1/32'] });
+    const sender = new CallbackSender(strict, { logger, fetch: guardedFetch(policy, resolve) });
+
+    // Resolved to the allowed 127.0.0.1 and delivered there: the socket used the checked answer.
+    const first = await sender.send(`http://hooks.example.test:${port}/hook`, record);
+    expect(first).toMatchObject({ delivered: true, attempts: 1 });
+    expect(hook.received).toHaveLength(1);
+    // The same name now answers the metadata address: refused, nothing sent.
+    const second = await sender.send(`http://rebind.example.test:${port}/hook`, record);
+    expect(second).toMatchObject({ delivered: false, attempts: 1 });
+    expect(second.error).toMatch(/rebind\.example\.test resolves to 169\.254\.169\.254 is a link-local/);
+    expect(hook.received).toHaveLength(1);
+    expect(lookups).toEqual(['hooks.example.test', 'rebind.example.test']);
+  });
+
+  it('refuses a name when any one of its addresses is internal', async () => {
+    const hook = await serve(reply(200));
+    const port = new URL(hook.url).port;
+    const resolve = async (): Promise<LookupAddress[]> => [
+      { address: '93.184.216.34', family: 4 },
+      { address: '127.0.0.1', family: 4 },
+    ];
+    const sender = new CallbackSender(strict, { logger, fetch: guardedFetch(new AddressPolicy(), resolve) });
+    const outcome = await sender.send(`http://mixed.example.test:${port}/hook`, record);
+    expect(outcome).toMatchObject({ delivered: false, attempts: 1 });
+    expect(outcome.error).toMatch(/127\.0\.0\.1 is a loopback address/);
+    expect(hook.received).toHaveLength(0);
+  });
+
+  it('does not follow a redirect from an allowed receiver to the metadata service', async () => {
+    const hook = await serve(reply(307, { location: 'http://169.254.169.254/latest/meta-data/' }));
+    const outcome = await new CallbackSender(options, { logger }).send(hook.url, record);
+    expect(outcome).toMatchObject({
+      delivered: false,
+      attempts: 1,
+      status: 307,
+      error: 'redirects are not followed',
+    });
   });
 });

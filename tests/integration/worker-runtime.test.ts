@@ -219,7 +219,12 @@ describe('completion callbacks', () => {
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/spillway`;
-    worker = await workerFor(queue, { CALLBACK_SECRET: SECRET, RETRY_BASE_DELAY_MS: '100' });
+    worker = await workerFor(queue, {
+      CALLBACK_SECRET: SECRET,
+      RETRY_BASE_DELAY_MS: '100',
+      // The receiver listens on loopback, which callbacks reach only when allowed.
+      CALLBACK_ALLOW_CIDRS: '127.0.0.1/32',
+    });
   });
   afterAll(async () => {
     await worker.stop();

@@ -1,16 +1,6 @@
 import { loadApiConfig } from '../../services/api/config';
-import { ConfigError } from '../../services/shared/env-reader';
 import { loadWorkerConfig } from '../../services/worker/config';
-
-function problemsOf(load: () => unknown): readonly string[] {
-  try {
-    load();
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { problemsOf } from '../helpers/config';
 
 describe('API configuration', () => {
   it('defaults to the local stack', () => {

@@ -218,3 +218,23 @@ networkPolicyPeers:
 {{- define "spillway.metricsJob" -}}
 {{- include "spillway.componentName" . }}
 {{- end }}
+
+{{/* The HPA KEDA creates for the workers' ScaledObject: "keda-hpa-<ScaledObject>" (permissions.ts kedaHpaName). */}}
+{{- define "spillway.workerHpaName" -}}
+keda-hpa-{{ include "spillway.componentName" (dict "root" . "component" "worker") }}
+{{- end }}
+
+{{/*
+CALLBACK_ALLOW_HOSTS and CALLBACK_ALLOW_CIDRS from one value: the API refuses internal callback
+URLs at submission and the workers check every address they connect to, so both must agree.
+*/}}
+{{- define "spillway.callbackAllowEnv" -}}
+{{- with .Values.callbacks.allowHosts }}
+- name: CALLBACK_ALLOW_HOSTS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.callbacks.allowCidrs }}
+- name: CALLBACK_ALLOW_CIDRS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- end }}

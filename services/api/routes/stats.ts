@@ -15,21 +15,26 @@ export interface StatsRoutesDeps {
  * GET /v1/stats: is the backlog being absorbed? Counts, the oldest wait, the workers' lag, and how
  * many tasks were given up on.
  */
-export function statsRouter({ store, inspector, names, deadLetters }: StatsRoutesDeps): Router {
+export function statsRouter(deps: StatsRoutesDeps): Router {
   const router = Router();
   router.get('/v1/stats', async (_req, res) => {
-    const [counts, oldest, partitions, deadLetterCount] = await Promise.all([
-      store.counts(),
-      store.oldestWaitingSince(),
-      inspector.lag(names.workerGroup, names.tasksTopic),
-      deadLetters.count(),
-    ]);
-    res.json({
-      counts,
-      oldestWaitingAgeSeconds: oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : null,
-      lag: { total: partitions.reduce((sum, p) => sum + p.lag, 0), partitions },
-      deadLetters: deadLetterCount,
-    });
+    res.json(await readStats(deps));
   });
   return router;
+}
+
+/** The body of GET /v1/stats; GET /v1/fleet shows it too. */
+export async function readStats({ store, inspector, names, deadLetters }: StatsRoutesDeps) {
+  const [counts, oldest, partitions, deadLetterCount] = await Promise.all([
+    store.counts(),
+    store.oldestWaitingSince(),
+    inspector.lag(names.workerGroup, names.tasksTopic),
+    deadLetters.count(),
+  ]);
+  return {
+    counts,
+    oldestWaitingAgeSeconds: oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : null,
+    lag: { total: partitions.reduce((sum, p) => sum + p.lag, 0), partitions },
+    deadLetters: deadLetterCount,
+  };
 }

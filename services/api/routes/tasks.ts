@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { ApiError } from '../../shared/errors';
 import type { IdempotencyStore } from '../../shared/redis/idempotency-store';
 import type { TaskStore } from '../../shared/redis/task-store';
@@ -7,6 +7,7 @@ import { TERMINAL_STATUSES, type JsonValue } from '../../shared/task';
 import type { ApiEvents } from '../events';
 import { requireJson } from '../http';
 import { ReplyInDoubt, respondIdempotently } from '../idempotency';
+import { batchCost, type SubmissionLimit } from '../rate-limit';
 import { LIMITS } from '../schemas';
 import { SubmissionInDoubt, type Accepted, type TaskSubmitter } from '../submit';
 import { taskView } from '../../shared/task-view';
@@ -19,14 +20,21 @@ export interface TaskRoutesDeps {
   idempotency: IdempotencyStore;
   watcher: TaskWatcher;
   events: ApiEvents;
+  /** Per-key submission rate limit; absent: none (RATE_LIMIT_PER_SECOND 0). */
+  submissionLimit?: SubmissionLimit;
+  maxBatchTasks: number;
 }
 
 /** Routes carry their full path, so `req.route.path` is the template metrics label requests with. */
 export function tasksRouter(deps: TaskRoutesDeps): Router {
-  const { store, submitter, validator, idempotency, watcher, events } = deps;
+  const { store, submitter, validator, idempotency, watcher, events, submissionLimit } = deps;
   const router = Router();
+  const noLimit: RequestHandler = (_req, _res, next) => next();
+  // Charged before validation: invalid submissions cost their sender too.
+  const limitOne = submissionLimit?.charge(() => 1) ?? noLimit;
+  const limitBatch = submissionLimit?.charge(batchCost(deps.maxBatchTasks)) ?? noLimit;
 
-  router.post('/v1/tasks', requireJson, async (req, res) => {
+  router.post('/v1/tasks', limitOne, requireJson, async (req, res) => {
     await respondIdempotently(idempotency, req, res, async () => {
       let submission;
       try {
@@ -42,7 +50,7 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
     });
   });
 
-  router.post('/v1/tasks/batch', requireJson, async (req, res) => {
+  router.post('/v1/tasks/batch', limitBatch, requireJson, async (req, res) => {
     await respondIdempotently(idempotency, req, res, async () => {
       const items = validator.batch(req.body);
       const now = Date.now();

@@ -43,6 +43,11 @@ export class RedisKeys {
     return `${this.prefix}dead-letter:${id}`;
   }
 
+  /** Hash holding one submitter's token bucket (tokens, last refill); `subject` is a principal or an address. */
+  rateLimit(subject: string): string {
+    return `${this.prefix}rate-limit:${subject}`;
+  }
+
   /** String holding an Idempotency-Key's state; the client's key is hashed to bound its length. */
   idempotency(scope: string, clientKey: string): string {
     const digest = createHash('sha256').update(clientKey).digest('hex');

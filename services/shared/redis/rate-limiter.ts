@@ -1,0 +1,87 @@
+import type Redis from 'ioredis';
+import type { Result } from 'ioredis';
+import { connectRedis } from './connect';
+import { RedisKeys } from './keys';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** Defined in RedisRateLimiter's constructor from TOKEN_BUCKET_LUA. */
+    takeTokens(
+      key: string,
+      perSecond: number,
+      burst: number,
+      cost: number,
+    ): Result<[number, number], Context>;
+  }
+}
+
+/**
+ * A token bucket per subject, refilled at `perSecond` up to `burst`, in one script so concurrent
+ * API replicas cannot both spend the same tokens. The clock is Redis's (TIME), so replicas whose
+ * clocks disagree still share one refill rate.
+ *
+ * A cost above the burst (a batch bigger than the bucket) passes only when the bucket is full and
+ * leaves it in debt: the average rate holds, and no batch the API accepts is refused forever.
+ *
+ * KEYS [1] bucket hash   ARGV [1] tokens per second  [2] burst  [3] cost
+ * Returns {1, 0} when taken, {0, milliseconds until it would be} when not.
+ */
+const TOKEN_BUCKET_LUA = `
+local rate, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens, at = tonumber(state[1]), tonumber(state[2])
+if tokens == nil or at == nil then tokens, at = burst, now end
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+local needed = math.min(cost, burst)
+if tokens < needed then
+  return {0, math.ceil((needed - tokens) * 1000 / rate)}
+end
+tokens = tokens - cost
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+-- Gone once it would be full again anyway, so idle submitters cost no memory.
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) * 1000 / rate) + 1000)
+return {1, 0}`;
+
+export interface RateLimitDecision {
+  allowed: boolean;
+  /** When refused: how long until the same request would pass. */
+  retryAfterMs: number;
+}
+
+/** Decides whether a subject may spend `cost` tokens now. RedisRateLimiter is the real one. */
+export interface RateLimiter {
+  take(subject: string, cost: number): Promise<RateLimitDecision>;
+}
+
+export interface RedisRateLimiterOptions {
+  url: string;
+  queue: string;
+  perSecond: number;
+  burst: number;
+  /** A check waits no longer for Redis than this (default 500 ms); the caller then fails open. */
+  commandTimeoutMs?: number;
+}
+
+export class RedisRateLimiter implements RateLimiter {
+  private readonly redis: Redis;
+  private readonly keys: RedisKeys;
+
+  constructor(private readonly options: RedisRateLimiterOptions) {
+    this.keys = new RedisKeys(options.queue);
+    // Its own connection with a short timeout: a slow Redis must not add seconds to every submission.
+    this.redis = connectRedis(options.url, options.commandTimeoutMs ?? 500);
+    this.redis.defineCommand('takeTokens', { numberOfKeys: 1, lua: TOKEN_BUCKET_LUA });
+  }
+
+  async take(subject: string, cost: number): Promise<RateLimitDecision> {
+    const { perSecond, burst } = this.options;
+    const [taken, waitMs] = await this.redis.takeTokens(this.keys.rateLimit(subject), perSecond, burst, cost);
+    return { allowed: taken === 1, retryAfterMs: waitMs };
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
