@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SystemName } from './serve';
 import type { Role } from './systems/types';
@@ -7,9 +8,14 @@ import type { Role } from './systems/types';
 export interface Child {
   port: number;
   url: string;
+  /** The kernel's peak resident set size of the process so far (VmHWM, bytes); undefined off Linux. */
+  highWaterRss(): number | undefined;
   /** SIGTERM, then SIGKILL after a grace period; resolves with the peak RSS the child saw (bytes). */
   stop(): Promise<number>;
 }
+
+/** Partitions of a queue's tasks topic unless a scenario asks for another count. */
+export const DEFAULT_PARTITIONS = 6;
 
 const START_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 15_000;
@@ -19,13 +25,25 @@ export async function startChild(
   system: SystemName,
   role: Role,
   queue: string,
-  { partitions = 6, concurrency = 16 } = {},
+  {
+    partitions = DEFAULT_PARTITIONS,
+    concurrency = 16,
+    cpuProfile,
+  }: {
+    partitions?: number;
+    concurrency?: number;
+    /** Profile the process's CPU from when it has started until it stops, into this file (serve.ts). */
+    cpuProfile?: string;
+  } = {},
 ): Promise<Child> {
   const script = path.join(__dirname, 'serve.ts');
   const proc = spawn(
     process.execPath,
     ['--import', 'tsx', script, system, role, queue, String(partitions), String(concurrency)],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: cpuProfile ? { ...process.env, BENCH_CPU_PROFILE: cpuProfile } : process.env,
+    },
   );
   let out = '';
   let err = '';
@@ -52,7 +70,21 @@ export async function startChild(
       reject(new Error(`${system} ${role} exited with ${code}: ${err}`));
     });
   });
-  return { port, url: `http://127.0.0.1:${port}`, stop: () => stopChild(proc, () => out) };
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    highWaterRss: () => highWaterRss(proc.pid!),
+    stop: () => stopChild(proc, () => out),
+  };
+}
+
+function highWaterRss(pid: number): number | undefined {
+  try {
+    const kib = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kib === undefined ? undefined : Number(kib) * 1024;
+  } catch {
+    return undefined;
+  }
 }
 
 async function stopChild(proc: ChildProcess, output: () => string): Promise<number> {
@@ -65,4 +97,33 @@ async function stopChild(proc: ChildProcess, output: () => string): Promise<numb
   }
   const m = /BENCH_PEAK_RSS (\d+)/.exec(output());
   return m ? Number(m[1]) : 0;
+}
+
+/**
+ * A system's API and one worker on `queue`. Together where they can start in any order (Spillway's
+ * both create their topics, BullMQ needs none); the naive worker subscribes to the topic its API
+ * creates, so that one goes first. Nothing is left running if either fails to start.
+ */
+export async function startApiAndWorker(
+  system: SystemName,
+  queue: string,
+  shape: { partitions?: number; concurrency?: number } = {},
+): Promise<{ api: Child; worker: Child }> {
+  if (system === 'naive') {
+    const api = await startChild(system, 'api', queue, shape);
+    const worker = await startChild(system, 'worker', queue, shape).catch(async (err: unknown) => {
+      await api.stop();
+      throw err;
+    });
+    return { api, worker };
+  }
+  const [api, worker] = await Promise.allSettled([
+    startChild(system, 'api', queue, shape),
+    startChild(system, 'worker', queue, shape),
+  ]);
+  if (api.status === 'fulfilled' && worker.status === 'fulfilled')
+    return { api: api.value, worker: worker.value };
+  if (api.status === 'fulfilled') await api.value.stop();
+  if (worker.status === 'fulfilled') await worker.value.stop();
+  throw api.status === 'rejected' ? api.reason : (worker as PromiseRejectedResult).reason;
 }

@@ -1,8 +1,23 @@
+/** Every scenario `npm run bench` knows, in the order it runs them. */
+export const SCENARIOS = [
+  'enqueue',
+  'drain',
+  'slow',
+  'e2e',
+  'burst',
+  'scaleout',
+  'ceilings',
+  'profiles',
+] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
 /** What one `npm run bench` run does; `--quick` shrinks every scenario to a smoke run of seconds. */
 export interface BenchOptions {
   quick: boolean;
-  /** Where the report goes (`--out`, default docs/benchmarks.md). */
+  /** Where the report goes (`--out`, default docs/benchmarks.md); the plots go beside it. */
   out: string;
+  /** Scenarios to run (`--only enqueue,e2e`; default all). */
+  scenarios: ScenarioName[];
   /** Repeated runs per measurement; the report shows their median and min–max. */
   repeats: number;
   /** Seconds of load per enqueue run. */
@@ -17,6 +32,34 @@ export interface BenchOptions {
   slowTasksSequential: number;
   slowTaskMs: number;
   slowConcurrency: number;
+  /** End-to-end latency: seconds of fixed-rate submissions per run, after `e2eWarmupSeconds` not counted. */
+  e2eSeconds: number;
+  e2eWarmupSeconds: number;
+  /** Burst: tasks submitted at once, and how many clients submit them in parallel. */
+  burstTasks: number;
+  burstClients: number;
+  /** Scale-out: worker processes per step, tasks per run, and the shape of the topic and tasks. */
+  scaleWorkers: number[];
+  scaleTasks: number;
+  scalePartitions: number;
+  scaleConcurrency: number;
+  scaleTaskMs: number;
+  /** Ceilings: records per ProducerPerformance run, requests per redis-benchmark run. */
+  kafkaCeilingRecords: number;
+  redisCeilingRequests: number;
+  /** Profiles: seconds of enqueue load while the API is profiled. */
+  profileSeconds: number;
+}
+
+function parseOnly(argv: string[]): ScenarioName[] {
+  const at = argv.indexOf('--only');
+  if (at < 0) return [...SCENARIOS];
+  const names = (argv[at + 1] ?? '').split(',').filter(Boolean);
+  const unknown = names.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new Error(`--only takes a comma-separated list of: ${SCENARIOS.join(', ')}`);
+  }
+  return SCENARIOS.filter((s) => names.includes(s));
 }
 
 export function parseOptions(argv: string[]): BenchOptions {
@@ -24,14 +67,17 @@ export function parseOptions(argv: string[]): BenchOptions {
   const outAt = argv.indexOf('--out');
   const out = outAt >= 0 ? argv[outAt + 1] : 'docs/benchmarks.md';
   if (!out) throw new Error('--out needs a file name');
+  const withValue = ['--out', '--only'];
   const unknown = argv.filter(
-    (a, i) => a.startsWith('--') && !['--quick', '--out'].includes(a) && argv[i - 1] !== '--out',
+    (a, i) =>
+      a.startsWith('--') && !['--quick', ...withValue].includes(a) && !withValue.includes(argv[i - 1]!),
   );
   if (unknown.length > 0) throw new Error(`unknown option(s): ${unknown.join(' ')}`);
+  const scenarios = parseOnly(argv);
+  const shared = { quick, out, scenarios, scaleWorkers: [1, 2, 4], scalePartitions: 8, scaleConcurrency: 20 };
   return quick
     ? {
-        quick,
-        out,
+        ...shared,
         repeats: 1,
         enqueueSeconds: 1,
         concurrencies: [16, 64],
@@ -41,10 +87,19 @@ export function parseOptions(argv: string[]): BenchOptions {
         slowTasksSequential: 10,
         slowTaskMs: 100,
         slowConcurrency: 100,
+        e2eSeconds: 1,
+        e2eWarmupSeconds: 0,
+        burstTasks: 2000,
+        burstClients: 4,
+        scaleTasks: 400,
+        scaleTaskMs: 50,
+        // Fewer and the producer's start-up (metadata, first connection) is most of the run.
+        kafkaCeilingRecords: 100_000,
+        redisCeilingRequests: 20_000,
+        profileSeconds: 1,
       }
     : {
-        quick,
-        out,
+        ...shared,
         repeats: 3,
         enqueueSeconds: 5,
         concurrencies: [16, 64, 256],
@@ -55,5 +110,15 @@ export function parseOptions(argv: string[]): BenchOptions {
         slowTasksSequential: 100,
         slowTaskMs: 100,
         slowConcurrency: 100,
+        e2eSeconds: 10,
+        e2eWarmupSeconds: 1,
+        burstTasks: 100_000,
+        burstClients: 8,
+        // One worker: 8,000 × 50 ms / 20 at once = 20 s; four workers about 5 s.
+        scaleTasks: 8000,
+        scaleTaskMs: 50,
+        kafkaCeilingRecords: 500_000,
+        redisCeilingRequests: 100_000,
+        profileSeconds: 5,
       };
 }

@@ -1,7 +1,24 @@
 import type { Machine } from './machine';
-import type { BenchOptions } from './options';
+import { fmt, ratio, table } from './markdown';
+import type { BenchOptions, ScenarioName } from './options';
+import type { PlotName } from './plots';
+import {
+  lowerCeiling,
+  newConfiguration,
+  newHeadlines,
+  renderBurst,
+  renderCeilings,
+  renderE2e,
+  renderProfiles,
+  renderScaleOut,
+} from './report-sections';
+import type { BurstRow } from './scenarios/burst';
+import type { CeilingsResult } from './scenarios/ceilings';
 import type { DrainRow } from './scenarios/drain';
+import type { E2eRow } from './scenarios/e2e';
 import type { EnqueueRow } from './scenarios/enqueue';
+import type { ProfilesResult } from './scenarios/profiles';
+import type { ScaleRow } from './scenarios/scaleout';
 import type { SlowRow } from './scenarios/slow';
 import { formatSummary } from './stats';
 
@@ -13,23 +30,20 @@ export interface Results {
   enqueue: EnqueueRow[];
   drain: DrainRow[];
   slow: SlowRow[];
+  e2e: E2eRow[];
+  burst: BurstRow[];
+  scaleOut: ScaleRow[];
+  ceilings?: CeilingsResult;
+  profiles?: ProfilesResult;
+  /** SVG charts written beside the report, by name, relative to it. */
+  plots: Partial<Record<PlotName, string>>;
 }
-
-const table = (head: string[], rows: string[][]) =>
-  [
-    `| ${head.join(' | ')} |`,
-    `| ${head.map(() => '---').join(' | ')} |`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ].join('\n');
-
-const ratio = (a: number | undefined, b: number | undefined) =>
-  a !== undefined && b !== undefined && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a';
 
 /** Spillway's throughput divided by each other system's, per concurrency: the headline. */
 export function headlines(results: Results): string[] {
   const lines: string[] = [];
   const single = results.enqueue.filter((r) => r.endpoint === 'single');
-  for (const c of results.options.concurrencies) {
+  for (const c of single.length > 0 ? results.options.concurrencies : []) {
     const at = (s: string) => single.find((r) => r.system === s && r.concurrency === c)?.tasksPerSec.median;
     lines.push(
       `enqueue c=${c}: Spillway ${ratio(at('spillway'), at('bare'))} bare Express, ` +
@@ -39,21 +53,24 @@ export function headlines(results: Results): string[] {
   const batch = results.enqueue.filter((r) => r.endpoint === 'batch');
   const best = (s: string) =>
     Math.max(0, ...batch.filter((r) => r.system === s).map((r) => r.tasksPerSec.median));
-  lines.push(
-    `enqueue batch (best): Spillway ${Math.round(best('spillway')).toLocaleString('en-US')} tasks/s, ` +
-      `${ratio(best('spillway'), best('bullmq'))} BullMQ addBulk (target 50,000 tasks/s)`,
-  );
+  if (batch.length > 0) {
+    lines.push(
+      `enqueue batch (best): Spillway ${fmt(best('spillway'))} tasks/s, ` +
+        `${ratio(best('spillway'), best('bullmq'))} BullMQ addBulk (target 50,000 tasks/s)`,
+    );
+  }
   const drained = (s: string) => results.drain.find((r) => r.system === s)?.tasksPerSec.median;
-  lines.push(
-    `drain: Spillway ${Math.round(drained('spillway') ?? 0).toLocaleString('en-US')} tasks/s, ` +
-      `${ratio(drained('spillway'), drained('bullmq'))} BullMQ`,
-  );
+  if (results.drain.length > 0) {
+    lines.push(
+      `drain: Spillway ${fmt(drained('spillway') ?? 0)} tasks/s, ${ratio(drained('spillway'), drained('bullmq'))} BullMQ`,
+    );
+  }
   for (const r of results.slow) {
     lines.push(
       `slow tasks: ${r.system} c=${r.concurrency} at ${((r.tasksPerSec.median / r.limitPerSec) * 100).toFixed(0)}% of its limit`,
     );
   }
-  return lines;
+  return [...lines, ...newHeadlines(results)];
 }
 
 const verdict = (met: boolean) => (met ? 'met' : '**not met**');
@@ -75,21 +92,24 @@ export function targets(results: Results): string[] {
         `${(sp.tasksPerSec.median / naive.tasksPerSec.median).toFixed(2)}× the naive design.`,
     );
   }
-  const batch = Math.max(
-    0,
-    ...results.enqueue
-      .filter((r) => r.endpoint === 'batch' && r.system === 'spillway')
-      .map((r) => r.tasksPerSec.median),
-  );
-  lines.push(
-    `Batch endpoint: best ${Math.round(batch).toLocaleString('en-US')} tasks/s (target ≥ 50,000: ${verdict(batch >= 50_000)}).`,
-  );
+  const batches = results.enqueue
+    .filter((r) => r.endpoint === 'batch' && r.system === 'spillway')
+    .map((r) => r.tasksPerSec.median);
+  if (batches.length > 0) {
+    const batch = Math.max(...batches);
+    lines.push(`Batch endpoint: best ${fmt(batch)} tasks/s (target ≥ 50,000: ${verdict(batch >= 50_000)}).`);
+  }
   const drained = (s: string) => results.drain.find((r) => r.system === s)?.tasksPerSec.median ?? 0;
-  lines.push(
-    `Drain: ${Math.round(drained('spillway')).toLocaleString('en-US')} tasks/s against BullMQ's ` +
-      `${Math.round(drained('bullmq')).toLocaleString('en-US')} (target ≥ BullMQ: ${verdict(drained('spillway') >= drained('bullmq'))}); ` +
-      `the ceiling comparison (Kafka perf tool, redis-benchmark) is not measured yet.`,
-  );
+  const lower = results.ceilings && lowerCeiling(results.ceilings);
+  if (results.drain.length > 0)
+    lines.push(
+      `Drain: ${fmt(drained('spillway'))} tasks/s against BullMQ's ${fmt(drained('bullmq'))} ` +
+        `(target ≥ BullMQ: ${verdict(drained('spillway') >= drained('bullmq'))}); ` +
+        (lower
+          ? `${((drained('spillway') / lower.tasksPerSec) * 100).toFixed(0)}% of the lower ceiling ` +
+            `(${lower.name}, ${fmt(lower.tasksPerSec)} tasks/s).`
+          : 'no ceiling measured in this run.'),
+    );
   const slow = results.slow.find((r) => r.system === 'spillway');
   if (slow) {
     const share = slow.tasksPerSec.median / slow.limitPerSec;
@@ -136,6 +156,10 @@ export function renderReport(results: Results): string {
       `${((r.tasksPerSec.median / r.limitPerSec) * 100).toFixed(0)}%`,
     ]),
   );
+  const ran = (name: ScenarioName, body: () => string) =>
+    o.scenarios.includes(name) ? body() : `Not run this time (\`--only ${o.scenarios.join(',')}\`).`;
+  const image = (alt: string, file: string | undefined) => (file ? `\n\n![${alt}](${file})` : '');
+  const configuration = [...BASE_CONFIGURATION(o), ...newConfiguration(o, results.ceilings)];
   return `# Benchmarks
 
 Generated by \`npm run bench${o.quick ? ' -- --quick' : ''}\` on ${results.startedAt.toISOString()} in ${Math.round(results.seconds)} s.
@@ -170,39 +194,64 @@ ${targets(results)
 
 ## Configuration
 
-- Every system runs in its own Node.js process (TypeScript through tsx), the load generator
-  (autocannon, programmatic) in the bench process; all traffic on 127.0.0.1, one machine.
-- **Spillway**: \`startApi\`/\`startWorker\` with \`loadApiConfig\`/\`loadWorkerConfig\` defaults
-  (\`PUBLISH_LINGER_MS=2\`, \`PUBLISH_BATCH_MESSAGES=2000\`, acks=all), its own \`SPILLWAY_QUEUE\` per
-  run, 6 partitions for enqueue, 1 for slow tasks; \`TASK_TTL_SECONDS=3600\`, \`LOG_LEVEL=warn\`.
-- **Bare Express**: the same \`express.json\` parsing, a handler that checks \`type\` and answers 202.
-- **Naive Kafka** (\`bench/naive/\`): \`SET\` status then one awaited \`producer.send\` per request
-  (kafkajs defaults, acks=all); worker \`eachMessage\`, one message at a time, plain \`SET\`s.
-- **BullMQ**: \`queue.add\` (\`addBulk\` for a batch) behind the same Express app; BullMQ \`Worker\`.
-- Enqueue: \`{"type":"echo","payload":{"n":1}}\`, ${o.enqueueSeconds} s per run after a warm-up,
-  connections ${o.concurrencies.join(', ')}; batches of ${o.batchSize} tasks; no worker running (intake only).
-- Drain: ${o.drainTasks} \`echo\` tasks queued through the batch endpoint before one worker process
-  starts (concurrency 16, Spillway's default, for both); timed from the first finished task to the last.
-- Slow tasks: \`sleep\` ${o.slowTaskMs} ms tasks on one partition, worker already in its group, timed
-  from the first submission to the last \`succeeded\`; ${o.slowTasks} tasks for Spillway and BullMQ
-  (concurrency ${o.slowConcurrency}), ${o.slowTasksSequential} for the sequential naive consumer
-  (its rate is steady; 2,000 would take 200 s per run). Spillway and BullMQ are submitted in batches
-  of 1,000, the naive design by 16 parallel clients.
+${configuration.map((l) => `- ${l}`).join('\n')}
 
 ## Enqueue, single endpoint (\`POST /v1/tasks\`)
 
-${enqueue('single')}
+${ran('enqueue', () => enqueue('single') + image('Enqueue throughput by connections and system', results.plots.enqueue))}
 
 ## Enqueue, batch endpoint (Spillway \`POST /v1/tasks/batch\`, BullMQ \`addBulk\`)
 
-${enqueue('batch')}
+${ran('enqueue', () => enqueue('batch'))}
 
 ## Drain (pre-queued \`echo\` tasks, one worker process)
 
-${drain}
+${ran('drain', () => drain)}
 
 ## Slow tasks
 
-${slow}
+${ran('slow', () => slow)}
+
+## End-to-end latency (submit to \`succeeded\`, at half of the max enqueue rate)
+
+${ran('e2e', () => renderE2e(results.e2e, results.plots.e2e))}
+
+## Burst (Spillway)
+
+${ran('burst', () => renderBurst(results.burst))}
+
+## Scale-out (Spillway, worker processes on one group)
+
+${ran('scaleout', () => renderScaleOut(results.scaleOut, results.plots.scaleout))}
+
+## Ceilings (Kafka and Redis alone, same run)
+
+${ran('ceilings', () => renderCeilings(results.ceilings!, results.drain, results.enqueue))}
+
+## Profiles
+
+${ran('profiles', () => renderProfiles(results.profiles!, results.enqueue, results.drain, o))}
 `;
 }
+
+/** The configuration of the systems and of scenarios 1–3. */
+const BASE_CONFIGURATION = (o: BenchOptions) => [
+  `Every system runs in its own Node.js process (TypeScript through tsx), the load generator
+  (autocannon, programmatic) in the bench process; all traffic on 127.0.0.1, one machine.`,
+  `**Spillway**: \`startApi\`/\`startWorker\` with \`loadApiConfig\`/\`loadWorkerConfig\` defaults
+  (\`PUBLISH_LINGER_MS=2\`, \`PUBLISH_BATCH_MESSAGES=2000\`, acks=all), its own \`SPILLWAY_QUEUE\` per
+  run, 6 partitions for enqueue, 1 for slow tasks; \`TASK_TTL_SECONDS=3600\`, \`LOG_LEVEL=warn\`.`,
+  `**Bare Express**: the same \`express.json\` parsing, a handler that checks \`type\` and answers 202.`,
+  `**Naive Kafka** (\`bench/naive/\`): \`SET\` status then one awaited \`producer.send\` per request
+  (kafkajs defaults, acks=all); worker \`eachMessage\`, one message at a time, plain \`SET\`s.`,
+  `**BullMQ**: \`queue.add\` (\`addBulk\` for a batch) behind the same Express app; BullMQ \`Worker\`.`,
+  `Enqueue: \`{"type":"echo","payload":{"n":1}}\`, ${o.enqueueSeconds} s per run after a warm-up,
+  connections ${o.concurrencies.join(', ')}; batches of ${o.batchSize} tasks; no worker running (intake only).`,
+  `Drain: ${o.drainTasks} \`echo\` tasks queued through the batch endpoint before one worker process
+  starts (concurrency 16, Spillway's default, for both); timed from the first finished task to the last.`,
+  `Slow tasks: \`sleep\` ${o.slowTaskMs} ms tasks on one partition, worker already in its group, timed
+  from the first submission to the last \`succeeded\`; ${o.slowTasks} tasks for Spillway and BullMQ
+  (concurrency ${o.slowConcurrency}), ${o.slowTasksSequential} for the sequential naive consumer
+  (its rate is steady; 2,000 would take 200 s per run). Spillway and BullMQ are submitted in batches
+  of 1,000, the naive design by 16 parallel clients.`,
+];

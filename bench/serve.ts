@@ -3,6 +3,10 @@
  * on SIGTERM. Servers run outside the bench process so the load generator does not share their
  * event loop.
  */
+import { writeFileSync } from 'node:fs';
+import { Session, type Profiler } from 'node:inspector/promises';
+import { findSourceMap } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { startNaiveApi } from './naive/api';
 import { startNaiveWorker } from './naive/worker';
 import { startBareApi } from './systems/bare';
@@ -20,12 +24,55 @@ const starters: Record<SystemName, Partial<Record<Role, Starter>>> = {
   bullmq: { api: startBullmqApi, worker: startBullmqWorker },
 };
 
+/** Microseconds between CPU samples: finer than the 1 ms default, for short bench runs. */
+const PROFILE_INTERVAL_US = 500;
+
+/**
+ * With BENCH_CPU_PROFILE=<file>, samples the CPU from when the system has started until it has
+ * stopped, and writes a .cpuprofile (the format of `node --cpu-prof`). Started here rather than
+ * with --cpu-prof so neither tsx's module loading nor the start-up (topic creation, connecting)
+ * is in it.
+ */
+async function startProfiling(file: string | undefined): Promise<() => Promise<void>> {
+  if (!file) return async () => undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: PROFILE_INTERVAL_US });
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(toSourcePositions(profile)));
+    session.disconnect();
+  };
+}
+
+/**
+ * tsx runs TypeScript compiled with its whitespace minified, so V8's positions are columns of one
+ * long line. This process holds the source maps: put the TypeScript line and column in instead.
+ */
+function toSourcePositions(profile: Profiler.Profile): Profiler.Profile {
+  for (const { callFrame } of profile.nodes) {
+    if (!callFrame.url.startsWith('file://')) continue;
+    const entry = findSourceMap(fileURLToPath(callFrame.url))?.findEntry(
+      callFrame.lineNumber,
+      callFrame.columnNumber,
+    );
+    if (entry && 'originalLine' in entry) {
+      callFrame.lineNumber = entry.originalLine;
+      callFrame.columnNumber = entry.originalColumn;
+    }
+  }
+  return profile;
+}
+
 async function main(): Promise<void> {
   const [system, role, queue, partitions, concurrency] = process.argv.slice(2);
   const start = starters[system as SystemName]?.[role as Role];
   if (!start || !queue)
     throw new Error(`usage: serve.ts <system> <api|worker> <queue> <partitions> <concurrency>`);
   const started = await start({ queue, partitions: Number(partitions), concurrency: Number(concurrency) });
+  const stopProfiling = await startProfiling(process.env.BENCH_CPU_PROFILE);
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
   process.stdout.write(`BENCH_READY ${JSON.stringify({ port: started.port })}\n`);
@@ -34,6 +81,8 @@ async function main(): Promise<void> {
     started
       .stop()
       .catch((err: unknown) => process.stderr.write(`stop failed: ${String(err)}\n`))
+      .then(stopProfiling)
+      .catch((err: unknown) => process.stderr.write(`profile not written: ${String(err)}\n`))
       .finally(() => {
         process.stdout.write(`BENCH_PEAK_RSS ${peakRss}\n`);
         process.exit(0);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
 
 /** The local stack of `npm run stack:up`, the same variables as scripts/stack.sh. Loopback only. */
 export const KAFKA_BROKERS = `127.0.0.1:${process.env.KAFKA_PORT ?? '9092'}`;
@@ -25,3 +26,10 @@ export async function waitFor<T>(
     await sleep(50);
   }
 }
+
+/**
+ * A kafkajs client for the bench's own admin calls (group states, throwaway topics). Silent:
+ * failures throw, and kafkajs would log the retried "unknown topic" of a topic being created.
+ */
+export const benchKafka = () =>
+  new Kafka({ clientId: 'bench', brokers: [KAFKA_BROKERS], logLevel: logLevel.NOTHING });

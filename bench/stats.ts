@@ -19,3 +19,10 @@ export function formatSummary(s: Summary, digits = 0): string {
     n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
   return s.min === s.max ? f(s.median) : `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
 }
+
+/** The nearest-rank percentile (0–100) of values sorted ascending. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) throw new Error('no values for a percentile');
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}

@@ -32,7 +32,9 @@ export const startNaiveWorker: Starter = async ({ queue }) => {
       await redis.set(names.statusKey(id), JSON.stringify({ status: 'running' }), 'EX', 3600);
       try {
         const result = await handle(type, payload);
-        await redis.set(names.statusKey(id), JSON.stringify({ status: 'succeeded', result }), 'EX', 3600);
+        // finishedAt: when it succeeded, as Spillway's record and BullMQ's finishedOn say (e2e scenario).
+        const done = { status: 'succeeded', result, finishedAt: Date.now() };
+        await redis.set(names.statusKey(id), JSON.stringify(done), 'EX', 3600);
       } catch (err) {
         await redis.set(
           names.statusKey(id),

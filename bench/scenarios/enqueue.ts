@@ -1,5 +1,6 @@
 import autocannon from 'autocannon';
 import { startChild } from '../child';
+import { dropQueues } from '../cleanup';
 import type { BenchOptions } from '../options';
 import type { SystemName } from '../serve';
 import { benchQueue } from '../stack';
@@ -16,12 +17,12 @@ export interface EnqueueRow {
   failures: number;
 }
 
-const single = JSON.stringify({ type: 'echo', payload: { n: 1 } });
+export const single = JSON.stringify({ type: 'echo', payload: { n: 1 } });
 const batchOf = (n: number) =>
   JSON.stringify({ tasks: Array.from({ length: n }, (_, i) => ({ type: 'echo', payload: { n: i } })) });
 
 /** One autocannon run against loopback, bounded by its duration. */
-async function load(url: string, body: string, connections: number, seconds: number) {
+export async function load(url: string, body: string, connections: number, seconds: number) {
   const result = await autocannon({
     url,
     method: 'POST',
@@ -76,4 +77,26 @@ export async function enqueueScenario(options: BenchOptions): Promise<EnqueueRow
     }
   }
   return rows;
+}
+
+/** The best single-endpoint median of a system over every concurrency of an enqueue run. */
+export function maxSingleRate(rows: EnqueueRow[], system: SystemName): number | undefined {
+  const rates = rows
+    .filter((r) => r.endpoint === 'single' && r.system === system)
+    .map((r) => r.tasksPerSec.median);
+  return rates.length > 0 ? Math.max(...rates) : undefined;
+}
+
+/** When the enqueue scenario did not run: one short single-endpoint run at 64 connections. */
+export async function measureSingleRate(system: SystemName, seconds: number): Promise<number> {
+  const queue = benchQueue(system);
+  const api = await startChild(system, 'api', queue);
+  try {
+    await load(api.url + '/v1/tasks', single, 16, 0.5);
+    const r = await load(api.url + '/v1/tasks', single, 64, seconds);
+    return r['2xx'] / r.duration;
+  } finally {
+    await api.stop();
+    await dropQueues([{ system, queue }]);
+  }
 }

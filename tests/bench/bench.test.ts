@@ -9,58 +9,135 @@ const run = promisify(execFile);
 
 /**
  * The harness must not rot: a quick run over every system and scenario writes a report whose
- * figures are all positive numbers. No timing is asserted; benchmarks are reports, not tests.
+ * figures are all positive numbers, plots beside it, and a burst that lost and duplicated
+ * nothing. No timing is asserted; benchmarks are reports, not tests.
  */
 describe('npm run bench -- --quick', () => {
   const dir = mkdtempSync(join(tmpdir(), 'spillway-bench-'));
   const out = join(dir, 'benchmarks.md');
+  let report = '';
+  let rows: Row[] = [];
+  const inSection = (section: string) => rows.filter((r) => r.section.startsWith(section));
+  const systemsIn = (section: string) => new Set(inSection(section).map((r) => r.cells[0]));
+
+  beforeAll(async () => {
+    await run('npm', ['run', 'bench', '--', '--quick', '--out', out], { cwd: root, timeout: 300_000 });
+    report = readFileSync(out, 'utf8');
+    rows = tableRows(report);
+  }, 310_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('writes a report naming every system and scenario, every figure positive', async () => {
-    await run('npm', ['run', 'bench', '--', '--quick', '--out', out], { cwd: root, timeout: 100_000 });
-    const report = readFileSync(out, 'utf8');
-
+  it('names every system and scenario, every figure positive', () => {
     for (const heading of [
       '## Enqueue, single endpoint',
       '## Enqueue, batch endpoint',
       '## Drain',
       '## Slow tasks',
+      '## End-to-end latency',
+      '## Burst',
+      '### Burst reconciliation',
+      '## Scale-out',
+      '## Ceilings',
+      '## Profiles',
       '## Machine',
     ]) {
       expect(report).toContain(heading);
     }
-    const rows = tableRows(report);
-    const systemsIn = (section: string) =>
-      new Set(rows.filter((r) => r.section.startsWith(section)).map((r) => r.cells[0]));
     expect(systemsIn('Enqueue, single')).toEqual(new Set(['bare', 'spillway', 'bullmq', 'naive']));
     expect(systemsIn('Enqueue, batch')).toEqual(new Set(['spillway', 'bullmq']));
     expect(systemsIn('Drain')).toEqual(new Set(['spillway', 'bullmq']));
     expect(systemsIn('Slow tasks')).toEqual(new Set(['spillway', 'bullmq', 'naive']));
+    expect(systemsIn('End-to-end')).toEqual(new Set(['spillway', 'bullmq', 'naive']));
+    expect(systemsIn('Burst (')).toEqual(new Set(['spillway']));
+    expect(inSection('Scale-out').map((r) => r.cells[0])).toEqual(['1', '2', '4']);
 
-    for (const { section, cells } of rows) {
-      // Every figure (median and its spread) after the system name; "failed requests" may be 0.
-      const figures = section.startsWith('Enqueue') ? cells.slice(1, -1) : cells.slice(1);
-      for (const cell of figures) {
-        for (const n of cell.match(/[\d.,]+/g) ?? ['missing']) {
-          expect(Number(n.replace(/,/g, ''))).toBeGreaterThan(0);
-        }
+    // Every figure (median and its spread) after the first column; a last column counting
+    // failures may be 0.
+    const positive: [string, (cells: string[]) => string[]][] = [
+      ['Enqueue', (c) => c.slice(1, -1)],
+      ['Drain', (c) => c.slice(1)],
+      ['Slow tasks', (c) => c.slice(1)],
+      ['End-to-end', (c) => c.slice(1, -1)],
+      ['Burst (', (c) => c.slice(1, -1)],
+      ['Scale-out', (c) => c.slice(1)],
+    ];
+    for (const [section, figures] of positive) {
+      for (const { section: heading, cells } of inSection(section)) {
+        for (const cell of figures(cells)) expectPositive(cell, `${heading}: ${cells[0]}`);
       }
     }
-  }, 110_000);
+  });
+
+  it('reconciles the burst: every accepted task succeeded, none ran twice', () => {
+    const [row, ...more] = inSection('Burst reconciliation');
+    expect(more).toEqual([]);
+    const [system, accepted, succeeded, lost, executions, twice, attemptsNotOne] = row!.cells;
+    expect(system).toBe('spillway');
+    expect(Number(accepted)).toBeGreaterThan(0);
+    expect(succeeded).toBe(accepted);
+    expect(executions).toBe(accepted);
+    expect([lost, twice, attemptsNotOne]).toEqual(['0', '0', '0']);
+  });
+
+  it('measures both ceilings, or says why one is unavailable', () => {
+    const ceilings = inSection('Ceilings');
+    for (const name of ['Kafka', 'Redis']) {
+      const mine = ceilings.filter((r) => r.cells[0] === name);
+      expect(mine.length).toBeGreaterThan(0);
+      for (const { cells } of mine) {
+        if (cells[2]!.startsWith('unavailable')) continue;
+        for (const cell of cells.slice(2).filter(Boolean)) expectPositive(cell);
+      }
+    }
+  });
+
+  it('summarises a CPU profile of the API and of the worker', () => {
+    for (const heading of ['### Spillway API during enqueue', '### Spillway worker during drain']) {
+      expect(report).toContain(heading);
+    }
+    for (const section of ['Spillway API during enqueue', 'Spillway worker during drain']) {
+      const profile = inSection(section);
+      // The module table and the function table, each with its biggest entry first.
+      expect(profile.length).toBeGreaterThanOrEqual(4);
+      expect(Number(profile[0]!.cells[1]!.replace(/,/g, ''))).toBeGreaterThan(0);
+      expect(profile[0]!.cells.at(-1)).toMatch(/^\d+%$/);
+    }
+  });
+
+  it('draws the plots beside the report and links them', () => {
+    for (const name of ['enqueue', 'scaleout', 'e2e']) {
+      const file = `benchmarks-${name}.svg`;
+      expect(report).toContain(`](${file})`);
+      const svg = readFileSync(join(dir, file), 'utf8');
+      expect(svg.startsWith('<svg')).toBe(true);
+      expect(svg.trim().endsWith('</svg>')).toBe(true);
+    }
+  });
 });
 
-/** The body rows of every markdown table, with the `##` section each sits in. */
-function tableRows(report: string): { section: string; cells: string[] }[] {
+/** Every number in the cell is above zero; the cell is named in the failure. */
+function expectPositive(cell: string, where = ''): void {
+  const numbers = (cell.match(/[\d.,]+/g) ?? ['missing']).map((n) => Number(n.replace(/,/g, '')));
+  expect({ where, cell, positive: numbers.every((n) => n > 0) }).toEqual({ where, cell, positive: true });
+}
+
+interface Row {
+  section: string;
+  cells: string[];
+}
+
+/** The body rows of every markdown table, with the `##` or `###` heading each sits under. */
+function tableRows(report: string): Row[] {
   let section = '';
-  const rows: { section: string; cells: string[] }[] = [];
-  for (const line of report.split('\n')) {
-    if (line.startsWith('## ')) section = line.slice(3);
-    else if (
-      line.startsWith('| ') &&
-      !/^\| -+/.test(line) &&
-      !line.startsWith('| system') &&
-      section !== 'Machine'
-    ) {
+  const rows: Row[] = [];
+  const lines = report.split('\n');
+  lines.forEach((line, i) => {
+    const heading = /^#{2,3} (.*)$/.exec(line);
+    if (heading) section = heading[1]!;
+    const isRow = line.startsWith('| ') && !/^\| -+/.test(line);
+    // A header row is the one above the separator.
+    const isHeader = /^\| -+/.test(lines[i + 1] ?? '');
+    if (isRow && !isHeader && section !== 'Machine') {
       // Prettier pads the cells of the report's tables: split on the bars, then trim.
       rows.push({
         section,
@@ -70,6 +147,6 @@ function tableRows(report: string): { section: string; cells: string[] }[] {
           .map((cell) => cell.trim()),
       });
     }
-  }
+  });
   return rows;
 }

@@ -1,0 +1,41 @@
+import { Queue } from 'bullmq';
+import { allTopics, kafkaNames } from '../services/shared/kafka/names';
+import { naiveNames } from './naive/names';
+import type { SystemName } from './serve';
+import { benchKafka, REDIS_URL } from './stack';
+
+/**
+ * Drops what the bench's own queues left behind once their processes have stopped: Spillway's
+ * and the naive design's topics (a Spillway queue has 42 partitions across its topics, and the
+ * local broker keeps them across runs) and BullMQ's jobs, which never expire. Spillway's and the
+ * naive records expire by their TTL. Best effort: a leftover is untidy, not wrong.
+ */
+export async function dropQueues(queues: { system: SystemName; queue: string }[]): Promise<void> {
+  const topics = queues.flatMap(({ system, queue }) =>
+    system === 'spillway'
+      ? allTopics(kafkaNames(queue))
+      : system === 'naive'
+        ? [naiveNames(queue).topic]
+        : [],
+  );
+  if (topics.length > 0) {
+    const admin = benchKafka().admin();
+    try {
+      await admin.connect();
+      const existing = new Set(await admin.listTopics());
+      const mine = topics.filter((t) => existing.has(t));
+      if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 30_000 });
+    } catch (err) {
+      console.warn(`bench topics not deleted: ${String(err)}`);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+  for (const { queue } of queues.filter((q) => q.system === 'bullmq')) {
+    const q = new Queue(queue, { connection: { url: REDIS_URL } });
+    await q
+      .obliterate({ force: true })
+      .catch((err: unknown) => console.warn(`BullMQ queue ${queue} not removed: ${String(err)}`))
+      .finally(() => q.close());
+  }
+}
