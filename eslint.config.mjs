@@ -20,7 +20,7 @@ export default tseslint.config(
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
   },
   {
-    files: ['services/*/main.ts', 'tests/**', 'scripts/**', 'bench/**', '*.js', '*.mjs'],
+    files: ['services/*/main.ts', 'tests/**', 'scripts/**', 'bench/**', 'chaos/**', '*.js', '*.mjs'],
     rules: { 'no-restricted-properties': 'off', '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Attempt } from '../load';
+import { max, ms, quantile } from '../stats';
+import type { Figure } from '../scenario';
+
+/** Attempts sent at or after `from` whose answer came by `to`. */
+export function attemptsWithin(attempts: Attempt[], from: number, to: number): Attempt[] {
+  return attempts.filter((a) => a.at >= from && a.at + a.ms <= to);
+}
+
+/** Count, p50, p99 and max response time of a set of attempts, as report figures. */
+export function latencyFigures(label: string, attempts: Attempt[]): Figure[] {
+  const times = attempts.map((a) => a.ms);
+  return [
+    { label: `${label}: answers`, value: attempts.length },
+    {
+      label: `${label}: response time p50 / p99 / max`,
+      value: `${ms(quantile(times, 0.5))} / ${ms(quantile(times, 0.99))} / ${ms(max(times))}`,
+    },
+  ];
+}
+
+/** Answers by HTTP status (0: no answer), as `503 × 120, 202 × 3`. */
+export function statusBreakdown(attempts: Attempt[]): string {
+  const counts = new Map<string, number>();
+  for (const a of attempts) {
+    const key = a.status === 0 ? `no answer (${a.code ?? 'error'})` : String(a.status);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([status, n]) => `${status} × ${n}`).join(', ') || 'none';
+}
+
+/**
+ * Submits one body as a careful client does (Idempotency-Key, retried on 503, 409 in progress
+ * and refused connections) and returns the response body of the first 2xx.
+ */
+export async function submitCarefully(
+  url: string,
+  path: string,
+  body: unknown,
+  timeoutMs = 60_000,
+): Promise<Record<string, unknown>> {
+  const key = `chaos-${randomUUID()}`;
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(15_000),
+      });
+      const text = await res.text();
+      if (res.status === 200 || res.status === 202) return JSON.parse(text) as Record<string, unknown>;
+      last = `${res.status} ${text.slice(0, 200)}`;
+      if (res.status < 500 && res.status !== 409) break;
+    } catch (err) {
+      last = String(err);
+    }
+    await sleep(500);
+  }
+  throw new Error(`POST ${path} not accepted: ${last}`);
+}

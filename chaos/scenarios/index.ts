@@ -1,0 +1,24 @@
+import type { ChaosOptions } from '../options';
+import type { ScenarioDefinition } from '../scenario';
+import { apiKillScenario } from './api-kill';
+import { baselineScenario } from './baseline';
+import { hungHandlersScenario } from './hung-handlers';
+import { kafkaOutageScenario } from './kafka-outage';
+import { poisonScenario } from './poison';
+import { redisOutageScenario } from './redis-outage';
+import { rollingRestartScenario } from './rolling-restart';
+import { workerKillScenario } from './worker-kill';
+
+/** Every scenario of a full run, in the order they run (fresh definitions: they keep state). */
+export function allScenarios(options: ChaosOptions): ScenarioDefinition[] {
+  return [
+    baselineScenario(options.baselineMs),
+    workerKillScenario(),
+    kafkaOutageScenario(),
+    redisOutageScenario(),
+    apiKillScenario(),
+    poisonScenario(),
+    hungHandlersScenario(),
+    rollingRestartScenario(options),
+  ];
+}
