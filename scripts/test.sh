@@ -13,11 +13,25 @@ if ! bash scripts/stack.sh status >/dev/null; then
   trap 'bash scripts/stack.sh down' EXIT
 fi
 bash scripts/stack.sh up
-results=$STACK_DIR/jest-results.json
 status=0
-npx jest --json --outputFile="$results" "$@" || status=$?
+results=()
+run_jest() { # <name> <jest args...>: one jest run, its results kept for the closing line
+  local out=$STACK_DIR/jest-results-$1.json
+  shift
+  results+=("$out")
+  npx jest --json --outputFile="$out" "$@" || status=$?
+}
+if [ $# -gt 0 ]; then
+  run_jest selected "$@"
+else
+  # The chaos suite runs a dozen services and brokers at once: alone, after everything else, so
+  # its load cannot push the time-bounded answers of other suites (503 after 2 s) over their bound.
+  run_jest main --testPathIgnorePatterns /tests/chaos/
+  run_jest chaos tests/chaos
+fi
 # One plain closing line any CI can read, whatever jest printed above it.
-node -e 'const r = require(process.argv[1]);
-  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);' \
-  "$results" || true
+node -e 'const rs = process.argv.slice(1).map((f) => require(f));
+  const sum = (k) => rs.reduce((n, r) => n + r[k], 0);
+  console.log(`tests: ${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed, ${sum("numPendingTests") + sum("numTodoTests")} skipped`);' \
+  "${results[@]}" || true
 exit "$status"
