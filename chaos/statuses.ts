@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import { RedisKeys } from '../services/shared/redis/keys';
+import { STATUS_PHASE } from '../services/shared/redis/redis-task-store';
 import { TERMINAL_STATUSES, type TaskStatus } from '../services/shared/task';
 
 /** What one read of a task record showed; `gone`: the record vanished while Redis answered. */
@@ -8,17 +9,8 @@ export interface Observed {
   attempts: number;
 }
 
-/** Order of statuses within one attempt, as the transition script orders them. */
-const RANK: Record<Observed['status'], number> = {
-  gone: -1,
-  scheduled: 0,
-  queued: 1,
-  running: 2,
-  retrying: 3,
-  succeeded: 4,
-  failed: 4,
-  cancelled: 4,
-};
+/** Order of statuses within one attempt: the store's own order, and a vanished record below all. */
+const RANK: Record<Observed['status'], number> = { gone: -1, ...STATUS_PHASE };
 
 /**
  * True when `next` may follow `prev`: a finished status never changes; otherwise by attempt

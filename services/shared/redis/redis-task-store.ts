@@ -17,7 +17,7 @@ declare module 'ioredis' {
  * Orders statuses within one attempt; see Transition. `queued` outranks `scheduled`: the
  * scheduler's release of a short delay may land before the API's own `scheduled` write.
  */
-const PHASE: Record<TaskStatus, number> = {
+export const STATUS_PHASE: Readonly<Record<TaskStatus, number>> = {
   scheduled: 0,
   queued: 1,
   running: 2,
@@ -136,7 +136,7 @@ export class RedisTaskStore implements TaskStore {
       change.id,
       change.status,
       change.attempt,
-      PHASE[change.status],
+      STATUS_PHASE[change.status],
       this.options.ttlSeconds,
       change.type,
       change.createdAt.getTime(),
