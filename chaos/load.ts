@@ -69,6 +69,8 @@ export class LoadGenerator {
   /** Epoch ms at which the load started: the origin of the times in reports. */
   startedAtMs = 0;
   private issued = 0;
+  /** Submissions started by burst(), not counted against the steady rate. */
+  private extra = 0;
   private inFlight = 0;
   private readonly slotWaiters: (() => void)[] = [];
   private readonly outstanding = new Set<Promise<void>>();
@@ -126,25 +128,37 @@ export class LoadGenerator {
     await Promise.all([...this.outstanding]);
   }
 
+  /**
+   * Starts `count` submissions at once, on top of the steady rate: many requests in flight at a
+   * chosen moment (a kill that must catch some mid-way).
+   */
+  burst(count: number): void {
+    for (let i = 0; i < count; i++) this.startSubmission();
+    // The steady rate goes on from where it was: the burst is extra.
+    this.extra += count;
+  }
+
   private tick(): void {
     if (!this.running) return;
     const due = Math.floor(((performance.now() - this.startedAt) / 1000) * this.opts.ratePerSec);
-    while (this.issued < due) {
-      const seq = this.issued++;
-      const keyed = this.opts.keyedShare >= 1 || (seq * 0.618034) % 1 < this.opts.keyedShare;
-      const tag = `chaos-${randomUUID()}`;
-      const submission: Submission = {
-        seq,
-        ...(keyed && { key: tag }),
-        tag,
-        attempts: [],
-        ids: [],
-        gaveUp: false,
-      };
-      this.submissions.push(submission);
-      const done = this.submit(submission).finally(() => this.outstanding.delete(done));
-      this.outstanding.add(done);
-    }
+    while (this.issued - this.extra < due) this.startSubmission();
+  }
+
+  private startSubmission(): void {
+    const seq = this.issued++;
+    const keyed = this.opts.keyedShare >= 1 || (seq * 0.618034) % 1 < this.opts.keyedShare;
+    const tag = `chaos-${randomUUID()}`;
+    const submission: Submission = {
+      seq,
+      ...(keyed && { key: tag }),
+      tag,
+      attempts: [],
+      ids: [],
+      gaveUp: false,
+    };
+    this.submissions.push(submission);
+    const done = this.submit(submission).finally(() => this.outstanding.delete(done));
+    this.outstanding.add(done);
   }
 
   private async submit(submission: Submission): Promise<void> {

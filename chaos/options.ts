@@ -13,7 +13,8 @@ export interface ChaosOptions {
   /** How often each process' RSS is read from /proc. */
   rssEveryMs: number;
   workerKill: { durationMs: number; everyMs: number };
-  kafkaOutage: { downMs: number };
+  /** clientDrainMs: the backlog of submissions refused while the broker was down takes a while to go through. */
+  kafkaOutage: { downMs: number; clientDrainMs: number };
   redisOutage: { downMs: number };
   /** Time between the API's `kill -9` and its replacement starting. */
   apiKill: { downMs: number; clientDrainMs: number };
@@ -33,7 +34,7 @@ export function fullOptions(): ChaosOptions {
     settleMs: 120_000,
     rssEveryMs: 5000,
     workerKill: { durationMs: 30_000, everyMs: 5000 },
-    kafkaOutage: { downMs: 10_000 },
+    kafkaOutage: { downMs: 10_000, clientDrainMs: 90_000 },
     redisOutage: { downMs: 10_000 },
     // An Idempotency-Key claimed by the killed API stays "in progress" for PUBLISH_TIMEOUT_MS + 60 s.
     apiKill: { downMs: 1000, clientDrainMs: 90_000 },
@@ -54,7 +55,7 @@ export function quickOptions(): ChaosOptions {
     settleMs: 60_000,
     rssEveryMs: 5000,
     workerKill: { durationMs: 12_000, everyMs: 4000 },
-    kafkaOutage: { downMs: 4000 },
+    kafkaOutage: { downMs: 4000, clientDrainMs: 10_000 },
     redisOutage: { downMs: 5000 },
     apiKill: { downMs: 500, clientDrainMs: 5000 },
     hang: { timeoutMs: 1500, burstTaskMs: 1500 },

@@ -5,7 +5,7 @@ import { RedisKeys } from '../services/shared/redis/keys';
 import { TERMINAL_STATUSES, type TaskStatus } from '../services/shared/task';
 import { decodeTaskMessage } from '../services/shared/task-message';
 import type { Deployment } from './deployment';
-import type { LoadGenerator } from './load';
+import type { Attempt, LoadGenerator } from './load';
 import { readRuns, type RunEvent } from './runs';
 import { readTopicToEnd } from './topic';
 
@@ -54,7 +54,7 @@ export interface Reconciliation {
   rerunExamples: string[];
   /** Messages on the tasks topic that are not task messages. */
   poisonOnTopic: number;
-  /** The acknowledged tasks that finished last: id, partition, when accepted and finished. */
+  /** The acknowledged task that finished last: id, partition, when accepted and finished. */
   lastFinished: string[];
 }
 
@@ -114,6 +114,25 @@ export async function waitFinished(
     if (open.length > 0) await sleep(500);
   }
   return (Date.now() - started) / 1000;
+}
+
+/** A client's attempts, runs of the same answer folded: `+5.8 s 503 unavailable in 2015 ms, +7.0 s … +60.1 s 409 … × 52`. */
+function describeAttempts(attempts: Attempt[], at: (ms: number) => string): string {
+  const runs: Attempt[][] = [];
+  for (const a of attempts) {
+    const last = runs.at(-1);
+    if (last && last[0]!.status === a.status && last[0]!.code === a.code) last.push(a);
+    else runs.push([a]);
+  }
+  return runs
+    .map((run) => {
+      const [first] = run;
+      const answer = `${first!.status || 'no answer'}${first!.code ? ` ${first!.code}` : ''}`;
+      return run.length === 1
+        ? `${at(first!.at)} ${answer} in ${Math.round(first!.ms)} ms`
+        : `${at(first!.at)} … ${at(run.at(-1)!.at)} ${answer} × ${run.length}`;
+    })
+    .join(', ');
 }
 
 /** The handler runs of one task that started after its recorded finish (see RERUN_SLACK_MS). */
@@ -206,12 +225,7 @@ export async function reconcile(
         const submission = byTag.get(tag)!;
         // Times from the start of the load, as on the scenario's timeline.
         const at = (ms: number) => `+${((ms - load.startedAtMs) / 1000).toFixed(1)} s`;
-        const attempts = submission.attempts
-          .map(
-            (a) =>
-              `${at(a.at)} ${a.status || 'no answer'}${a.code ? ` ${a.code}` : ''} in ${Math.round(a.ms)} ms`,
-          )
-          .join(', ');
+        const attempts = describeAttempts(submission.attempts, at);
         const tasks = [...set].map(
           (id) =>
             `${id.slice(0, 8)} (accepted ${at(enqueuedAt.get(id)!)}${submission.ids.includes(id) ? ', given to the client' : ''})`,
@@ -231,7 +245,7 @@ export async function reconcile(
       lastFinished: acked
         .filter((id) => records.get(id)?.finishedAt !== undefined)
         .sort((a, b) => records.get(b)!.finishedAt! - records.get(a)!.finishedAt!)
-        .slice(0, 3)
+        .slice(0, 1)
         .map((id) => {
           const at = (ms: number) => `+${((ms - load.startedAtMs) / 1000).toFixed(1)} s`;
           return (

@@ -28,6 +28,8 @@ const table = (head: string[], rows: (string | number)[][]) =>
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
 
+const shorten = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+
 /** Markdown-safe cell text. */
 const cell = (value: string | number) => String(value).replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
@@ -85,13 +87,32 @@ const EXPLANATIONS: Record<string, string> = {
     'PUBLISH_TIMEOUT_MS + 60 s. Nothing is lost or duplicated; the careful client is blocked that long.',
   'no worker left running with a dead consumer':
     "A worker's Kafka consumer crashed with a non-retriable error (`KafkaJSGroupCoordinatorNotFound`, seen " +
-    'at start-up on a busy broker and after a broker restart); kafkajs does not restart a consumer after ' +
+    'at start-up on a busy broker); kafkajs does not restart a consumer after ' +
     'such an error (`restart: false`). `services/worker/worker.ts` (the CRASH listener) and ' +
     '`services/worker/scheduler.ts` only log it: the process stays up, `/readyz` answers 503 for good and ' +
     '`/healthz` 200, so a liveness probe never restarts it. The worker consumes nothing from then on; with ' +
     'one replica the queue stops. A way out: on a crash with `restart: false`, restart the consumer (or ' +
     'exit so the orchestrator restarts the process), or let /healthz fail.',
 };
+
+/**
+ * Defects the suite's checks caught in some runs (the jest subset, earlier full runs) but not
+ * necessarily in this one: listed when their check passed here, so a lucky run hides nothing.
+ */
+const INTERMITTENT: { check: string; text: string }[] = [
+  {
+    check: 'no worker left running with a dead consumer',
+    text:
+      '**Also caught in other runs of this suite (not in this one): no worker left running with a dead ' +
+      'consumer.** ' +
+      EXPLANATIONS['no worker left running with a dead consumer']! +
+      ' Caught once in eight runs of the jest subset on this machine, at start-up on a busy broker ' +
+      '(`Crash: KafkaJSGroupCoordinatorNotFound: Failed to find group coordinator`, then `consumer crashed ' +
+      '… "restart":false`, and `worker started` logged after it). Another run had a worker that never became ' +
+      "ready again after the broker's restart (the other worker took its partitions); its log was not kept " +
+      'then, but the symptom is the same.',
+  },
+];
 
 /** Guarantee checks that failed, over all scenarios: the findings. */
 export function findings(results: ScenarioResult[]): { scenario: string; check: Check }[] {
@@ -107,7 +128,7 @@ function findingsSection(found: { scenario: string; check: Check }[]): string {
     .map((name, i) => {
       const evidence = found
         .filter((f) => f.check.name === name)
-        .map((f) => `   - ${f.scenario}: ${cell((f.check.detail ?? 'see the scenario').slice(0, 700))}`);
+        .map((f) => `   - ${f.scenario}: ${cell(shorten(f.check.detail ?? 'see the scenario', 900))}`);
       return [`${i + 1}. **${name}.** ${EXPLANATIONS[name] ?? ''}`, '', '   Evidence:', '', ...evidence].join(
         '\n',
       );
@@ -201,7 +222,8 @@ function scenarioSection(r: ScenarioResult, index: number): string {
       : '',
     table(
       ['check', 'result'],
-      r.checks.map((c) => [cell(c.name + (c.detail ? ` (${c.detail})` : '')), mark(c)]),
+      // Details are cut here; the Findings section quotes more of a failed check's.
+      r.checks.map((c) => [cell(c.name + (c.detail ? ` (${shorten(c.detail, 240)})` : '')), mark(c)]),
     ),
     `Timeline (from the start of the load): ${timeline(r)}.`,
     ...r.notes,
@@ -255,7 +277,7 @@ function limitations(run: ChaosRun): string[] {
         c.kind === 'timing'
           ? `**${r.title}**: "${c.name}" was not met in this run (${c.detail ?? 'see the figures'}). The bound is a ` +
             'timing one, measured on a shared two-core machine: the figure is reported, not claimed.'
-          : `**${r.title}**: "${c.name}" failed${c.detail ? ` (${c.detail})` : ''}: see Findings.`,
+          : `**${r.title}**: "${c.name}" failed in this run: see Findings.`,
       ),
   ]);
   return [
@@ -282,8 +304,9 @@ function limitations(run: ChaosRun): string[] {
     'An Idempotency-Key claimed by an API process that is killed stays "in progress" until its claim expires ' +
       '(PUBLISH_TIMEOUT_MS + 60 s); if that process had already put the task on Kafka, the retry after expiry ' +
       'creates a second task. See the API kill scenario for how often that happened here.',
-    `Durations are from a shared two-core machine (other jobs ran beside the suite); the rate was ` +
-      `${run.options.ratePerSec} submissions/s, far below the capacity measured in docs/benchmarks.md.`,
+    `Durations are from a shared two-core machine (other jobs ran beside the suite, at load averages ` +
+      `up to about 12); they say as much about the neighbours as about Spillway. The rate was ` +
+      `${run.options.ratePerSec} submissions/s.`,
   ];
 }
 
@@ -314,6 +337,7 @@ export function renderReport(run: ChaosRun): string {
       '(queued < running < retrying < finished within an attempt; attempts never decrease; finished never changes).',
     '## Findings',
     found.length === 0 ? 'None: every guarantee check passed in this run.' : findingsSection(found),
+    ...INTERMITTENT.filter((i) => !found.some((f) => f.check.name === i.check)).map((i) => i.text),
     '## Scenarios',
     ...run.results.map((r, i) => scenarioSection(r, i + 1)),
     '## Soak',

@@ -138,7 +138,7 @@ function ledgerChecks(
       ok: ledger.keyedSubmissionsWithSeveralTasks === 0,
       kind: 'guarantee',
       ...(ledger.keyedSubmissionsWithSeveralTasks > 0 && {
-        detail: ledger.severalTasksExamples.slice(0, 3).join('; '),
+        detail: `${ledger.keyedSubmissionsWithSeveralTasks} keys; ${ledger.severalTasksExamples.slice(0, 2).join('; ')}`,
       }),
     },
     {

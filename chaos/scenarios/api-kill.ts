@@ -8,18 +8,27 @@ import { statusBreakdown } from './common';
  * id a client was given must be on the tasks topic and finish. Requests in flight at the kill get
  * no answer; their careful clients retry with the same Idempotency-Key.
  */
+/** How long the burst runs before the kill: its requests are then at every stage of their way. */
+const BURST_HEAD_START_MS = 40;
+
 export function apiKillScenario(): ScenarioDefinition {
   const t = { killed: 0, restarted: 0, ready: 0 };
   return {
     id: 'api-kill',
     title: '`kill -9` of the API mid-load',
-    fault: 'the API process is killed with SIGKILL under load; a new one starts on the same port',
+    fault:
+      'the API process is killed with SIGKILL under load, 40 ms into a burst of a second of submissions; a new one ' +
+      'starts on the same port',
     expectNoDuplicates: true,
     deployment: { workers: 2, concurrency: 8 },
     clientDrainMs: (options) => options.apiKill.clientDrainMs,
     async inject(ctx) {
       const { deployment, options } = ctx;
       const victim = deployment.api;
+      // A second's worth of submissions at once, so the kill surely finds requests mid-way,
+      // some of them past their Kafka acknowledgement and before their answer.
+      ctx.load.burst(options.ratePerSec);
+      await sleep(BURST_HEAD_START_MS);
       await victim.kill();
       t.killed = Date.now();
       ctx.mark(`kill -9 ${victim.name}`);

@@ -25,6 +25,7 @@ export function kafkaOutageScenario(): ScenarioDefinition {
     fault: 'the private broker is stopped (SIGTERM, clean shutdown), left down, then started with its data',
     expectNoDuplicates: false,
     deployment: { workers: 2, concurrency: 8, apiEnv: { PUBLISH_TIMEOUT_MS: String(PUBLISH_TIMEOUT_MS) } },
+    clientDrainMs: (options) => options.kafkaOutage.clientDrainMs,
     async inject(ctx) {
       const kafka = ctx.deployment.cluster.kafka;
       t.stopBegin = Date.now();
