@@ -1,9 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../tests/helpers/redis-server';
 import type { ChaosCluster } from './cluster';
 import { ServiceProcess } from './service';
+
+/**
+ * How long a worker whose consumer died may take to exit: its drain (SHUTDOWN_TIMEOUT_MS, 5 s
+ * here) plus leaving the groups, with room for a busy machine.
+ */
+const EXIT_AFTER_DEAD_MS = 30_000;
 
 export const HANDLERS_MODULE = join(__dirname, '..', 'tests', 'fixtures', 'chaos-handlers.js');
 
@@ -29,8 +36,9 @@ export function chaosQueue(scenario: string): string {
 export class Deployment {
   readonly runsDir: string;
   readonly history: ServiceProcess[] = [];
-  /** Workers found with a consumer that crashed for good, and what the harness did about it. */
+  /** Workers that exited with a consumer that crashed for good, and their replacements. */
   readonly incidents: string[] = [];
+  private stopping = false;
   api!: ServiceProcess;
   workers: ServiceProcess[] = [];
   private apiPort = 0;
@@ -73,20 +81,39 @@ export class Deployment {
   }
 
   /**
-   * Waits for a process to be ready. A worker whose consumer crashed for good never will be, and
-   * nothing in it restarts the consumer: it is recorded as an incident and replaced, so the
-   * scenario can go on (in production it would stay as it is: alive, and idle).
+   * Waits for a worker to be ready, or for its replacement to be: a worker whose consumer crashed
+   * for good exits (see replaceIfConsumerDied). One that does not exit within EXIT_AFTER_DEAD_MS
+   * is an error: it would sit idle in production.
    */
   async readyOrReplaced(process: ServiceProcess, attempts = 3): Promise<void> {
     try {
       await process.ready(120_000);
     } catch (err) {
       if (!process.deadConsumer || attempts <= 1) throw err;
-      this.incidents.push(`${process.name} at start-up: ${process.deadConsumer}`);
-      this.retire(process);
-      await process.kill();
-      await this.readyOrReplaced(await this.startWorker(), attempts - 1);
+      const exited = await Promise.race([process.exited, sleep(EXIT_AFTER_DEAD_MS).then(() => undefined)]);
+      if (!exited || !process.replacement) {
+        throw new Error(`${process.name} did not exit after its consumer crashed for good: ${String(err)}`);
+      }
+      await this.readyOrReplaced(await process.replacement, attempts - 1);
     }
+  }
+
+  /**
+   * What Kubernetes does for a container that exits: a worker whose Kafka consumer died for good
+   * (kafkajs will not restart it) ends its process, and a new one is started in its place.
+   * Workers the scenario retired (killed or stopped on purpose) are not replaced here, nor is a
+   * worker that exited for another reason: that one is a failure the scenario reports.
+   */
+  private replaceIfConsumerDied(worker: ServiceProcess): void {
+    if (!worker.deadConsumer || !this.workers.includes(worker) || this.stopping) return;
+    this.retire(worker);
+    worker.replacement = this.startWorker();
+    void worker.replacement.then((replacement) =>
+      this.incidents.push(
+        `${worker.name} exited after its consumer crashed for good (${worker.deadConsumer}); ` +
+          `${replacement.name} started in its place`,
+      ),
+    );
   }
 
   /**
@@ -134,6 +161,7 @@ export class Deployment {
     });
     this.workers.push(worker);
     this.history.push(worker);
+    void worker.exited.then(() => this.replaceIfConsumerDied(worker));
     return worker;
   }
 
@@ -144,12 +172,18 @@ export class Deployment {
 
   /** Every process of the deployment that is still alive gets SIGTERM, then SIGKILL after a grace. */
   async stop(): Promise<void> {
+    this.stopping = true;
     await Promise.all(this.history.map((p) => p.stop()));
   }
 
-  /** Every worker that ever had a consumer crash for good, with the error (at start-up or later). */
-  deadConsumers(): string[] {
-    return this.history.filter((p) => p.deadConsumer).map((p) => `${p.name}: ${p.deadConsumer}`);
+  /**
+   * Workers whose consumer crashed for good but which are still running after EXIT_AFTER_DEAD_MS,
+   * with the error: each should have ended its process.
+   */
+  async runningWithDeadConsumer(): Promise<string[]> {
+    const dead = this.history.filter((p) => p.deadConsumer);
+    await Promise.race([Promise.all(dead.map((p) => p.exited)), sleep(EXIT_AFTER_DEAD_MS)]);
+    return dead.filter((p) => p.alive).map((p) => `${p.name}: ${p.deadConsumer}`);
   }
 
   /** Every join at or after `since`, for the timeline: who got which partitions when. */

@@ -36,7 +36,7 @@ export function fullOptions(): ChaosOptions {
     workerKill: { durationMs: 30_000, everyMs: 5000 },
     kafkaOutage: { downMs: 10_000, clientDrainMs: 90_000 },
     redisOutage: { downMs: 10_000 },
-    // An Idempotency-Key claimed by the killed API stays "in progress" for PUBLISH_TIMEOUT_MS + 60 s.
+    // An Idempotency-Key claimed by the killed API stays "in progress" for PUBLISH_TIMEOUT_MS + 10 s.
     apiKill: { downMs: 1000, clientDrainMs: 90_000 },
     hang: { timeoutMs: 2000, burstTaskMs: 1500 },
     rolling: { workers: 3, longTaskMs: [2000, 8000], shutdownTimeoutMs: 4000 },

@@ -65,54 +65,23 @@ export function summaryLine(r: ScenarioResult): string {
  */
 const EXPLANATIONS: Record<string, string> = {
   'one Idempotency-Key, one task on the topic':
-    'A keyed submission answered 503 while the broker was stopping or starting did land on Kafka; its ' +
-    "key was then released, and the client's retry with the same key created a second task (both run; " +
-    'the client only knows the second id). Suspected cause: `services/shared/kafka/batching-publisher.ts` ' +
-    '`flush()` treats any failed `sendBatch` as not landed (`entry.reportLanded(false)`, "the task was not ' +
-    'accepted"), but a produce request the broker appended before its connection closed, or one that timed ' +
-    'out at the client, did land. `services/api/idempotency.ts` then abandons the key (`store.abandon`, after ' +
-    '`eventualReply` says nothing landed, or at once for a plain 503). A way out: treat a send that failed ' +
-    'after its request went out as in doubt (keep the key claimed), or derive the task id from the ' +
-    'Idempotency-Key so a second publication is the same task, which the worker then skips. After a ' +
-    '`kill -9` of the API the same happens another way: a key claimed by the dead process stays "in ' +
-    'progress" for PUBLISH_TIMEOUT_MS + 60 s (`pendingTtl`, `services/api/main.ts`); if that process had ' +
-    'already put the task on Kafka, the retry after the claim expires creates a second one. The ' +
-    'deterministic id would cover that case too.',
+    'A keyed submission was published under two different task ids. The ids of a keyed request derive ' +
+    'from a seed stored with the key (`services/shared/redis/idempotency-store.ts`, `seededTaskId` in ' +
+    '`services/api/submit.ts`), and the seed is kept whenever the tasks may have reached Kafka: after a send ' +
+    'Kafka never confirmed, and after a lease taken over from a dead API process. Look there first: a path ' +
+    'that deletes the key although something may have been sent, or a submission that does not pass its seed on.',
   'no Idempotency-Key left claimed by a request that had already failed':
     'After Redis came back, keyed retries were refused with 409 `idempotency_request_in_progress` for a ' +
-    'request that had long been answered 503. Cause, reproduced on its own: the claim (`SET NX EX` in ' +
-    '`services/shared/redis/idempotency-store.ts` `begin()`) times out at the client (`commandTimeout` 2 s in ' +
-    '`services/shared/redis/connect.ts`) but is still applied once Redis answers; `respondIdempotently` ' +
-    '(`services/api/idempotency.ts`) does not release a key whose `begin()` failed, so it stays claimed for ' +
-    'PUBLISH_TIMEOUT_MS + 60 s. Nothing is lost or duplicated; the careful client is blocked that long.',
+    'request that had long been answered 503. A claim whose `begin()` timed out at the client can still be ' +
+    'applied once Redis answers; `respondIdempotently` (`services/api/idempotency.ts`) releases it with ' +
+    '`releaseEventually`, retried until Redis answers. Look there first.',
   'no worker left running with a dead consumer':
-    "A worker's Kafka consumer crashed with a non-retriable error (`KafkaJSGroupCoordinatorNotFound`, seen " +
-    'at start-up on a busy broker); kafkajs does not restart a consumer after ' +
-    'such an error (`restart: false`). `services/worker/worker.ts` (the CRASH listener) and ' +
-    '`services/worker/scheduler.ts` only log it: the process stays up, `/readyz` answers 503 for good and ' +
-    '`/healthz` 200, so a liveness probe never restarts it. The worker consumes nothing from then on; with ' +
-    'one replica the queue stops. A way out: on a crash with `restart: false`, restart the consumer (or ' +
-    'exit so the orchestrator restarts the process), or let /healthz fail.',
+    "A worker's Kafka consumer crashed with an error kafkajs does not restart after (`restart: false`, for " +
+    'example `KafkaJSGroupCoordinatorNotFound` on a busy broker), and the process did not exit. The CRASH ' +
+    'listeners in `services/worker/worker.ts` and `services/worker/scheduler.ts` call `onConsumerLost`, ' +
+    "which resolves the worker's `failed`, and `runService` (`services/shared/lifecycle.ts`) then stops the " +
+    'worker and exits 1 so that Kubernetes restarts it. Look there first.',
 };
-
-/**
- * Defects the suite's checks caught in some runs (the jest subset, earlier full runs) but not
- * necessarily in this one: listed when their check passed here, so a lucky run hides nothing.
- */
-const INTERMITTENT: { check: string; text: string }[] = [
-  {
-    check: 'no worker left running with a dead consumer',
-    text:
-      '**Also caught in other runs of this suite (not in this one): no worker left running with a dead ' +
-      'consumer.** ' +
-      EXPLANATIONS['no worker left running with a dead consumer']! +
-      ' Caught once in eight runs of the jest subset on this machine, at start-up on a busy broker ' +
-      '(`Crash: KafkaJSGroupCoordinatorNotFound: Failed to find group coordinator`, then `consumer crashed ' +
-      '… "restart":false`, and `worker started` logged after it). Another run had a worker that never became ' +
-      "ready again after the broker's restart (the other worker took its partitions); its log was not kept " +
-      'then, but the symptom is the same.',
-  },
-];
 
 /** Guarantee checks that failed, over all scenarios: the findings. */
 export function findings(results: ScenarioResult[]): { scenario: string; check: Check }[] {
@@ -301,9 +270,8 @@ function limitations(run: ChaosRun): string[] {
       'guarantees (release on time, callbacks at least once) are not shown here.',
     'One API process and one queue per scenario; several API replicas behind a load balancer, and several ' +
       'queues sharing a broker under faults, are not exercised.',
-    'An Idempotency-Key claimed by an API process that is killed stays "in progress" until its claim expires ' +
-      '(PUBLISH_TIMEOUT_MS + 60 s); if that process had already put the task on Kafka, the retry after expiry ' +
-      'creates a second task. See the API kill scenario for how often that happened here.',
+    'An Idempotency-Key claimed by an API process that is killed answers 409 "in progress" until its lease ' +
+      'runs out (PUBLISH_TIMEOUT_MS + 10 s); clients must retry 409 for at least that long.',
     `Durations are from a shared two-core machine (other jobs ran beside the suite, at load averages ` +
       `up to about 12); they say as much about the neighbours as about Spillway. The rate was ` +
       `${run.options.ratePerSec} submissions/s.`,
@@ -337,7 +305,6 @@ export function renderReport(run: ChaosRun): string {
       '(queued < running < retrying < finished within an attempt; attempts never decrease; finished never changes).',
     '## Findings',
     found.length === 0 ? 'None: every guarantee check passed in this run.' : findingsSection(found),
-    ...INTERMITTENT.filter((i) => !found.some((f) => f.check.name === i.check)).map((i) => i.text),
     '## Scenarios',
     ...run.results.map((r, i) => scenarioSection(r, i + 1)),
     '## Soak',

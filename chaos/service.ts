@@ -21,9 +21,11 @@ export class ServiceProcess {
   readonly assignments: string[] = [];
   /**
    * Set when the worker logged that one of its Kafka consumers crashed and kafkajs will not
-   * restart it (`restart: false`): the process runs on, but that consumer is gone for good.
+   * restart it (`restart: false`): the worker should then end its process.
    */
   deadConsumer?: string;
+  /** The worker the deployment started in this one's place after it exited with a dead consumer. */
+  replacement?: Promise<ServiceProcess>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly startedAt = Date.now();
 

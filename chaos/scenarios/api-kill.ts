@@ -77,15 +77,15 @@ export function apiKillScenario(): ScenarioDefinition {
       );
       ctx.notes.push(
         'An Idempotency-Key is claimed in Redis before the task is sent to Kafka and completed after. A key whose ' +
-          'API died in between stays claimed (409 in progress) until its claim expires, PUBLISH_TIMEOUT_MS + 60 s ' +
-          'later; only then can a retry go through. If the dead API had already put the task on Kafka, that retry ' +
-          'creates a second task: counted above as "submissions that became two tasks" (the first one runs, but ' +
-          'its id never reached a client).',
+          "API died in between answers 409 in progress until the claim's lease runs out (PUBLISH_TIMEOUT_MS + 10 s); " +
+          'then a retry takes the claim over with the seed the dead process derived its task ids from, so if that ' +
+          'process had already put the task on Kafka, the retry publishes the same id again, not a second task. ' +
+          '"Submissions that became two tasks" above counts any that did.',
       );
       if (blocked.length > 0 && ledger.gaveUp > 0) {
         ctx.notes.push(
-          `${ledger.gaveUp} submission(s) stopped retrying before their key's claim expired (the client's patience ` +
-            'in this run is shorter than the claim); they were never acknowledged, so they are not owed.',
+          `${ledger.gaveUp} submission(s) stopped retrying before their key's lease ran out (the client's patience ` +
+            'in this run is shorter than the lease); they were never acknowledged, so they are not owed.',
         );
       }
     },

@@ -126,8 +126,9 @@ export function kafkaOutageScenario(): ScenarioDefinition {
         `The API ran with PUBLISH_TIMEOUT_MS=${PUBLISH_TIMEOUT_MS}. "While down" is from the broker process' exit to ` +
           'the start of the next one; answers during its clean shutdown and its JVM start are not counted there. ' +
           'A submission refused while its send was already on the wire may still land once the broker is back ' +
-          '(kafkajs retries it): such a task runs although its client only heard 503, and a client that retries ' +
-          'with the same Idempotency-Key is then given that task, not a second one.',
+          '(kafkajs retries it): such a task runs although its client only heard 503. A client that retries with ' +
+          'the same Idempotency-Key is given that task: its ids derive from a seed kept with the key, so even a ' +
+          'retry after Kafka never confirmed the first send publishes the same id again, which the workers run once.',
       );
     },
   };

@@ -11,7 +11,8 @@ export interface Reply {
 
 /**
  * A failure whose work may still complete (a Kafka send in doubt): the key stays claimed until
- * `eventualReply` settles, then remembers that reply, or is released if nothing was created.
+ * `eventualReply` settles, then remembers that reply, or, if Kafka never confirmed, keeps the
+ * seed for the retry.
  */
 export class ReplyInDoubt extends UnavailableError {
   constructor(
@@ -28,17 +29,19 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /**
  * Runs `handle` at most once per Idempotency-Key (per API key): a repeat of the same request
  * gets the first response again with status 200 and `Idempotent-Replayed: true`; the same key with
- * a different body is 409. A request that created nothing (an error) releases the key.
+ * a different body is 409. `handle` gets the seed its task ids must derive from: a request that
+ * retries one whose tasks may have reached Kafka gets the same seed, so it cannot create new
+ * tasks; without a key it gets undefined (random ids).
  */
 export async function respondIdempotently(
   store: IdempotencyStore,
   req: Request,
   res: Response,
-  handle: () => Promise<Reply>,
+  handle: (idSeed: string | undefined) => Promise<Reply>,
 ): Promise<void> {
   const clientKey = req.get('idempotency-key');
   if (clientKey === undefined) {
-    const reply = await handle();
+    const reply = await handle(undefined);
     res.status(reply.status).json(reply.body);
     return;
   }
@@ -50,7 +53,16 @@ export async function respondIdempotently(
   const fingerprint = createHash('sha256')
     .update(`${req.method} ${req.path}\n${JSON.stringify(req.body)}`)
     .digest('hex');
-  const prior = await store.begin(req.principal, clientKey, fingerprint);
+  const claim = store.claim(req.principal, clientKey, fingerprint);
+  let prior;
+  try {
+    prior = await store.begin(claim);
+  } catch (err) {
+    // Redis may have taken the claim and lost only the answer: left alone, it would answer 409
+    // to every retry until its lease ran out.
+    store.releaseEventually(claim);
+    throw err;
+  }
   switch (prior.state) {
     case 'mismatch':
       throw new ApiError(
@@ -71,27 +83,26 @@ export async function respondIdempotently(
       res.status(200).set('Idempotent-Replayed', 'true').json(prior.body);
       return;
   }
+  const { seed } = prior;
   let reply: Reply;
   try {
-    reply = await handle();
+    reply = await handle(seed);
   } catch (err) {
     if (err instanceof ReplyInDoubt) {
-      // A retry with this key meanwhile gets 409 in progress, then the real outcome: never a second task.
+      // A retry meanwhile gets 409 in progress, then the real outcome. If Kafka never confirms,
+      // the key keeps its seed: a retry publishes the same task ids, never a second task.
       void err.eventualReply
         .then((late) =>
-          late
-            ? store.complete(req.principal, clientKey, fingerprint, late.status, late.body)
-            : store.abandon(req.principal, clientKey),
+          late ? store.complete(claim, seed, late.status, late.body) : store.release(claim, true),
         )
         .catch(() => undefined);
     } else {
-      await store.abandon(req.principal, clientKey).catch(() => undefined);
+      // Nothing was sent: the key is free again (unless an earlier holder may have sent).
+      await store.release(claim, false).catch(() => undefined);
     }
     throw err;
   }
   // The tasks exist now: a failure to remember the reply must not turn into an error for them.
-  await store
-    .complete(req.principal, clientKey, fingerprint, reply.status, reply.body)
-    .catch(() => undefined);
+  await store.complete(claim, seed, reply.status, reply.body).catch(() => undefined);
   res.status(reply.status).json(reply.body);
 }

@@ -55,19 +55,20 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
   const metrics = new ApiMetrics(store);
   const publisher = new BatchingPublisher(kafka, config.publishing, metrics);
   await publisher.connect();
-  const pendingTtl = Math.ceil(config.publishing.timeoutMs / 1000) + 60;
+  // A key's claim outlasts the publish timeout, which bounds a live request: after that a retry
+  // takes over the claim (and its seed) from a holder that died without answering.
   const idempotency = new IdempotencyStore(
     config.redis.url,
     config.queue,
     config.idempotencyTtlSeconds,
-    pendingTtl,
+    config.publishing.timeoutMs + 10_000,
   );
-  // Same lifetime as task records; a replay's claim must outlive its submission, like a pending key.
+  // Same lifetime as task records; a replay's claim must outlive its submission.
   const deadLetters = new RedisDeadLetterStore({
     url: config.redis.url,
     queue: config.queue,
     ttlSeconds: config.taskTtlSeconds,
-    replayClaimSeconds: pendingTtl,
+    replayClaimSeconds: Math.ceil(config.publishing.timeoutMs / 1000) + 60,
   });
   const watcher = new TaskWatcher(config.redis.url, config.queue);
   // Lag questions may retry (a coordinator can be busy); the readiness probe must not, so it fails fast.

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { InDoubtError, type OutgoingMessage, type Publisher } from '../shared/kafka/batching-publisher';
 import { UnavailableError } from '../shared/errors';
 import { planDelay, RELEASE_AT_HEADER } from '../shared/kafka/delay-tiers';
@@ -6,7 +6,7 @@ import type { KafkaNames } from '../shared/kafka/names';
 import type { Logger } from '../shared/logger';
 import type { TaskStore, Transition } from '../shared/redis/task-store';
 import type { TaskMessage } from '../shared/task';
-import { encodeTaskMessage } from '../shared/task-message';
+import { encodeTaskMessage, partitionKeyOf } from '../shared/task-message';
 import type { ApiEvents } from './events';
 import type { Submission } from './validation';
 
@@ -54,17 +54,22 @@ export interface SubmitterDeps {
 export class TaskSubmitter {
   constructor(private readonly deps: SubmitterDeps) {}
 
-  async submit(submissions: Submission[]): Promise<Accepted[]> {
+  /**
+   * `idSeed` fixes the ids (an Idempotency-Key's seed): submitting the same submissions with the
+   * same seed again publishes the same tasks, which the workers run once.
+   */
+  async submit(submissions: Submission[], idSeed?: string): Promise<Accepted[]> {
     const { publisher, names, events } = this.deps;
     const started = performance.now();
     const now = Date.now();
-    const planned = submissions.map((submission): Planned => {
-      const message: TaskMessage = { id: randomUUID(), enqueuedAt: now, ...submission };
+    const planned = submissions.map((submission, index): Planned => {
+      const id = idSeed === undefined ? randomUUID() : seededTaskId(idSeed, index);
+      const message: TaskMessage = { id, enqueuedAt: now, ...submission };
       const delay = message.runAt === undefined ? undefined : planDelay(message.runAt, now, names.delayTiers);
       const outgoing: OutgoingMessage = {
         topic: delay?.topic ?? names.tasksTopic,
         value: encodeTaskMessage(message),
-        ...(message.key !== undefined && { key: message.key }),
+        key: partitionKeyOf(message),
         ...(delay && { headers: { [RELEASE_AT_HEADER]: String(delay.releaseAt) } }),
       };
       return { message, outgoing, status: delay ? 'scheduled' : 'queued' };
@@ -114,4 +119,13 @@ export class TaskSubmitter {
       ...(status === 'scheduled' && { runAt: new Date(message.runAt!).toISOString() }),
     }));
   }
+}
+
+/** A UUID (version 8: vendor-defined) made from a seed and a task's place in its request. */
+export function seededTaskId(seed: string, index: number): string {
+  const bytes = createHash('sha256').update(`${seed}/${index}`).digest().subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x80;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join('-');
 }

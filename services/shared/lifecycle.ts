@@ -53,14 +53,22 @@ export function onceInOrder(cleanups: (() => Promise<unknown>)[]): () => Promise
   };
 }
 
+/** A started service: `failed`, if given, resolves when it can no longer work (then it is stopped). */
+export interface RunningService {
+  stop(): Promise<void>;
+  failed?: Promise<Error>;
+}
+
 /**
  * The entry point of a service process: loads its config (printing every bad variable and
- * exiting 1 if any), starts it, and hands its stop() to the signal handlers.
+ * exiting 1 if any), starts it, and hands its stop() to the signal handlers. A service that
+ * fails while running is stopped and the process exits 1: an idle process that stays up would
+ * look alive to its orchestrator for ever, while a restarted one starts afresh.
  */
 export function runService<C extends CommonConfig>(
   service: string,
   loadConfig: () => C,
-  start: (config: C, logger: Logger) => Promise<{ stop(): Promise<void> }>,
+  start: (config: C, logger: Logger) => Promise<RunningService>,
 ): void {
   let config: C;
   try {
@@ -71,7 +79,14 @@ export function runService<C extends CommonConfig>(
   }
   const logger = createLogger(config.logLevel, { service, queue: config.queue });
   start(config, logger).then(
-    (running) => exitOnSignals(logger, running.stop),
+    (running) => {
+      exitOnSignals(logger, running.stop);
+      void running.failed?.then(async (err) => {
+        logger.error('cannot go on; stopping so that the process is restarted', { error: String(err) });
+        await running.stop().catch(() => undefined);
+        process.exit(1);
+      });
+    },
     (err: unknown) => {
       logger.error('failed to start', { error: String(err) });
       process.exit(1);

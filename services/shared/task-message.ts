@@ -2,6 +2,15 @@ import { DEFAULT_MAX_ATTEMPTS, type AttemptFailure, type JsonValue, type TaskMes
 
 /** The one owner of the tasks topic's wire format: JSON, UTF-8, fields of TaskMessage. */
 
+/**
+ * The Kafka key of a task's message: its ordering key, or else its id. Every copy of one task
+ * (an Idempotency-Key retry publishes the same id again) then lands in one partition, where the
+ * worker's key lanes run one at a time, so the second copy finds the first's outcome.
+ */
+export function partitionKeyOf(task: Pick<TaskMessage, 'id' | 'key'>): string {
+  return task.key ?? task.id;
+}
+
 export function encodeTaskMessage(message: TaskMessage): Buffer {
   return Buffer.from(JSON.stringify(message));
 }

@@ -46,6 +46,11 @@ export interface RunningWorker {
   port: number;
   /** Stops the scheduler, drains in-flight tasks, leaves the groups, disconnects. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Resolves if a consumer died for good (kafkajs does not restart it after some errors): the
+   * process can no longer do its work, and should stop and exit so that it is restarted.
+   */
+  failed: Promise<Error>;
 }
 
 /** Wires and starts a worker process: the one place it connects to Kafka and Redis. */
@@ -78,6 +83,8 @@ export async function startWorker(
   // One abort listener per running task (and callback): the default limit of 10 would warn.
   setMaxListeners(config.concurrency * 2 + 10, shutdown.signal);
   const persist = persistent(logger, shutdown.signal);
+  let consumerLost!: (error: Error) => void;
+  const failed = new Promise<Error>((resolve) => (consumerLost = resolve));
   const runner = new TaskRunner({
     store,
     handlers,
@@ -118,6 +125,7 @@ export async function startWorker(
     },
     events: metrics,
     logger,
+    onConsumerLost: consumerLost,
   });
   worker.shutdownSignal.addEventListener('abort', () => shutdown.abort());
   // Every worker also runs a scheduler: delayed tasks need no separate deployment, and the
@@ -138,6 +146,7 @@ export async function startWorker(
     store,
     events: metrics,
     logger: logger.child({ component: 'scheduler' }),
+    onConsumerLost: consumerLost,
   });
 
   const groupMembership = {
@@ -182,7 +191,7 @@ export async function startWorker(
     schedulerGroup: names.schedulerGroup,
   });
 
-  return { port, stop };
+  return { port, stop, failed };
 }
 
 if (require.main === module) {

@@ -12,7 +12,7 @@ import {
   type TaskError,
   type TaskMessage,
 } from '../shared/task';
-import { encodeTaskMessage } from '../shared/task-message';
+import { encodeTaskMessage, partitionKeyOf } from '../shared/task-message';
 import type { WorkerEvents } from './events';
 import type { HandlerRegistry } from './handlers';
 import { runHandler, ShutdownInterruption, type HandlerOutcome } from './handler-run';
@@ -149,7 +149,7 @@ export class TaskRunner {
           topic: plan.topic,
           value: encodeTaskMessage(next),
           headers: { [RELEASE_AT_HEADER]: String(plan.releaseAt) },
-          ...(task.key !== undefined && { key: task.key }),
+          key: partitionKeyOf(task),
         },
       ]),
     );

@@ -19,6 +19,8 @@ export interface SchedulerDeps {
   store: Pick<TaskStore, 'transitionMany'>;
   events: SchedulerEvents;
   logger: Logger;
+  /** Called when kafkajs gives up on the consumer (a crash it does not restart): no delayed task is released. */
+  onConsumerLost(error: Error): void;
   /** Most messages in one sendBatch request (default 500). */
   maxSendBatch?: number;
   /**
@@ -68,6 +70,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       error: String(event.payload.error),
       restart: event.payload.restart,
     });
+    if (!event.payload.restart) deps.onConsumerLost(event.payload.error);
   });
   consumer.on(consumer.events.STOP, () => {
     joined = false;

@@ -22,6 +22,8 @@ export interface WorkerDeps {
   deadLetterPoison(entry: DeadLetter): Promise<void>;
   events: WorkerEvents;
   logger: Logger;
+  /** Called when kafkajs gives up on the consumer (a crash it does not restart): nothing more is consumed. */
+  onConsumerLost(error: Error): void;
 }
 
 export interface Worker {
@@ -79,6 +81,7 @@ export function createWorker(deps: WorkerDeps): Worker {
   consumer.on(consumer.events.CRASH, (event) => {
     joined = false;
     logger.error('consumer crashed', { error: String(event.payload.error), restart: event.payload.restart });
+    if (!event.payload.restart) deps.onConsumerLost(event.payload.error);
   });
   consumer.on(consumer.events.STOP, () => {
     joined = false;
@@ -213,7 +216,11 @@ export function createWorker(deps: WorkerDeps): Worker {
       stopping ??= (async () => {
         // Stop taking tasks first, keep the group membership while tasks drain, so commits still count.
         draining = true;
-        consumer.pause([{ topic: deps.tasksTopic }]);
+        try {
+          consumer.pause([{ topic: deps.tasksTopic }]);
+        } catch {
+          // A consumer kafkajs gave up on (see onConsumerLost) cannot pause, and fetches nothing.
+        }
         const deadline = setTimeout(() => shutdown.abort(), drainMs);
         await slots.drained();
         clearTimeout(deadline);

@@ -21,25 +21,6 @@ const SCENARIO_TIMEOUT_MS = 360_000;
  */
 const LANES = 2;
 /**
- * Guarantee checks that a scenario can fail today because of a known defect in the services
- * (reported in docs/reliability.md under Findings): printed when they fail, not asserted, so the
- * subset stays green until the fix lands. Remove an entry once its defect is fixed.
- */
-const KNOWN_FINDINGS = new Set([
-  // A keyed submission refused with 503 while the broker shut down can land anyway after its key
-  // was released, and the client's retry then creates a second task (batching-publisher.ts
-  // reports a failed send as "not landed" although its request may have reached the broker).
-  'one Idempotency-Key, one task on the topic',
-  // A claim (SET NX) that timed out while Redis was down is sent by ioredis' offline queue once
-  // Redis is back, so the key stays "in progress" until the claim expires, for no request.
-  'no Idempotency-Key left claimed by a request that had already failed',
-  // kafkajs gives up on a consumer after a non-retriable error (KafkaJSGroupCoordinatorNotFound
-  // while the coordinator moves or loads); worker.ts and scheduler.ts only log it, so the
-  // process runs on without consuming, live but never ready again.
-  'no worker left running with a dead consumer',
-]);
-
-/**
  * The chaos suite (`npm run chaos`, chaos/) shortened: the same scenarios with fewer seconds of
  * load and fault each, against real processes and a private Kafka and Redis. Only guarantees
  * are asserted (no acknowledged task lost, no status backwards, no succeeded task run again,
@@ -109,14 +90,7 @@ describe('chaos: faults under a steady load (shortened)', () => {
   function expectGuaranteesHeld(result: ScenarioResult): void {
     expect(result.error).toBeUndefined();
     const failed = result.checks.filter((c) => c.kind === 'guarantee' && !c.ok);
-    for (const c of failed.filter((c) => KNOWN_FINDINGS.has(c.name))) {
-      console.warn(`known finding in ${result.id}: ${c.name}${c.detail ? `: ${c.detail}` : ''}`);
-    }
-    expect(
-      failed
-        .filter((c) => !KNOWN_FINDINGS.has(c.name))
-        .map((c) => `${c.name}${c.detail ? `: ${c.detail}` : ''}`),
-    ).toEqual([]);
+    expect(failed.map((c) => `${c.name}${c.detail ? `: ${c.detail}` : ''}`)).toEqual([]);
     const ledger = result.ledger!;
     expect(ledger.acknowledged).toBeGreaterThan(0);
     expect(ledger.lost).toBe(0);

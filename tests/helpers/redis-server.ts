@@ -67,6 +67,18 @@ export class PrivateRedis {
     );
   }
 
+  /**
+   * Freezes the server (SIGSTOP): connections stay open and commands are received but not
+   * answered, as with a Redis stalled on a slow disk or starved of CPU. resume() answers them.
+   */
+  pause(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.process?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
     const child = this.process;
     if (!child || child.exitCode !== null) return;

@@ -75,6 +75,7 @@ async function startScheduler({ producer, maxSendBatch }: HarnessOptions = {}): 
       schedulerPoisonMessage: () => counts.poison++,
     },
     logger: createLogger('debug', {}, (line) => logs.push(JSON.parse(line))),
+    onConsumerLost: (error) => logs.push({ msg: 'consumer lost', error: String(error) }),
     ...(maxSendBatch !== undefined && { maxSendBatch }),
   });
   running.push(scheduler);

@@ -5,10 +5,10 @@ import { HandlerRegistry } from '../../services/worker/handlers';
 import { startWorker, type RunningWorker } from '../../services/worker/main';
 import { kafkaNames } from '../../services/shared/kafka/names';
 import { RedisTaskStore } from '../../services/shared/redis/redis-task-store';
-import { encodeTaskMessage } from '../../services/shared/task-message';
+import { encodeTaskMessage, partitionKeyOf } from '../../services/shared/task-message';
 import type { JsonValue, TaskRecord } from '../../services/shared/task';
 import { request } from '../helpers/http';
-import { writeRaw } from '../helpers/kafka';
+import { produce, writeRaw } from '../helpers/kafka';
 import { eventually, KAFKA_BROKERS, quietLogger, REDIS_URL, uniqueQueue } from '../helpers/stack';
 
 describe('worker against real Kafka and Redis', () => {
@@ -19,10 +19,14 @@ describe('worker against real Kafka and Redis', () => {
   let worker: RunningWorker;
 
   beforeAll(async () => {
-    const handlers = registerDemoHandlers(new HandlerRegistry()).register('count', async (_payload, ctx) => {
+    const count = async (ctx: { taskId: string; attempt: number }, ms: number) => {
       runs.set(ctx.taskId, (runs.get(ctx.taskId) ?? 0) + 1);
+      await new Promise((resolve) => setTimeout(resolve, ms));
       return { attempt: ctx.attempt };
-    });
+    };
+    const handlers = registerDemoHandlers(new HandlerRegistry())
+      .register('count', (_payload, ctx) => count(ctx, 0))
+      .register('count-slowly', (_payload, ctx) => count(ctx, 500));
     const config = loadWorkerConfig({ PORT: '0', SPILLWAY_QUEUE: queue, KAFKA_BROKERS, REDIS_URL });
     worker = await startWorker(config, quietLogger, handlers);
   });
@@ -104,6 +108,31 @@ describe('worker against real Kafka and Redis', () => {
     await eventually(async () => {
       const metrics = (await request(`http://127.0.0.1:${worker.port}`, 'GET', '/metrics')).body as string;
       return /spillway_task_duplicates_skipped_total\{type="count"\} 1/.test(metrics) ? true : undefined;
+    });
+    expect(runs.get(id)).toBe(1);
+  });
+
+  it('runs two copies of one task published together (an Idempotency-Key retry) once', async () => {
+    const id = randomUUID();
+    // As the API publishes them: keyed by the id, so both copies are in one partition.
+    const copy = {
+      key: partitionKeyOf({ id }),
+      value: encodeTaskMessage({
+        id,
+        type: 'count-slowly',
+        payload: null,
+        enqueuedAt: Date.now(),
+        maxAttempts: 1,
+      }),
+    };
+    await produce(topic, [copy, copy]);
+    await finished(id);
+    // The second copy waits for the first (key lanes), then finds it succeeded.
+    await eventually(async () => {
+      const metrics = (await request(`http://127.0.0.1:${worker.port}`, 'GET', '/metrics')).body as string;
+      return /spillway_task_duplicates_skipped_total\{type="count-slowly"\} 1/.test(metrics)
+        ? true
+        : undefined;
     });
     expect(runs.get(id)).toBe(1);
   });

@@ -60,7 +60,8 @@ export function deadLettersRouter({ deadLetters, submitter, logger }: DeadLetter
     };
     let accepted: Accepted;
     try {
-      [accepted] = (await submitter.submit([submission])) as [Accepted];
+      // Seeded by the dead letter: a replay retried after an unconfirmed send publishes the same task.
+      [accepted] = (await submitter.submit([submission], `replay:${id}`)) as [Accepted];
     } catch (err) {
       const release = () =>
         deadLetters.releaseReplay(id, claim.token).catch((releaseErr: unknown) =>

@@ -35,7 +35,7 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
   const limitBatch = submissionLimit?.charge(batchCost(deps.maxBatchTasks)) ?? noLimit;
 
   router.post('/v1/tasks', limitOne, requireJson, async (req, res) => {
-    await respondIdempotently(idempotency, req, res, async () => {
+    await respondIdempotently(idempotency, req, res, async (idSeed) => {
       let submission;
       try {
         submission = validator.submission(req.body, Date.now());
@@ -44,14 +44,14 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
         events.tasksEnqueued('', 'invalid', 1);
         throw err;
       }
-      const [accepted] = await inDoubtAsReply(submitter.submit([submission]), ([late]) => late);
+      const [accepted] = await inDoubtAsReply(submitter.submit([submission], idSeed), ([late]) => late);
       res.location(`/v1/tasks/${accepted!.id}`);
       return { status: 202, body: accepted as unknown as JsonValue };
     });
   });
 
   router.post('/v1/tasks/batch', limitBatch, requireJson, async (req, res) => {
-    await respondIdempotently(idempotency, req, res, async () => {
+    await respondIdempotently(idempotency, req, res, async (idSeed) => {
       const items = validator.batch(req.body);
       const now = Date.now();
       const checked = items.map((item, i) => {
@@ -79,7 +79,7 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
         const results = checked.map((c) => (c.submission ? accepted[next++] : { error: c.error }));
         return { accepted: accepted.length, rejected, results };
       };
-      const accepted = await inDoubtAsReply(submitter.submit(valid), batchReply);
+      const accepted = await inDoubtAsReply(submitter.submit(valid, idSeed), batchReply);
       return { status: 202, body: batchReply(accepted) as unknown as JsonValue };
     });
   });

@@ -48,9 +48,10 @@ export class RedisKeys {
     return `${this.prefix}rate-limit:${subject}`;
   }
 
-  /** String holding an Idempotency-Key's state; the client's key is hashed to bound its length. */
+  /** Hash holding an Idempotency-Key's state; the client's key is hashed to bound its length. */
   idempotency(scope: string, clientKey: string): string {
     const digest = createHash('sha256').update(clientKey).digest('hex');
-    return `${this.prefix}idempotency:${scope}:${digest}`;
+    // Not "idempotency:", where earlier versions kept a string: an upgrade never meets the old type.
+    return `${this.prefix}idempotency-claim:${scope}:${digest}`;
   }
 }
