@@ -1,7 +1,6 @@
 import { once, setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { Partitioners } from 'kafkajs';
 import { probeRouter } from '../shared/http/probes';
 import { createKafka, prepareTopics } from '../shared/kafka/client';
 import { kafkaNames } from '../shared/kafka/names';
@@ -16,6 +15,7 @@ import { WorkerMetrics } from './metrics';
 import { createScheduler } from './scheduler';
 import { createWorker } from './worker';
 import { BatchingPublisher } from '../shared/kafka/batching-publisher';
+import { JavaCompatiblePartitioner } from '../shared/kafka/partitioner';
 import { CancelListener } from '../shared/redis/cancel-listener';
 import { RedisDeadLetterStore } from '../shared/redis/dead-letter-store';
 import { taskView } from '../shared/task-view';
@@ -140,7 +140,7 @@ export async function startWorker(
     producer: kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: JavaCompatiblePartitioner,
     }),
     names,
     store,

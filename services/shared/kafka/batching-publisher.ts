@@ -1,4 +1,5 @@
-import { Partitioners, type Kafka, type Producer, type TopicMessages } from 'kafkajs';
+import type { Kafka, Producer, TopicMessages } from 'kafkajs';
+import { JavaCompatiblePartitioner } from './partitioner';
 import { UnavailableError } from '../errors';
 
 /**
@@ -89,7 +90,7 @@ export class BatchingPublisher implements Publisher {
     return this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: JavaCompatiblePartitioner,
     });
   }
 
