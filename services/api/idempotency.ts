@@ -97,8 +97,10 @@ export async function respondIdempotently(
         )
         .catch(() => undefined);
     } else {
-      // Nothing was sent: the key is free again (unless an earlier holder may have sent).
-      await store.release(claim, false).catch(() => undefined);
+      // A 503 may come from a send that failed after the broker had appended it (the connection
+      // closed before the answer): keep the seed, so a retry cannot make it a second task. Any
+      // other error sent nothing, and frees the key (unless an earlier holder may have sent).
+      await store.release(claim, err instanceof UnavailableError).catch(() => undefined);
     }
     throw err;
   }
