@@ -5,6 +5,7 @@ import type { SystemName } from '../serve';
 import { benchQueue, REDIS_URL, sleep } from '../stack';
 import { summarize, type Summary } from '../stats';
 import { submitTasks } from './submit';
+import { dropQueues } from '../cleanup';
 
 export interface DrainRow {
   system: SystemName;
@@ -69,5 +70,6 @@ async function oneDrain(system: SystemName, tasks: number): Promise<number> {
   } finally {
     await worker?.stop();
     await api.stop();
+    await dropQueues([{ system, queue }]);
   }
 }

@@ -7,6 +7,7 @@ import type { SystemName } from '../serve';
 import { benchQueue, REDIS_URL, waitFor } from '../stack';
 import { summarize, type Summary } from '../stats';
 import { submitTasks } from './submit';
+import { dropQueues } from '../cleanup';
 
 export interface SlowRow {
   system: SystemName;
@@ -133,5 +134,6 @@ async function oneRun(plan: Plan, taskMs: number): Promise<number> {
   } finally {
     await worker.stop();
     await api.stop();
+    await dropQueues([{ system: plan.system, queue }]);
   }
 }

@@ -8,6 +8,7 @@ import {
 } from '../../services/shared/redis/dead-letter-store';
 import { RedisKeys } from '../../services/shared/redis/keys';
 import { REDIS_URL, uniqueQueue } from '../helpers/stack';
+import { deleteMatching } from '../helpers/redis-keys';
 
 const TTL_SECONDS = 3600;
 
@@ -46,8 +47,7 @@ describe('RedisDeadLetterStore against a real Redis', () => {
 
   afterAll(async () => {
     for (const queue of queues) {
-      const keys = await raw.keys(`${new RedisKeys(queue).prefix}*`);
-      if (keys.length > 0) await raw.del(...keys);
+      await deleteMatching(raw, `${new RedisKeys(queue).prefix}*`);
     }
     await Promise.all([...stores.map((store) => store.close()), raw.quit()]);
   });

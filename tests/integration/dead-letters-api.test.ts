@@ -13,6 +13,7 @@ import { request, serve } from '../helpers/http';
 import { readTopic } from '../helpers/kafka';
 import { apiFor } from '../helpers/services';
 import { eventually, quietLogger, REDIS_URL, uniqueQueue } from '../helpers/stack';
+import { deleteMatching } from '../helpers/redis-keys';
 
 /** The shared fixture, with this suite's task fields. */
 const deadLetter = (deadAt: number, extra: Partial<DeadLetter> = {}): DeadLetter =>
@@ -37,8 +38,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 async function removeKeys(queue: string): Promise<void> {
   const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`${new RedisKeys(queue).prefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
+  await deleteMatching(redis, `${new RedisKeys(queue).prefix}*`);
   await redis.quit();
 }
 

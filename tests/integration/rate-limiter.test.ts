@@ -6,6 +6,7 @@ import { RedisKeys } from '../../services/shared/redis/keys';
 import { RedisRateLimiter } from '../../services/shared/redis/rate-limiter';
 import { request, serve } from '../helpers/http';
 import { quietLogger, REDIS_URL, uniqueQueue } from '../helpers/stack';
+import { deleteMatching } from '../helpers/redis-keys';
 
 describe('RedisRateLimiter (the token bucket script, on the real Redis)', () => {
   const queue = uniqueQueue();
@@ -18,8 +19,7 @@ describe('RedisRateLimiter (the token bucket script, on the real Redis)', () => 
   };
   afterAll(async () => {
     await Promise.all(limiters.map((l) => l.close()));
-    const keys = await redis.keys(`${new RedisKeys(queue).prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await deleteMatching(redis, `${new RedisKeys(queue).prefix}*`);
     await redis.quit();
   });
 

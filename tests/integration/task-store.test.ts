@@ -4,6 +4,7 @@ import { RedisKeys } from '../../services/shared/redis/keys';
 import { RedisTaskStore } from '../../services/shared/redis/redis-task-store';
 import type { Transition } from '../../services/shared/redis/task-store';
 import { eventually, REDIS_URL, uniqueQueue } from '../helpers/stack';
+import { deleteMatching } from '../helpers/redis-keys';
 
 describe('RedisTaskStore against a real Redis', () => {
   const queue = uniqueQueue();
@@ -27,8 +28,7 @@ describe('RedisTaskStore against a real Redis', () => {
   });
 
   afterAll(async () => {
-    const keys = await raw.keys(`${new RedisKeys(queue).prefix}*`);
-    if (keys.length > 0) await raw.del(...keys);
+    await deleteMatching(raw, `${new RedisKeys(queue).prefix}*`);
     await Promise.all([store.close(), raw.quit()]);
   });
 
