@@ -14,6 +14,7 @@ import type { BenchOptions } from '../options';
 import { benchKafka, KAFKA_BROKERS, REDIS_URL } from '../stack';
 import { summarize, type Summary } from '../stats';
 import { single } from './enqueue';
+import { deleteMatching } from '../../tests/helpers/redis-keys';
 
 const run = promisify(execFile);
 const root = path.join(__dirname, '..', '..');
@@ -190,7 +191,7 @@ async function redisCeiling(options: BenchOptions): Promise<CeilingsResult['redi
         rates.push(rps);
       }
       perRun.push(rates);
-      await deleteKeys(redis, keys.prefix);
+      await deleteMatching(redis, `${keys.prefix}*`);
     }
     const combined = (from: number) =>
       summarize(perRun.map((r) => 1 / r.slice(from).reduce((s, x) => s + 1 / x, 0)));
@@ -200,17 +201,8 @@ async function redisCeiling(options: BenchOptions): Promise<CeilingsResult['redi
       drainTasksPerSec: combined(1),
     };
   } finally {
-    await deleteKeys(redis, keys.prefix).catch(() => undefined);
+    // The scenario's own keys only: no FLUSHALL on a shared Redis.
+    await deleteMatching(redis, `${keys.prefix}*`).catch(() => undefined);
     redis.disconnect();
   }
-}
-
-/** Removes the scenario's own keys (never anything else: no FLUSHALL on a shared Redis). */
-async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
-    if (found.length > 0) await redis.unlink(...found);
-    cursor = next;
-  } while (cursor !== '0');
 }
