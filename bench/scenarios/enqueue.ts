@@ -49,7 +49,8 @@ export async function enqueueScenario(options: BenchOptions): Promise<EnqueueRow
     const body = endpoint === 'single' ? single : batchOf(options.batchSize);
     const perRequest = endpoint === 'single' ? 1 : options.batchSize;
     for (const system of systems) {
-      const api = await startChild(system, 'api', benchQueue(system));
+      const queue = benchQueue(system);
+      const api = await startChild(system, 'api', queue);
       try {
         await load(api.url + path, body, 16, options.quick ? 0.5 : 2);
         for (const concurrency of options.concurrencies) {
@@ -73,6 +74,7 @@ export async function enqueueScenario(options: BenchOptions): Promise<EnqueueRow
         }
       } finally {
         await api.stop();
+        await dropQueues([{ system, queue }]);
       }
     }
   }
