@@ -5,6 +5,7 @@ import { RedisTaskStore } from '../../services/shared/redis/redis-task-store';
 import type { Transition } from '../../services/shared/redis/task-store';
 import { eventually, REDIS_URL, uniqueQueue } from '../helpers/stack';
 import { deleteMatching } from '../helpers/redis-keys';
+import { freePort, PrivateRedis } from '../helpers/redis-server';
 
 describe('RedisTaskStore against a real Redis', () => {
   const queue = uniqueQueue();
@@ -192,5 +193,43 @@ describe('RedisTaskStore against a real Redis', () => {
     const ttl = await raw.ttl(new RedisKeys(queue).task(id));
     expect(ttl).toBeGreaterThan(3500);
     expect(ttl).toBeLessThanOrEqual(3600);
+  });
+});
+
+describe('RedisTaskStore when Redis has forgotten its scripts (a private real redis-server)', () => {
+  let server: PrivateRedis;
+  let store: RedisTaskStore;
+  let raw: Redis;
+
+  beforeAll(async () => {
+    server = new PrivateRedis(await freePort());
+    await server.start();
+    store = new RedisTaskStore({ url: server.url, queue: uniqueQueue(), ttlSeconds: 3600 });
+    raw = new Redis(server.url);
+  });
+  afterAll(async () => {
+    await store.close();
+    raw.disconnect();
+    await server.stop();
+  });
+
+  it('loads the transition script again inside a pipelined batch (after a restart or SCRIPT FLUSH)', async () => {
+    const at = new Date();
+    const queued = (id: string): Transition => ({
+      id,
+      type: 'echo',
+      createdAt: at,
+      status: 'queued',
+      attempt: 0,
+      at,
+    });
+    await store.transitionMany([queued(randomUUID())]);
+    await raw.script('FLUSH');
+    const ids = [randomUUID(), randomUUID()];
+    expect(await store.transitionMany(ids.map(queued))).toEqual([{ applied: true }, { applied: true }]);
+    expect((await Promise.all(ids.map((id) => store.get(id)))).map((r) => r?.status)).toEqual([
+      'queued',
+      'queued',
+    ]);
   });
 });

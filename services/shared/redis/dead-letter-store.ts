@@ -16,7 +16,7 @@ declare module 'ioredis' {
 
 /**
  * Replaces an entry only if it is still the exact bytes the caller read (an optimistic lock
- * that, unlike WATCH, works on a shared auto-pipelined connection). The change itself is made in
+ * that, unlike WATCH, works on a connection shared by concurrent requests). The change itself is made in
  * JavaScript: cjson would re-encode the payload (empty arrays become objects, numbers lose digits).
  */
 const COMPARE_AND_SET_LUA = `

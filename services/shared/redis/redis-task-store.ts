@@ -50,9 +50,16 @@ export class RedisTaskStore implements TaskStore {
     return toOutcome(await this.redis.transition(...this.transitionArgs(change)));
   }
 
-  /** One round trip for all of them: calls made in the same tick share an auto-pipeline. */
-  transitionMany(changes: Transition[]): Promise<TransitionOutcome[]> {
-    return Promise.all(changes.map((change) => this.transition(change)));
+  /** One pipeline, so one write and one round trip for all of them; rejects with the first error. */
+  async transitionMany(changes: Transition[]): Promise<TransitionOutcome[]> {
+    if (changes.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const change of changes) pipeline.transition(...this.transitionArgs(change));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, reply]) => {
+      if (err) throw err;
+      return toOutcome(reply as [number, string]);
+    });
   }
 
   async cancel(id: string, at: Date): Promise<TransitionOutcome> {
