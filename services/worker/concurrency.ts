@@ -22,9 +22,17 @@ export class Slots {
     for (const wake of this.waiters.splice(0)) wake();
   }
 
-  /** Resolves the next time a slot is released. */
-  freed(): Promise<void> {
-    return new Promise((resolve) => this.waiters.push(resolve));
+  /** Resolves the next time a slot is released, or after `maxWaitMs` if given. */
+  freed(maxWaitMs?: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (maxWaitMs === undefined) return void this.waiters.push(resolve);
+      // Cleared on release: one timer per wait would otherwise outlive it by up to maxWaitMs.
+      const timer = setTimeout(resolve, maxWaitMs);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** Resolves once nothing runs. */

@@ -113,7 +113,7 @@ export async function startWorker(
     tasksTopic: names.tasksTopic,
     concurrency: config.concurrency,
     commitIntervalMs: config.commitIntervalMs,
-    run: (task) => runner.run(task),
+    run: (task, handlerDone) => runner.run(task, handlerDone),
     deadLetterPoison: async (entry) => {
       await persist(() =>
         publisher.publish([

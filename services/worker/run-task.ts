@@ -63,7 +63,8 @@ export class ResultTooLargeError extends Error {
 export class TaskRunner {
   constructor(private readonly deps: TaskRunnerDeps) {}
 
-  async run(task: TaskMessage): Promise<void> {
+  /** `handlerDone` is called once no handler runs for the task any more (see WorkerDeps.run). */
+  async run(task: TaskMessage, handlerDone: () => void = () => undefined): Promise<void> {
     const { store, handlers, events, persist } = this.deps;
     const attempt = task.attempt ?? 1;
     const history = task.history ?? [];
@@ -87,6 +88,7 @@ export class TaskRunner {
 
     const handler = handlers.get(task.type);
     if (!handler) {
+      handlerDone();
       const error = { name: 'UnknownTaskType', message: `no handler for task type "${task.type}"` };
       await this.giveUp(task, 'unknown-type', [
         ...history,
@@ -103,6 +105,7 @@ export class TaskRunner {
       progress: (value) => store.progress(task.id, value).catch(() => undefined),
       onAbandoned: () => events.handlerAbandoned(task.type),
     });
+    handlerDone();
     const outcome = ran.kind === 'succeeded' ? this.checkResult(ran.result) : ran;
     const seconds = (Date.now() - startedAt) / 1000;
 

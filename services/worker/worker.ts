@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { DeadLetter } from '../shared/dead-letter';
 import { errorMessage } from '../shared/errors';
@@ -16,8 +15,11 @@ export interface WorkerDeps {
   concurrency: number;
   /** How often finished offsets are committed (COMMIT_INTERVAL_MS). */
   commitIntervalMs: number;
-  /** Runs one task to its outcome; throws ShutdownInterruption to leave it uncommitted. */
-  run(task: ReturnType<typeof decodeTaskMessage>): Promise<void>;
+  /**
+   * Runs one task to its outcome; throws ShutdownInterruption to leave it uncommitted. Calls
+   * `handlerDone` once the handler has settled (its slot is then free while the outcome is written).
+   */
+  run(task: ReturnType<typeof decodeTaskMessage>, handlerDone: () => void): Promise<void>;
   /** Dead-letters a message that is not a task; resolves once recorded. */
   deadLetterPoison(entry: DeadLetter): Promise<void>;
   events: WorkerEvents;
@@ -56,6 +58,11 @@ export function createWorker(deps: WorkerDeps): Worker {
   const { consumer, logger, events } = deps;
   const shutdown = new AbortController();
   const slots = new Slots(deps.concurrency);
+  /**
+   * Tasks taken and not yet done with: running, or writing their outcome after the handler
+   * freed its slot. Bounded too, so a slow Redis cannot pile up outcomes in memory.
+   */
+  const unfinished = new Slots(deps.concurrency * 2);
   const lanes = new KeyLanes();
   /** Per assigned partition; a partition that leaves and comes back starts afresh. */
   let progress = new Map<number, PartitionProgress>();
@@ -118,8 +125,8 @@ export function createWorker(deps: WorkerDeps): Worker {
       // Backpressure: while every slot is busy, nothing more is taken from Kafka. Waiting here
       // (heartbeating) rather than pausing the partition: kafkajs fetches a resumed partition
       // only after its next long-poll, which would idle the slots for up to maxWaitTimeInMs.
-      while (slots.full) {
-        await Promise.race([slots.freed(), sleep(HEARTBEAT_WHILE_FULL_MS)]);
+      while (slots.full || unfinished.full) {
+        await (slots.full ? slots : unfinished).freed(HEARTBEAT_WHILE_FULL_MS);
         try {
           await payload.heartbeat();
         } catch {
@@ -129,6 +136,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       }
       tracker.start(offset);
       slots.take();
+      unfinished.take();
       // Resolving only moves kafkajs' fetch position: with autoCommit off it commits nothing.
       payload.resolveOffset(message.offset);
       void dispatch(message, partition, tracker);
@@ -142,16 +150,28 @@ export function createWorker(deps: WorkerDeps): Worker {
     tracker: PartitionProgress,
   ): Promise<void> {
     let finished = false;
+    let slotHeld = true;
+    // The next task starts while this one's outcome is written: the two Redis writes then share
+    // a round trip instead of following each other.
+    const freeSlot = () => {
+      if (slotHeld) slots.release();
+      slotHeld = false;
+    };
     try {
-      finished = await processOnce(message, partition);
+      finished = await processOnce(message, partition, freeSlot);
     } finally {
       if (finished) tracker.finish(Number(message.offset));
-      slots.release();
+      freeSlot();
+      unfinished.release();
     }
   }
 
   /** True when the message is done with (commit past it); false to leave it for redelivery. */
-  async function processOnce(message: KafkaMessage, partition: number): Promise<boolean> {
+  async function processOnce(
+    message: KafkaMessage,
+    partition: number,
+    handlerDone: () => void,
+  ): Promise<boolean> {
     let task;
     try {
       task = decodeTaskMessage(message.value);
@@ -169,7 +189,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     const key = message.key?.toString() ?? task.key;
     for (;;) {
       try {
-        await lanes.run(key, () => deps.run(task));
+        await lanes.run(key, () => deps.run(task, handlerDone));
         return true;
       } catch (err) {
         if (err instanceof ShutdownInterruption || shutdown.signal.aborted) return false;
@@ -222,7 +242,7 @@ export function createWorker(deps: WorkerDeps): Worker {
           // A consumer kafkajs gave up on (see onConsumerLost) cannot pause, and fetches nothing.
         }
         const deadline = setTimeout(() => shutdown.abort(), drainMs);
-        await slots.drained();
+        await unfinished.drained();
         clearTimeout(deadline);
         clearInterval(commitTimer);
         await commit();
