@@ -236,8 +236,9 @@ ${ran('profiles', () => renderProfiles(results.profiles!, results.enqueue, resul
 
 /** The configuration of the systems and of scenarios 1–3. */
 const BASE_CONFIGURATION = (o: BenchOptions) => [
-  `Every system runs in its own Node.js process (TypeScript through tsx), the load generator
-  (autocannon, programmatic) in the bench process; all traffic on 127.0.0.1, one machine.`,
+  `Every system runs in its own Node.js process (Spillway from the JavaScript in dist/, as its
+  images run it; the others' TypeScript through tsx), the load generator (autocannon,
+  programmatic) in the bench process; all traffic on 127.0.0.1, one machine.`,
   `**Spillway**: \`startApi\`/\`startWorker\` with \`loadApiConfig\`/\`loadWorkerConfig\` defaults
   (\`PUBLISH_LINGER_MS=2\`, \`PUBLISH_BATCH_MESSAGES=2000\`, acks=all), its own \`SPILLWAY_QUEUE\` per
   run, 6 partitions for enqueue, 1 for slow tasks; \`TASK_TTL_SECONDS=3600\`, \`LOG_LEVEL=warn\`.`,

@@ -3,9 +3,9 @@
  * on SIGTERM. Servers run outside the bench process so the load generator does not share their
  * event loop.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session, type Profiler } from 'node:inspector/promises';
-import { findSourceMap } from 'node:module';
+import { findSourceMap, SourceMap, type SourceMapPayload } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { startNaiveApi } from './naive/api';
 import { startNaiveWorker } from './naive/worker';
@@ -48,22 +48,34 @@ async function startProfiling(file: string | undefined): Promise<() => Promise<v
 }
 
 /**
- * tsx runs TypeScript compiled with its whitespace minified, so V8's positions are columns of one
- * long line. This process holds the source maps: put the TypeScript line and column in instead.
+ * Profiles name the TypeScript file, line and column. tsx runs TypeScript compiled with its
+ * whitespace minified (V8's positions are columns of one long line), and this process holds its
+ * source maps; Spillway runs from dist/, whose maps tsc wrote beside each file.
  */
 function toSourcePositions(profile: Profiler.Profile): Profiler.Profile {
+  const maps = new Map<string, SourceMap | undefined>();
+  const mapOf = (file: string) => {
+    if (!maps.has(file)) maps.set(file, findSourceMap(file) ?? compiledMap(file));
+    return maps.get(file);
+  };
   for (const { callFrame } of profile.nodes) {
     if (!callFrame.url.startsWith('file://')) continue;
-    const entry = findSourceMap(fileURLToPath(callFrame.url))?.findEntry(
+    const entry = mapOf(fileURLToPath(callFrame.url))?.findEntry(
       callFrame.lineNumber,
       callFrame.columnNumber,
     );
     if (entry && 'originalLine' in entry) {
       callFrame.lineNumber = entry.originalLine;
       callFrame.columnNumber = entry.originalColumn;
+      if (entry.originalSource.startsWith('file://')) callFrame.url = entry.originalSource;
     }
   }
   return profile;
+}
+
+function compiledMap(file: string): SourceMap | undefined {
+  if (!file.endsWith('.js') || !existsSync(`${file}.map`)) return undefined;
+  return new SourceMap(JSON.parse(readFileSync(`${file}.map`, 'utf8')) as SourceMapPayload);
 }
 
 async function main(): Promise<void> {
