@@ -196,7 +196,7 @@ describe('RedisTaskStore against a real Redis', () => {
   });
 });
 
-describe('RedisTaskStore when Redis has forgotten its scripts (a private real redis-server)', () => {
+describe('RedisTaskStore against a private real redis-server', () => {
   let server: PrivateRedis;
   let store: RedisTaskStore;
   let raw: Redis;
@@ -213,7 +213,44 @@ describe('RedisTaskStore when Redis has forgotten its scripts (a private real re
     await server.stop();
   });
 
-  it('loads the transition script again inside a pipelined batch (after a restart or SCRIPT FLUSH)', async () => {
+  /** Script calls Redis ran (EVALSHA, or EVAL when ioredis had to send a script it had not loaded). */
+  const scriptCalls = async () => {
+    const stats = await raw.info('commandstats');
+    const calls = (command: string) =>
+      Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    return calls('evalsha') + calls('eval');
+  };
+
+  it('sends the transitions asked for together in few script calls, applied in the order asked', async () => {
+    const at = new Date();
+    const ids = Array.from({ length: 125 }, () => randomUUID());
+    // Queued then running for each id, 250 transitions in all, asked for in one turn.
+    const changes = ids.flatMap((id): Transition[] => [
+      { id, type: 'echo', createdAt: at, status: 'queued', attempt: 0, at },
+      { id, type: 'echo', createdAt: at, status: 'running', attempt: 1, at },
+    ]);
+    const before = await scriptCalls();
+    const outcomes = await store.transitionMany(changes);
+    expect(outcomes).toEqual(ids.flatMap(() => [{ applied: true }, { applied: true, previous: 'queued' }]));
+    // 8 per call at most.
+    expect((await scriptCalls()) - before).toBe(32);
+    expect(await store.counts()).toMatchObject({ queued: 0, running: 125 });
+    expect((await store.get(ids[124]!))?.status).toBe('running');
+  });
+
+  it('answers each of several single transitions asked for in the same turn with its own outcome', async () => {
+    const at = new Date();
+    const known = randomUUID();
+    await store.transition({ id: known, type: 'echo', createdAt: at, status: 'succeeded', attempt: 1, at });
+    const [late, fresh] = await Promise.all([
+      store.transition({ id: known, type: 'echo', createdAt: at, status: 'running', attempt: 1, at }),
+      store.transition({ id: randomUUID(), type: 'echo', createdAt: at, status: 'queued', attempt: 0, at }),
+    ]);
+    expect(late).toEqual({ applied: false, current: 'succeeded' });
+    expect(fresh).toEqual({ applied: true });
+  });
+
+  it('loads the transition scripts again after a restart or SCRIPT FLUSH', async () => {
     const at = new Date();
     const queued = (id: string): Transition => ({
       id,
@@ -227,6 +264,8 @@ describe('RedisTaskStore when Redis has forgotten its scripts (a private real re
     await raw.script('FLUSH');
     const ids = [randomUUID(), randomUUID()];
     expect(await store.transitionMany(ids.map(queued))).toEqual([{ applied: true }, { applied: true }]);
+    await raw.script('FLUSH');
+    expect(await store.transition(queued(randomUUID()))).toEqual({ applied: true });
     expect((await Promise.all(ids.map((id) => store.get(id)))).map((r) => r?.status)).toEqual([
       'queued',
       'queued',

@@ -3,13 +3,15 @@ import { TASK_STATUSES, TERMINAL_STATUSES, type JsonValue, type TaskRecord, type
 import { withTimeout } from '../timeout';
 import { RedisKeys } from './keys';
 import type { TaskStore, Transition, TransitionOutcome } from './task-store';
-import { TRANSITION_LUA } from './transition-script';
+import { TRANSITION_LUA, TRANSITION_MANY_LUA } from './transition-script';
 import { connectRedis } from './connect';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** Defined in RedisTaskStore's constructor from TRANSITION_LUA. */
     transition(...keysAndArgs: (string | number)[]): Result<[number, string], Context>;
+    /** Defined in RedisTaskStore's constructor from TRANSITION_MANY_LUA; the first argument is the key count. */
+    transitionMany(...keysAndArgs: (string | number)[]): Result<(number | string)[], Context>;
   }
 }
 
@@ -27,6 +29,20 @@ export const STATUS_PHASE: Readonly<Record<TaskStatus, number>> = {
   cancelled: 4,
 };
 
+/**
+ * Most transitions sent in one script call. Small calls keep several in flight, so Redis and
+ * this process work at once: one call per turn made a worker wait for each whole call's reply
+ * (draining ran at 3.8k tasks/s with calls of 100, 4.9-5.4k with calls of 8, on the bench's
+ * machine). A call holds Redis for all of its transitions, about 50 µs each.
+ */
+const MAX_TRANSITIONS_PER_CALL = 8;
+
+interface QueuedTransition {
+  args: (string | number)[];
+  resolve(reply: [number, string]): void;
+  reject(err: unknown): void;
+}
+
 export interface RedisTaskStoreOptions {
   url: string;
   queue: string;
@@ -38,28 +54,50 @@ export interface RedisTaskStoreOptions {
 export class RedisTaskStore implements TaskStore {
   private readonly redis: Redis;
   private readonly keys: RedisKeys;
+  /** Transitions asked for during this turn of the event loop, sent together when it ends. */
+  private queued: QueuedTransition[] = [];
   private closing?: Promise<void>;
 
   constructor(private readonly options: RedisTaskStoreOptions) {
     this.keys = new RedisKeys(options.queue);
     this.redis = connectRedis(options.url, options.commandTimeoutMs);
     this.redis.defineCommand('transition', { numberOfKeys: 3, lua: TRANSITION_LUA });
+    this.redis.defineCommand('transitionMany', { lua: TRANSITION_MANY_LUA });
   }
 
+  /**
+   * Transitions asked for in the same turn of the event loop go to Redis together, in script
+   * calls of up to MAX_TRANSITIONS_PER_CALL, applied in the order asked: a worker's "succeeded"
+   * for one task and "running" for the next, or the records of a batch, share one command and
+   * one socket write (one write per transition was a quarter of a draining worker's time).
+   */
   async transition(change: Transition): Promise<TransitionOutcome> {
-    return toOutcome(await this.redis.transition(...this.transitionArgs(change)));
+    const args = this.transitionArgs(change);
+    const reply = await new Promise<[number, string]>((resolve, reject) => {
+      if (this.queued.push({ args, resolve, reject }) === 1) process.nextTick(() => this.sendQueued());
+    });
+    return toOutcome(reply);
   }
 
-  /** One pipeline, so one write and one round trip for all of them; rejects with the first error. */
-  async transitionMany(changes: Transition[]): Promise<TransitionOutcome[]> {
-    if (changes.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const change of changes) pipeline.transition(...this.transitionArgs(change));
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([err, reply]) => {
-      if (err) throw err;
-      return toOutcome(reply as [number, string]);
-    });
+  /** Applied in order; sent with the other transitions of this turn. */
+  transitionMany(changes: Transition[]): Promise<TransitionOutcome[]> {
+    return Promise.all(changes.map((change) => this.transition(change)));
+  }
+
+  private sendQueued(): void {
+    const queued = this.queued;
+    this.queued = [];
+    for (let at = 0; at < queued.length; at += MAX_TRANSITIONS_PER_CALL) {
+      const call = queued.slice(at, at + MAX_TRANSITIONS_PER_CALL);
+      const sent =
+        call.length === 1
+          ? this.redis.transition(...call[0]!.args).then((reply) => [reply])
+          : this.redis.transitionMany(...manyArgs(call.map((t) => t.args))).then(pairs);
+      sent.then(
+        (replies) => call.forEach((t, i) => t.resolve(replies[i]!)),
+        (err: unknown) => call.forEach((t) => t.reject(err)),
+      );
+    }
   }
 
   async cancel(id: string, at: Date): Promise<TransitionOutcome> {
@@ -152,6 +190,19 @@ export class RedisTaskStore implements TaskStore {
       ...fields,
     ];
   }
+}
+
+/** TRANSITION_MANY_LUA's arguments from several transitions' own (keys first, as transitionArgs gives them). */
+function manyArgs(calls: (string | number)[][]): (string | number)[] {
+  const [, counts, waiting] = calls[0]!;
+  const keys = [counts!, waiting!, ...calls.map((args) => args[0]!)];
+  return [keys.length, ...keys, ...calls.flatMap((args) => [args.length - 3, ...args.slice(3)])];
+}
+
+function pairs(flat: (number | string)[]): [number, string][] {
+  const out: [number, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) out.push([Number(flat[i]), String(flat[i + 1])]);
+  return out;
 }
 
 function toOutcome([applied, status]: [number, string]): TransitionOutcome {

@@ -3,46 +3,71 @@
  * status counts and waiting set in step with it. Kept as a string (not a .lua file) so the
  * compiled output and the images need nothing beside the JavaScript.
  *
- * KEYS  [1] task hash  [2] counts hash  [3] waiting sorted set
- * ARGV  [1] id  [2] status  [3] attempt (-1: any attempt, e.g. a cancellation)  [4] phase
- *       [5] ttl seconds  [6] type  [7] createdAt  [8] channel to publish a finish on
- *       [9] waiting score ('' when the task is not waiting)  [10..] field/value pairs to set
- * Returns {1, previousStatus or ''} when applied, {0, currentStatus or ''} when not.
+ * `apply(task, counts, waiting, a, first, last)` reads one transition's arguments from
+ * a[first..last]:
+ *   [+0] id  [+1] status  [+2] attempt (-1: any attempt, e.g. a cancellation)  [+3] phase
+ *   [+4] ttl seconds  [+5] type  [+6] createdAt  [+7] channel to publish a finish on
+ *   [+8] waiting score ('' when the task is not waiting)  [+9..last] field/value pairs to set
+ * and returns {1, previousStatus or ''} when applied, {0, currentStatus or ''} when not.
  */
-export const TRANSITION_LUA = `
+const APPLY_LUA = `
 local function finished(status)
   return status == 'succeeded' or status == 'failed' or status == 'cancelled'
 end
-local id, status, attempt, phase = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local current = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'phase')
-local previous = current[1]
-if previous then
-  if finished(previous) then return {0, previous} end
-  local curAttempt, curPhase = tonumber(current[2]) or 0, tonumber(current[3]) or 0
-  if attempt >= 0 and (attempt < curAttempt or (attempt == curAttempt and phase < curPhase)) then
-    return {0, previous}
+local function apply(task, counts, waiting, a, first, last)
+  local id, status, attempt, phase = a[first], a[first + 1], tonumber(a[first + 2]), tonumber(a[first + 3])
+  local current = redis.call('HMGET', task, 'status', 'attempts', 'phase')
+  local previous = current[1]
+  if previous then
+    if finished(previous) then return {0, previous} end
+    local curAttempt, curPhase = tonumber(current[2]) or 0, tonumber(current[3]) or 0
+    if attempt >= 0 and (attempt < curAttempt or (attempt == curAttempt and phase < curPhase)) then
+      return {0, previous}
+    end
+  elseif attempt < 0 then
+    -- Only a task that exists can be cancelled.
+    return {0, ''}
   end
-elseif attempt < 0 then
-  -- Only a task that exists can be cancelled.
-  return {0, ''}
+  redis.call('HSETNX', task, 'type', a[first + 5])
+  redis.call('HSETNX', task, 'createdAt', a[first + 6])
+  redis.call('HSET', task, 'status', status, 'phase', phase)
+  if attempt >= 0 then redis.call('HSET', task, 'attempts', attempt) end
+  for i = first + 9, last, 2 do
+    redis.call('HSET', task, a[i], a[i + 1])
+  end
+  redis.call('EXPIRE', task, tonumber(a[first + 4]))
+  if previous ~= status then
+    if previous then redis.call('HINCRBY', counts, previous, -1) end
+    redis.call('HINCRBY', counts, status, 1)
+  end
+  if a[first + 8] ~= '' then
+    redis.call('ZADD', waiting, a[first + 8], id)
+  else
+    redis.call('ZREM', waiting, id)
+  end
+  if finished(status) then redis.call('PUBLISH', a[first + 7], status) end
+  return {1, previous or ''}
 end
-redis.call('HSETNX', KEYS[1], 'type', ARGV[6])
-redis.call('HSETNX', KEYS[1], 'createdAt', ARGV[7])
-redis.call('HSET', KEYS[1], 'status', status, 'phase', phase)
-if attempt >= 0 then redis.call('HSET', KEYS[1], 'attempts', attempt) end
-for i = 10, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+`;
+
+/** One transition. KEYS [1] task hash [2] counts hash [3] waiting sorted set; ARGV as above. */
+export const TRANSITION_LUA = `${APPLY_LUA}
+return apply(KEYS[1], KEYS[2], KEYS[3], ARGV, 1, #ARGV)
+`;
+
+/**
+ * Several transitions in order, in one call. KEYS [1] counts hash [2] waiting sorted set
+ * [3..] one task hash per transition; ARGV per transition: its argument count, then its
+ * arguments as above. Returns the pairs of each outcome, flattened.
+ */
+export const TRANSITION_MANY_LUA = `${APPLY_LUA}
+local out, at = {}, 1
+for k = 3, #KEYS do
+  local n = tonumber(ARGV[at])
+  local outcome = apply(KEYS[k], KEYS[1], KEYS[2], ARGV, at + 1, at + n)
+  out[#out + 1] = outcome[1]
+  out[#out + 1] = outcome[2]
+  at = at + n + 1
 end
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
-if previous ~= status then
-  if previous then redis.call('HINCRBY', KEYS[2], previous, -1) end
-  redis.call('HINCRBY', KEYS[2], status, 1)
-end
-if ARGV[9] ~= '' then
-  redis.call('ZADD', KEYS[3], ARGV[9], id)
-else
-  redis.call('ZREM', KEYS[3], id)
-end
-if finished(status) then redis.call('PUBLISH', ARGV[8], status) end
-return {1, previous or ''}
+return out
 `;
