@@ -42,6 +42,14 @@ export interface Worker {
   readonly shutdownSignal: AbortSignal;
 }
 
+/** The concurrency slot one dispatched task holds while its handler runs. */
+interface TaskSlot {
+  /** Frees the slot; a no-op once freed. */
+  free(): void;
+  /** Takes a slot again, waiting for one to free, unless still held. */
+  retake(): Promise<void>;
+}
+
 /** Heartbeat interval while waiting for a free slot: well under any session timeout. */
 const HEARTBEAT_WHILE_FULL_MS = 1000;
 
@@ -151,27 +159,31 @@ export function createWorker(deps: WorkerDeps): Worker {
   ): Promise<void> {
     let finished = false;
     let slotHeld = true;
-    // The next task starts while this one's outcome is written: the two Redis writes then share
-    // a round trip instead of following each other.
-    const freeSlot = () => {
-      if (slotHeld) slots.release();
-      slotHeld = false;
+    const slot: TaskSlot = {
+      // The next task starts while this one's outcome is written: the two Redis writes then
+      // share a round trip instead of following each other.
+      free() {
+        if (slotHeld) slots.release();
+        slotHeld = false;
+      },
+      async retake() {
+        if (slotHeld) return;
+        while (slots.full) await slots.freed();
+        slots.take();
+        slotHeld = true;
+      },
     };
     try {
-      finished = await processOnce(message, partition, freeSlot);
+      finished = await processOnce(message, partition, slot);
     } finally {
       if (finished) tracker.finish(Number(message.offset));
-      freeSlot();
+      slot.free();
       unfinished.release();
     }
   }
 
   /** True when the message is done with (commit past it); false to leave it for redelivery. */
-  async function processOnce(
-    message: KafkaMessage,
-    partition: number,
-    handlerDone: () => void,
-  ): Promise<boolean> {
+  async function processOnce(message: KafkaMessage, partition: number, slot: TaskSlot): Promise<boolean> {
     let task;
     try {
       task = decodeTaskMessage(message.value);
@@ -189,7 +201,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     const key = message.key?.toString() ?? task.key;
     for (;;) {
       try {
-        await lanes.run(key, () => deps.run(task, handlerDone));
+        await lanes.run(key, () => deps.run(task, () => slot.free()));
         return true;
       } catch (err) {
         if (err instanceof ShutdownInterruption || shutdown.signal.aborted) return false;
@@ -200,6 +212,8 @@ export function createWorker(deps: WorkerDeps): Worker {
           error: errorMessage(err),
         });
         await new Promise((resolve) => setTimeout(resolve, RERUN_DELAY_MS));
+        // The handler runs again: it needs a slot again (the first run may have freed it).
+        await slot.retake();
       }
     }
   }

@@ -112,4 +112,59 @@ describe('worker slots: a task frees its slot once its handler is done', () => {
     worker = undefined;
     await committedTo(names.workerGroup, names.tasksTopic, ids.length);
   });
+
+  it('takes a slot again before running a task a second time after an unexpected failure', async () => {
+    const queue = uniqueQueue();
+    const config = loadWorkerConfig({ SPILLWAY_QUEUE: queue, KAFKA_BROKERS, REDIS_URL });
+    const names = kafkaNames(queue);
+    const client = createKafka(config.kafka, quietLogger);
+    await prepareTopics(client, config.kafka, names);
+    const [failsOnce, holds] = [randomUUID(), randomUUID()];
+    const runs: string[] = [];
+    let running = 0;
+    let mostRunning = 0;
+    let releaseHeld: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (releaseHeld = resolve));
+    worker = createWorker({
+      consumer: client.consumer({ groupId: names.workerGroup }),
+      tasksTopic: names.tasksTopic,
+      concurrency: 1,
+      commitIntervalMs: 200,
+      async run(task, handlerDone) {
+        runs.push(task.id);
+        mostRunning = Math.max(mostRunning, ++running);
+        if (task.id === holds) await held;
+        running--;
+        handlerDone();
+        // The handler finished, then writing its outcome failed in a way no retry covers.
+        if (task.id === failsOnce && runs.filter((id) => id === failsOnce).length === 1) {
+          throw new Error('unexpected failure after the handler');
+        }
+      },
+      deadLetterPoison: async () => undefined,
+      events: new WorkerMetrics(),
+      logger: quietLogger,
+      onConsumerLost: () => undefined,
+    });
+    await produce(
+      names.tasksTopic,
+      [failsOnce, holds].map((id) => {
+        const task: TaskMessage = { id, type: 'echo', payload: null, enqueuedAt: Date.now(), maxAttempts: 1 };
+        return { value: encodeTaskMessage(task), key: id, partition: 0 };
+      }),
+    );
+    await worker.start();
+    try {
+      await eventually(async () => (runs.length === 2 ? true : undefined), 30_000, 'both tasks started');
+      // The rerun is due 5 s after the failure, while the second task still holds the only slot.
+      await new Promise((resolve) => setTimeout(resolve, 6000));
+      expect(runs).toEqual([failsOnce, holds]);
+    } finally {
+      releaseHeld(); // even when failing: stop() waits for the held task
+    }
+    await eventually(async () => (runs.length === 3 ? true : undefined), 10_000, 'the rerun');
+    expect(runs).toEqual([failsOnce, holds, failsOnce]);
+    expect(mostRunning).toBe(1);
+    await committedTo(names.workerGroup, names.tasksTopic, 2);
+  });
 });
