@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { TEST_RUN_ENV } from './helpers/stack';
 
 const root = join(__dirname, '..');
 
@@ -8,6 +9,8 @@ const root = join(__dirname, '..');
  * `stack.sh up` returns at once when both servers already answer; the build is incremental.
  */
 export default function globalSetup(): void {
+  // Test workers start after this and inherit it; the teardown reads it back.
+  process.env[TEST_RUN_ENV] = Date.now().toString(36);
   execFileSync('bash', [join(root, 'scripts', 'stack.sh'), 'up'], { stdio: 'inherit' });
   execFileSync(
     process.execPath,

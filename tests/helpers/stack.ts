@@ -6,9 +6,13 @@ import { createLogger } from '../../services/shared/logger';
 export const KAFKA_BROKERS = `${process.env.KAFKA_HOST ?? '127.0.0.1'}:${process.env.KAFKA_PORT ?? '9092'}`;
 export const REDIS_URL = `redis://${process.env.REDIS_HOST ?? '127.0.0.1'}:${process.env.REDIS_PORT ?? '6379'}`;
 
+/** Set by tests/global-setup.ts: tags the queues of one jest run, whose topics its teardown deletes. */
+export const TEST_RUN_ENV = 'SPILLWAY_TEST_RUN';
+
 /** Each test gets its own queue: its own topics, consumer group and Redis keys. */
 export function uniqueQueue(): string {
-  return `t-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  const run = process.env[TEST_RUN_ENV] ?? Date.now().toString(36);
+  return `t-${run}-${randomBytes(4).toString('hex')}`;
 }
 
 export const quietLogger = createLogger(process.env.TEST_LOG_LEVEL === 'error' ? 'error' : 'silent');
