@@ -67,7 +67,8 @@ export function headlines(results: Results): string[] {
   }
   for (const r of results.slow) {
     lines.push(
-      `slow tasks: ${r.system} c=${r.concurrency} at ${((r.tasksPerSec.median / r.limitPerSec) * 100).toFixed(0)}% of its limit`,
+      `slow tasks: ${r.system} c=${r.concurrency} at ${((r.tasksPerSec.median / r.limitPerSec) * 100).toFixed(0)}% of its limit ` +
+        `(${((r.fromSubmissionPerSec.median / r.limitPerSec) * 100).toFixed(0)}% from the first submission)`,
     );
   }
   return [...lines, ...newHeadlines(results)];
@@ -114,7 +115,8 @@ export function targets(results: Results): string[] {
   if (slow) {
     const share = slow.tasksPerSec.median / slow.limitPerSec;
     lines.push(
-      `Slow tasks: ${(share * 100).toFixed(0)}% of concurrency / task time (target ≥ 80%: ${verdict(share >= 0.8)}).`,
+      `Slow tasks: the worker at ${(share * 100).toFixed(0)}% of concurrency / task time (target ≥ 80%: ${verdict(share >= 0.8)}); ` +
+        `${((slow.fromSubmissionPerSec.median / slow.limitPerSec) * 100).toFixed(0)}% counted from the first submission.`,
     );
   }
   return lines;
@@ -146,7 +148,16 @@ export function renderReport(results: Results): string {
     ]),
   );
   const slow = table(
-    ['system', 'tasks', 'concurrency', 'tasks/s', 'limit (concurrency / task time)', 'of limit'],
+    [
+      'system',
+      'tasks',
+      'concurrency',
+      'worker tasks/s',
+      'limit (concurrency / task time)',
+      'of limit',
+      'tasks/s from first submission',
+      'of limit',
+    ],
     results.slow.map((r) => [
       r.system,
       String(r.tasks),
@@ -154,6 +165,8 @@ export function renderReport(results: Results): string {
       formatSummary(r.tasksPerSec, 1),
       String(r.limitPerSec),
       `${((r.tasksPerSec.median / r.limitPerSec) * 100).toFixed(0)}%`,
+      formatSummary(r.fromSubmissionPerSec, 1),
+      `${((r.fromSubmissionPerSec.median / r.limitPerSec) * 100).toFixed(0)}%`,
     ]),
   );
   const ran = (name: ScenarioName, body: () => string) =>
@@ -250,8 +263,10 @@ const BASE_CONFIGURATION = (o: BenchOptions) => [
   connections ${o.concurrencies.join(', ')}; batches of ${o.batchSize} tasks; no worker running (intake only).`,
   `Drain: ${o.drainTasks} \`echo\` tasks queued through the batch endpoint before one worker process
   starts (concurrency 16, Spillway's default, for both); timed from the first finished task to the last.`,
-  `Slow tasks: \`sleep\` ${o.slowTaskMs} ms tasks on one partition, worker already in its group, timed
-  from the first submission to the last \`succeeded\`; ${o.slowTasks} tasks for Spillway and BullMQ
+  `Slow tasks: \`sleep\` ${o.slowTaskMs} ms tasks on one partition, submitted with the worker already in
+  its group. The worker's rate is timed from the first task seen running to the last \`succeeded\`
+  (the limit bounds the worker alone; progress is polled every 50 ms from the first submission on);
+  the rate from the first submission also counts a fresh API process taking the tasks in. ${o.slowTasks} tasks for Spillway and BullMQ
   (concurrency ${o.slowConcurrency}), ${o.slowTasksSequential} for the sequential naive consumer
   (its rate is steady; 2,000 would take 200 s per run). Spillway and BullMQ are submitted in batches
   of 1,000, the naive design by 16 parallel clients.`,
