@@ -174,6 +174,36 @@ describe('RedisTaskStore against a real Redis', () => {
     }
   });
 
+  it('keeps the type and creation time a record was created with, whatever later writes carry', async () => {
+    const id = randomUUID();
+    await store.transition(change(id, 'queued', 0));
+    const later = { type: 'other', createdAt: new Date('2030-01-01T00:00:00.000Z') };
+    await store.transition(change(id, 'running', 1, later));
+    await store.transition(change(id, 'succeeded', 1, { ...later, result: { ok: true } }));
+    expect(await store.get(id)).toMatchObject({
+      type: 'echo',
+      createdAt,
+      status: 'succeeded',
+      attempts: 1,
+      result: { ok: true },
+    });
+  });
+
+  it('drops a task whose record expired while queued from the waiting set on its next write', async () => {
+    const ownQueue = uniqueQueue();
+    const own = new RedisTaskStore({ url: REDIS_URL, queue: ownQueue, ttlSeconds: 60 });
+    try {
+      const id = randomUUID();
+      await own.transition(change(id, 'queued', 0, { at: new Date(1_000) }));
+      await raw.del(new RedisKeys(ownQueue).task(id)); // what its TTL would do
+      await own.transition(change(id, 'running', 1));
+      expect(await own.oldestWaitingSince()).toBeUndefined();
+    } finally {
+      await deleteMatching(raw, `${new RedisKeys(ownQueue).prefix}*`);
+      await own.close();
+    }
+  });
+
   it('announces a finish on the task channel', async () => {
     const id = randomUUID();
     const subscriber = raw.duplicate();

@@ -28,21 +28,27 @@ local function apply(task, counts, waiting, a, first, last)
     -- Only a task that exists can be cancelled.
     return {0, ''}
   end
-  redis.call('HSETNX', task, 'type', a[first + 5])
-  redis.call('HSETNX', task, 'createdAt', a[first + 6])
-  redis.call('HSET', task, 'status', status, 'phase', phase)
-  if attempt >= 0 then redis.call('HSET', task, 'attempts', attempt) end
-  for i = first + 9, last, 2 do
-    redis.call('HSET', task, a[i], a[i + 1])
+  -- One HSET for every field: Redis is what a draining worker waits on, and each call costs it.
+  local fields = {'status', status, 'phase', phase}
+  if attempt >= 0 then fields[#fields + 1] = 'attempts'; fields[#fields + 1] = attempt end
+  -- Only this function creates task hashes, so one that exists has its type and createdAt.
+  if not previous then
+    fields[#fields + 1] = 'type'; fields[#fields + 1] = a[first + 5]
+    fields[#fields + 1] = 'createdAt'; fields[#fields + 1] = a[first + 6]
   end
+  for i = first + 9, last, 2 do
+    fields[#fields + 1] = a[i]; fields[#fields + 1] = a[i + 1]
+  end
+  redis.call('HSET', task, unpack(fields))
   redis.call('EXPIRE', task, tonumber(a[first + 4]))
   if previous ~= status then
     if previous then redis.call('HINCRBY', counts, previous, -1) end
     redis.call('HINCRBY', counts, status, 1)
   end
+  -- Only queued tasks are in the waiting set (one whose record expired may be left in it).
   if a[first + 8] ~= '' then
     redis.call('ZADD', waiting, a[first + 8], id)
-  else
+  elseif previous == 'queued' or not previous then
     redis.call('ZREM', waiting, id)
   end
   if finished(status) then redis.call('PUBLISH', a[first + 7], status) end
