@@ -90,7 +90,10 @@ export class Deployment {
       await process.ready(120_000);
     } catch (err) {
       if (!process.deadConsumer || attempts <= 1) throw err;
-      const exited = await Promise.race([process.exited, sleep(EXIT_AFTER_DEAD_MS).then(() => undefined)]);
+      const exited = await Promise.race([
+        process.exited,
+        sleep(EXIT_AFTER_DEAD_MS, undefined, { ref: false }).then(() => undefined),
+      ]);
       if (!exited || !process.replacement) {
         throw new Error(`${process.name} did not exit after its consumer crashed for good: ${String(err)}`);
       }
@@ -182,7 +185,10 @@ export class Deployment {
    */
   async runningWithDeadConsumer(): Promise<string[]> {
     const dead = this.history.filter((p) => p.deadConsumer);
-    await Promise.race([Promise.all(dead.map((p) => p.exited)), sleep(EXIT_AFTER_DEAD_MS)]);
+    await Promise.race([
+      Promise.all(dead.map((p) => p.exited)),
+      sleep(EXIT_AFTER_DEAD_MS, undefined, { ref: false }),
+    ]);
     return dead.filter((p) => p.alive).map((p) => `${p.name}: ${p.deadConsumer}`);
   }
 
