@@ -14,7 +14,7 @@ export interface SlowRow {
   system: SystemName;
   tasks: number;
   concurrency: number;
-  /** The worker's rate, from the first finished task to the last (as in drain). */
+  /** The worker's rate, from the first task seen running to the last `succeeded`. */
   tasksPerSec: Summary;
   /** From the first submission to the last finished task: the worker's rate plus intake and start-up. */
   fromSubmissionPerSec: Summary;
@@ -38,7 +38,7 @@ interface Plan {
   concurrency: number;
   tasks: number;
   batch: number;
-  probe(run: { api: Child; queue: string }): Probe;
+  probe(queue: string): Probe;
   ready(worker: Child): Promise<void>;
 }
 
@@ -58,7 +58,7 @@ export async function slowScenario(options: BenchOptions): Promise<SlowRow[]> {
       batch: 1000,
       // Straight from Redis, as BullMQ's: through the API, a poll would wait behind the batches
       // it is taking in, and see the first task start late.
-      probe: ({ queue }) => {
+      probe: (queue) => {
         const store = new RedisTaskStore({ url: REDIS_URL, queue, ttlSeconds: 3600 });
         return {
           async read() {
@@ -80,7 +80,7 @@ export async function slowScenario(options: BenchOptions): Promise<SlowRow[]> {
       concurrency: options.slowConcurrency,
       tasks: options.slowTasks,
       batch: 1000,
-      probe: ({ queue }) => {
+      probe: (queue) => {
         const q = new Queue(queue, { connection: { url: REDIS_URL } });
         return {
           async read() {
@@ -97,7 +97,7 @@ export async function slowScenario(options: BenchOptions): Promise<SlowRow[]> {
       concurrency: 1,
       tasks: options.slowTasksSequential,
       batch: 1,
-      probe: ({ queue }) => {
+      probe: (queue) => {
         const client = new Redis(REDIS_URL);
         return {
           async read() {
@@ -151,7 +151,7 @@ async function oneRun(plan: Plan, taskMs: number): Promise<RunRates> {
   });
   try {
     await plan.ready(worker);
-    const probe = plan.probe({ api, queue });
+    const probe = plan.probe(queue);
     try {
       const started = performance.now();
       const submitting = submitTasks(
@@ -161,8 +161,10 @@ async function oneRun(plan: Plan, taskMs: number): Promise<RunRates> {
         plan.batch,
       );
       let firstStart: number | undefined;
+      let abandoned = false;
       const polling = waitFor(
         async () => {
+          if (abandoned) return -1; // the run failed: any value ends waitFor, and none is read
           const progress = await probe.read();
           const at = performance.now();
           if (progress.started > 0) firstStart ??= at;
@@ -172,7 +174,9 @@ async function oneRun(plan: Plan, taskMs: number): Promise<RunRates> {
         `${plan.system} drain`,
       );
       // A submission that fails ends the run at once rather than at the poll's deadline.
-      const last = await Promise.race([polling, submitting.then(() => polling)]);
+      const last = await Promise.race([polling, submitting.then(() => polling)]).finally(() => {
+        abandoned = true;
+      });
       return {
         worker: plan.tasks / ((last - (firstStart ?? started)) / 1000),
         fromSubmission: plan.tasks / ((last - started) / 1000),

@@ -214,6 +214,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         await new Promise((resolve) => setTimeout(resolve, RERUN_DELAY_MS));
         // The handler runs again: it needs a slot again (the first run may have freed it).
         await slot.retake();
+        if (shutdown.signal.aborted) return false;
       }
     }
   }
