@@ -1,6 +1,7 @@
 /** The report's sections for scenarios 4–7 and the profiles; report.ts puts them together. */
 import path from 'node:path';
 import { DEFAULT_PARTITIONS } from './child';
+import { MAX_TRANSITIONS_PER_CALL } from '../services/shared/redis/redis-task-store';
 import type { ProfileSummary, SelfTime } from './cpu-profile';
 import { fmt, percent, ratio, table } from './markdown';
 import type { BenchOptions } from './options';
@@ -139,8 +140,8 @@ export function renderCeilings(c: CeilingsResult, drain: DrainRow[], enqueue: En
     ],
     ...c.redis.transitions.map((t) => [
       'Redis',
-      `redis-benchmark EVALSHA transition → ${t.status}`,
-      `${formatSummary(t.perSec)} calls/s`,
+      `redis-benchmark EVALSHA, ${MAX_TRANSITIONS_PER_CALL} transitions → ${t.status} per call`,
+      `${formatSummary(t.perSec)} transitions/s`,
       '',
     ]),
   ];
@@ -312,9 +313,10 @@ export function newConfiguration(o: BenchOptions, c: CeilingsResult | undefined)
       `${o.kafkaCeilingRecords} records of ${c?.messageBytes ?? 'the task message'} bytes (an \`echo\` task as the API ` +
       `encodes it), \`acks=all\`, other producer settings default, on a throwaway topic of ${DEFAULT_PARTITIONS} partitions; ` +
       `\`redis-benchmark -n ${o.redisCeilingRequests} -r ${o.redisCeilingRequests} -c 8 -P 16\` running ` +
-      `\`EVALSHA\` of Spillway's transition script with the arguments the API (queued) and worker (running, ` +
-      `succeeded) pass, on keys of a throwaway queue, deleted afterwards. A task's Redis ceiling combines the ` +
-      `three: 1 / (1/q + 1/r + 1/s).`,
+      `\`EVALSHA\` of Spillway's batched transition script, ${MAX_TRANSITIONS_PER_CALL} transitions per call as ` +
+      `RedisTaskStore sends them, with the arguments the API (queued) and worker (running, succeeded) pass, on ` +
+      `keys of a throwaway queue, deleted afterwards. A task's Redis ceiling combines the three: ` +
+      `1 / (1/q + 1/r + 1/s), in transitions per second.`,
     `Profiles: the inspector's CPU profiler (500 µs sampling) in the Spillway API and worker processes of a ` +
       `separate pass; files under \`.stack/bench-profiles/\` (not in git).`,
   ];

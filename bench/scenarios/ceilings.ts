@@ -7,7 +7,8 @@ import { Redis } from 'ioredis';
 import { Validator } from '../../services/api/validation';
 import { ensureTopics } from '../../services/shared/kafka/client';
 import { RedisKeys } from '../../services/shared/redis/keys';
-import { TRANSITION_LUA } from '../../services/shared/redis/transition-script';
+import { MAX_TRANSITIONS_PER_CALL } from '../../services/shared/redis/redis-task-store';
+import { TRANSITION_MANY_LUA } from '../../services/shared/redis/transition-script';
 import { encodeTaskMessage } from '../../services/shared/task-message';
 import { DEFAULT_PARTITIONS } from '../child';
 import type { BenchOptions } from '../options';
@@ -29,7 +30,7 @@ export interface CeilingsResult {
   messageBytes: number;
   kafka: { tasksPerSec?: Summary; unavailable?: string };
   redis: {
-    /** Each transition one task makes, in commands per second. */
+    /** Each transition one task makes, in transitions per second. */
     transitions: { status: string; perSec: Summary }[];
     /** All three transitions: the Redis ceiling on tasks per second. */
     tasksPerSec?: Summary;
@@ -128,13 +129,14 @@ async function kafkaCeiling(options: BenchOptions, messageBytes: number): Promis
   }
 }
 
-/** Each transition of one task's life, with the arguments RedisTaskStore passes (redis-task-store.ts). */
-function transitionArgs(keys: RedisKeys, now: number): { status: string; args: string[] }[] {
+/**
+ * Each transition of one task's life as RedisTaskStore sends it (redis-task-store.ts): a
+ * TRANSITION_MANY_LUA call of MAX_TRANSITIONS_PER_CALL transitions of that status, each on its
+ * own task (redis-benchmark draws a fresh number for every `__rand_int__`).
+ */
+function transitionCalls(keys: RedisKeys, now: number): { status: string; args: string[] }[] {
   const id = '__rand_int__';
-  const head = (status: string, attempt: number, phase: number, waiting: string) => [
-    keys.task(id),
-    keys.counts(),
-    keys.waiting(),
+  const one = (status: string, attempt: number, phase: number, waiting: string, fields: string[] = []) => [
     id,
     status,
     String(attempt),
@@ -145,13 +147,23 @@ function transitionArgs(keys: RedisKeys, now: number): { status: string; args: s
     String(now),
     keys.finishedChannel(id),
     waiting,
+    ...fields,
   ];
+  const call = (args: string[]) => {
+    const taskKeys = Array.from({ length: MAX_TRANSITIONS_PER_CALL }, () => keys.task(id));
+    const keyList = [keys.counts(), keys.waiting(), ...taskKeys];
+    const perTransition = Array.from({ length: MAX_TRANSITIONS_PER_CALL }, () => [
+      String(args.length),
+      ...args,
+    ]);
+    return [String(keyList.length), ...keyList, ...perTransition.flat()];
+  };
   return [
-    { status: 'queued', args: head('queued', 0, 1, String(now)) },
-    { status: 'running', args: [...head('running', 1, 2, ''), 'startedAt', String(now)] },
+    { status: 'queued', args: call(one('queued', 0, 1, String(now))) },
+    { status: 'running', args: call(one('running', 1, 2, '', ['startedAt', String(now)])) },
     {
       status: 'succeeded',
-      args: [...head('succeeded', 1, 4, ''), 'finishedAt', String(now), 'result', '{"n":1}'],
+      args: call(one('succeeded', 1, 4, '', ['finishedAt', String(now), 'result', '{"n":1}'])),
     },
   ];
 }
@@ -166,8 +178,8 @@ async function redisCeiling(options: BenchOptions): Promise<CeilingsResult['redi
   const redis = new Redis(REDIS_URL);
   const keys = new RedisKeys(`bench-ceiling-${randomBytes(4).toString('hex')}`);
   try {
-    const sha = (await redis.script('LOAD', TRANSITION_LUA)) as string;
-    const steps = transitionArgs(keys, Date.now());
+    const sha = (await redis.script('LOAD', TRANSITION_MANY_LUA)) as string;
+    const steps = transitionCalls(keys, Date.now());
     const perRun: number[][] = [];
     for (let i = 0; i < options.repeats; i++) {
       const rates: number[] = [];
@@ -179,7 +191,7 @@ async function redisCeiling(options: BenchOptions): Promise<CeilingsResult['redi
           [
             ...['-h', url.hostname, '-p', url.port || '6379'],
             ...['-n', n, '-r', n, '-c', String(REDIS_CLIENTS), '-P', String(REDIS_PIPELINE), '--csv'],
-            ...['EVALSHA', sha, '3', ...args],
+            ...['EVALSHA', sha, ...args],
           ],
           { timeout: 300_000 },
         );
@@ -188,7 +200,7 @@ async function redisCeiling(options: BenchOptions): Promise<CeilingsResult['redi
         const fields = stdout.trim().split('\n').at(-1)?.split('","') ?? [];
         const rps = Number(fields[fields.length - 7]);
         if (!(rps > 0)) throw new Error(`no rate in redis-benchmark's output: ${stdout.slice(-300)}`);
-        rates.push(rps);
+        rates.push(rps * MAX_TRANSITIONS_PER_CALL);
       }
       perRun.push(rates);
       await deleteMatching(redis, `${keys.prefix}*`);

@@ -35,7 +35,7 @@ export const STATUS_PHASE: Readonly<Record<TaskStatus, number>> = {
  * (draining ran at 3.8k tasks/s with calls of 100, 4.9-5.4k with calls of 8, on the bench's
  * machine). A call holds Redis for all of its transitions, about 50 µs each.
  */
-const MAX_TRANSITIONS_PER_CALL = 8;
+export const MAX_TRANSITIONS_PER_CALL = 8;
 
 interface QueuedTransition {
   args: (string | number)[];
