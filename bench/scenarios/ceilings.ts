@@ -8,7 +8,7 @@ import { Validator } from '../../services/api/validation';
 import { ensureTopics } from '../../services/shared/kafka/client';
 import { RedisKeys } from '../../services/shared/redis/keys';
 import { MAX_TRANSITIONS_PER_CALL } from '../../services/shared/redis/redis-task-store';
-import { TRANSITION_MANY_LUA } from '../../services/shared/redis/transition-script';
+import { TRANSITION_LUA } from '../../services/shared/redis/transition-script';
 import { encodeTaskMessage } from '../../services/shared/task-message';
 import { DEFAULT_PARTITIONS } from '../child';
 import type { BenchOptions } from '../options';
@@ -131,7 +131,7 @@ async function kafkaCeiling(options: BenchOptions, messageBytes: number): Promis
 
 /**
  * Each transition of one task's life as RedisTaskStore sends it (redis-task-store.ts): a
- * TRANSITION_MANY_LUA call of MAX_TRANSITIONS_PER_CALL transitions of that status, each on its
+ * TRANSITION_LUA call of MAX_TRANSITIONS_PER_CALL transitions of that status, each on its
  * own task (redis-benchmark draws a fresh number for every `__rand_int__`).
  */
 function transitionCalls(keys: RedisKeys, now: number): { status: string; args: string[] }[] {
@@ -178,7 +178,7 @@ async function redisCeiling(options: BenchOptions): Promise<CeilingsResult['redi
   const redis = new Redis(REDIS_URL);
   const keys = new RedisKeys(`bench-ceiling-${randomBytes(4).toString('hex')}`);
   try {
-    const sha = (await redis.script('LOAD', TRANSITION_MANY_LUA)) as string;
+    const sha = (await redis.script('LOAD', TRANSITION_LUA)) as string;
     const steps = transitionCalls(keys, Date.now());
     const perRun: number[][] = [];
     for (let i = 0; i < options.repeats; i++) {

@@ -3,15 +3,13 @@ import { TASK_STATUSES, TERMINAL_STATUSES, type JsonValue, type TaskRecord, type
 import { withTimeout } from '../timeout';
 import { RedisKeys } from './keys';
 import type { TaskStore, Transition, TransitionOutcome } from './task-store';
-import { TRANSITION_LUA, TRANSITION_MANY_LUA } from './transition-script';
+import { TRANSITION_LUA } from './transition-script';
 import { connectRedis } from './connect';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** Defined in RedisTaskStore's constructor from TRANSITION_LUA. */
-    transition(...keysAndArgs: (string | number)[]): Result<[number, string], Context>;
-    /** Defined in RedisTaskStore's constructor from TRANSITION_MANY_LUA; the first argument is the key count. */
-    transitionMany(...keysAndArgs: (string | number)[]): Result<(number | string)[], Context>;
+    /** Defined in RedisTaskStore's constructor from TRANSITION_LUA; the first argument is the key count. */
+    applyTransitions(...keysAndArgs: (string | number)[]): Result<(number | string)[], Context>;
   }
 }
 
@@ -38,6 +36,9 @@ export const STATUS_PHASE: Readonly<Record<TaskStatus, number>> = {
 export const MAX_TRANSITIONS_PER_CALL = 8;
 
 interface QueuedTransition {
+  /** The task hash's key. */
+  key: string;
+  /** The transition's own arguments (see transition-script.ts). */
   args: (string | number)[];
   resolve(reply: [number, string]): void;
   reject(err: unknown): void;
@@ -61,8 +62,7 @@ export class RedisTaskStore implements TaskStore {
   constructor(private readonly options: RedisTaskStoreOptions) {
     this.keys = new RedisKeys(options.queue);
     this.redis = connectRedis(options.url, options.commandTimeoutMs);
-    this.redis.defineCommand('transition', { numberOfKeys: 3, lua: TRANSITION_LUA });
-    this.redis.defineCommand('transitionMany', { lua: TRANSITION_MANY_LUA });
+    this.redis.defineCommand('applyTransitions', { lua: TRANSITION_LUA });
   }
 
   /**
@@ -72,9 +72,10 @@ export class RedisTaskStore implements TaskStore {
    * one socket write (one write per transition was a quarter of a draining worker's time).
    */
   async transition(change: Transition): Promise<TransitionOutcome> {
+    const key = this.keys.task(change.id);
     const args = this.transitionArgs(change);
     const reply = await new Promise<[number, string]>((resolve, reject) => {
-      if (this.queued.push({ args, resolve, reject }) === 1) process.nextTick(() => this.sendQueued());
+      if (this.queued.push({ key, args, resolve, reject }) === 1) process.nextTick(() => this.sendQueued());
     });
     return toOutcome(reply);
   }
@@ -89,14 +90,13 @@ export class RedisTaskStore implements TaskStore {
     this.queued = [];
     for (let at = 0; at < queued.length; at += MAX_TRANSITIONS_PER_CALL) {
       const call = queued.slice(at, at + MAX_TRANSITIONS_PER_CALL);
-      const sent =
-        call.length === 1
-          ? this.redis.transition(...call[0]!.args).then((reply) => [reply])
-          : this.redis.transitionMany(...manyArgs(call.map((t) => t.args))).then(pairs);
-      sent.then(
-        (replies) => call.forEach((t, i) => t.resolve(replies[i]!)),
-        (err: unknown) => call.forEach((t) => t.reject(err)),
-      );
+      this.redis
+        .applyTransitions(...this.manyArgs(call))
+        .then(pairs)
+        .then(
+          (replies) => call.forEach((t, i) => t.resolve(replies[i]!)),
+          (err: unknown) => call.forEach((t) => t.reject(err)),
+        );
     }
   }
 
@@ -175,9 +175,6 @@ export class RedisTaskStore implements TaskStore {
     if (change.error !== undefined) fields.push('error', JSON.stringify(change.error));
     if (change.history !== undefined) fields.push('history', JSON.stringify(change.history));
     return [
-      this.keys.task(change.id),
-      this.keys.counts(),
-      this.keys.waiting(),
       change.id,
       change.status,
       change.attempt,
@@ -190,13 +187,14 @@ export class RedisTaskStore implements TaskStore {
       ...fields,
     ];
   }
-}
 
-/** TRANSITION_MANY_LUA's arguments from several transitions' own (keys first, as transitionArgs gives them). */
-function manyArgs(calls: (string | number)[][]): (string | number)[] {
-  const [, counts, waiting] = calls[0]!;
-  const keys = [counts!, waiting!, ...calls.map((args) => args[0]!)];
-  return [keys.length, ...keys, ...calls.flatMap((args) => [args.length - 3, ...args.slice(3)])];
+  /** TRANSITION_LUA's key count, keys and arguments for the transitions of one call. */
+  private manyArgs(call: QueuedTransition[]): (string | number)[] {
+    const out: (string | number)[] = [call.length + 2, this.keys.counts(), this.keys.waiting()];
+    for (const t of call) out.push(t.key);
+    for (const t of call) out.push(t.args.length, ...t.args);
+    return out;
+  }
 }
 
 function pairs(flat: (number | string)[]): [number, string][] {

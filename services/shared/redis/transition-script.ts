@@ -1,5 +1,5 @@
 /**
- * Moves one task record forward, never backward, atomically inside Redis, and keeps the queue's
+ * Moves task records forward, never backward, atomically inside Redis, and keeps the queue's
  * status counts and waiting set in step with it. Kept as a string (not a .lua file) so the
  * compiled output and the images need nothing beside the JavaScript.
  *
@@ -56,17 +56,13 @@ local function apply(task, counts, waiting, a, first, last)
 end
 `;
 
-/** One transition. KEYS [1] task hash [2] counts hash [3] waiting sorted set; ARGV as above. */
-export const TRANSITION_LUA = `${APPLY_LUA}
-return apply(KEYS[1], KEYS[2], KEYS[3], ARGV, 1, #ARGV)
-`;
-
 /**
- * Several transitions in order, in one call. KEYS [1] counts hash [2] waiting sorted set
- * [3..] one task hash per transition; ARGV per transition: its argument count, then its
- * arguments as above. Returns the pairs of each outcome, flattened.
+ * Applies the transitions of one call in order (RedisTaskStore sends even a lone one this way).
+ * KEYS [1] counts hash [2] waiting sorted set [3..] one task hash per transition; ARGV per
+ * transition: its argument count, then its arguments as above. Returns the pairs of each
+ * outcome, flattened.
  */
-export const TRANSITION_MANY_LUA = `${APPLY_LUA}
+export const TRANSITION_LUA = `${APPLY_LUA}
 local out, at = {}, 1
 for k = 3, #KEYS do
   local n = tonumber(ARGV[at])
