@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startChild, type Child } from '../child';
-import { RedisTaskStore } from '../../services/shared/redis/redis-task-store';
+import { SpillwayState, spillwayWorkerReady } from '../systems/spillway-state';
 import { naiveNames } from '../naive/names';
 import type { BenchOptions } from '../options';
 import type { SystemName } from '../serve';
@@ -59,21 +59,16 @@ export async function slowScenario(options: BenchOptions): Promise<SlowRow[]> {
       // Straight from Redis, as BullMQ's: through the API, a poll would wait behind the batches
       // it is taking in, and see the first task start late.
       probe: (queue) => {
-        const store = new RedisTaskStore({ url: REDIS_URL, queue, ttlSeconds: 3600 });
+        const state = new SpillwayState(queue);
         return {
           async read() {
-            const { running, succeeded } = await store.counts();
+            const { running = 0, succeeded = 0 } = await state.counts();
             return { started: running + succeeded, succeeded };
           },
-          close: () => store.close(),
+          close: async () => state.close(),
         };
       },
-      ready: (worker) =>
-        waitFor(
-          async () => ((await fetch(`${worker.url}/readyz`)).ok ? true : undefined),
-          60_000,
-          'worker ready',
-        ).then(() => undefined),
+      ready: spillwayWorkerReady,
     },
     {
       system: 'bullmq',
@@ -101,7 +96,7 @@ export async function slowScenario(options: BenchOptions): Promise<SlowRow[]> {
         const client = new Redis(REDIS_URL);
         return {
           async read() {
-            const keys = await scanAll(client, `${naiveNames(queue).statusKey('')}*`);
+            const keys = await scanAll(client, naiveNames(queue).statusKey('*'));
             const values = keys.length > 0 ? await client.mget(keys) : [];
             const succeeded = values.filter((v) => v?.includes('"succeeded"')).length;
             const running = values.filter((v) => v?.includes('"running"')).length;
