@@ -25,7 +25,7 @@ export default async function globalTeardown(): Promise<void> {
     if (groups.length > 0) await admin.deleteGroups(groups);
   } catch (err) {
     // Clean-up only: a broker that went away (or a test that stopped it) must not fail the run.
-    console.warn(`test topics not deleted: ${String(err)}`);
+    console.warn(`test topics or groups not deleted: ${String(err)}`);
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
