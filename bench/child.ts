@@ -8,6 +8,8 @@ import type { Role } from './systems/types';
 export interface Child {
   port: number;
   url: string;
+  /** The process's pid, for its CPU time (cpu-time.ts). */
+  pid: number;
   /** The kernel's peak resident set size of the process so far (VmHWM, bytes); undefined off Linux. */
   highWaterRss(): number | undefined;
   /** SIGTERM, then SIGKILL after a grace period; resolves with the peak RSS the child saw (bytes). */
@@ -73,6 +75,7 @@ export async function startChild(
   return {
     port,
     url: `http://127.0.0.1:${port}`,
+    pid: proc.pid!,
     highWaterRss: () => highWaterRss(proc.pid!),
     stop: () => stopChild(proc, () => out),
   };

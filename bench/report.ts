@@ -2,6 +2,7 @@ import type { Machine } from './machine';
 import { fmt, ratio, table } from './markdown';
 import type { BenchOptions, ScenarioName } from './options';
 import type { PlotName } from './plots';
+import { renderCpu } from './report-cpu';
 import {
   lowerCeiling,
   newConfiguration,
@@ -240,6 +241,10 @@ ${ran('scaleout', () => renderScaleOut(results.scaleOut, results.plots.scaleout)
 ## Ceilings (Kafka and Redis alone, same run)
 
 ${ran('ceilings', () => renderCeilings(results.ceilings!, results.drain, results.enqueue))}
+
+## CPU per task
+
+${o.scenarios.includes('enqueue') || o.scenarios.includes('drain') ? renderCpu(results.enqueue, results.drain, m.cores) : 'Not run this time (it reads the enqueue and drain runs).'}
 
 ## Profiles
 

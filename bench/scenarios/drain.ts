@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import { startChild, type Child } from '../child';
+import { CpuMeter, medianCpu, stackPids, type CpuPerTask } from '../cpu-time';
 import type { BenchOptions } from '../options';
 import type { SystemName } from '../serve';
 import { benchQueue, REDIS_URL, sleep } from '../stack';
@@ -12,6 +13,8 @@ export interface DrainRow {
   tasks: number;
   concurrency: number;
   tasksPerSec: Summary;
+  /** µs of CPU per task of the worker, Redis and the Kafka broker while draining (medians). */
+  cpuPerTask: CpuPerTask;
 }
 
 const CONCURRENCY = 16;
@@ -38,15 +41,22 @@ const counters: Partial<Record<SystemName, (api: Child, queue: string) => Promis
 export async function drainScenario(options: BenchOptions): Promise<DrainRow[]> {
   const rows: DrainRow[] = [];
   for (const system of ['spillway', 'bullmq'] as const) {
-    const rates: number[] = [];
-    for (let i = 0; i < options.repeats; i++) rates.push(await oneDrain(system, options.drainTasks));
-    rows.push({ system, tasks: options.drainTasks, concurrency: CONCURRENCY, tasksPerSec: summarize(rates) });
+    const runs: { rate: number; cpu: CpuPerTask }[] = [];
+    for (let i = 0; i < options.repeats; i++) runs.push(await oneDrain(system, options.drainTasks));
+    const rates = runs.map((r) => r.rate);
+    rows.push({
+      system,
+      tasks: options.drainTasks,
+      concurrency: CONCURRENCY,
+      tasksPerSec: summarize(rates),
+      cpuPerTask: medianCpu(runs.map((r) => r.cpu)),
+    });
     console.log(`drain ${system}: ${rates.map((r) => r.toFixed(0)).join(', ')} tasks/s`);
   }
   return rows;
 }
 
-async function oneDrain(system: SystemName, tasks: number): Promise<number> {
+async function oneDrain(system: SystemName, tasks: number): Promise<{ rate: number; cpu: CpuPerTask }> {
   const count = counters[system]!;
   const queue = benchQueue(system);
   const api = await startChild(system, 'api', queue);
@@ -55,14 +65,20 @@ async function oneDrain(system: SystemName, tasks: number): Promise<number> {
     await submitTasks(api.url, { type: 'echo', payload: { n: 1 } }, tasks, 1000);
     worker = await startChild(system, 'worker', queue, { concurrency: CONCURRENCY });
     const deadline = Date.now() + Math.max(120_000, tasks);
-    let first: { at: number; done: number } | undefined;
+    const pids = { worker: worker.pid, ...(await stackPids()) };
+    const fromStart = new CpuMeter(pids);
+    let first: { at: number; done: number; cpu: CpuMeter } | undefined;
     for (;;) {
       const done = await count(api, queue);
       const at = performance.now();
-      if (!first && done > 0) first = { at, done };
+      if (!first && done > 0) first = { at, done, cpu: new CpuMeter(pids) };
       if (first && done >= tasks) {
         // Too quick to time (a smoke run): count it from the worker's start instead.
-        return at > first.at ? (done - first.done) / ((at - first.at) / 1000) : done;
+        const rate = at > first.at ? (done - first.done) / ((at - first.at) / 1000) : done;
+        // The CPU too, when the timed part is too short to read at 10 ms a tick (the worker's
+        // start-up then counts too: a smoke run's figure).
+        const timed = at - first.at >= 1000;
+        return { rate, cpu: timed ? first.cpu.perTask(done - first.done) : fromStart.perTask(done) };
       }
       if (Date.now() > deadline) throw new Error(`${system} drained ${done} of ${tasks} in time`);
       await sleep(100);

@@ -1,6 +1,7 @@
 import autocannon from 'autocannon';
 import { startChild } from '../child';
 import { dropQueues } from '../cleanup';
+import { CpuMeter, medianCpu, stackPids, type CpuPerTask } from '../cpu-time';
 import type { BenchOptions } from '../options';
 import type { SystemName } from '../serve';
 import { benchQueue } from '../stack';
@@ -13,6 +14,8 @@ export interface EnqueueRow {
   tasksPerSec: Summary;
   p50Ms: Summary;
   p99Ms: Summary;
+  /** µs of CPU per accepted task of the API, Redis, the Kafka broker and autocannon (medians). */
+  cpuPerTask: CpuPerTask;
   /** Non-2xx answers and socket errors over all runs: a fast error is not throughput. */
   failures: number;
 }
@@ -51,12 +54,17 @@ export async function enqueueScenario(options: BenchOptions): Promise<EnqueueRow
     for (const system of systems) {
       const queue = benchQueue(system);
       const api = await startChild(system, 'api', queue);
+      const pids = { API: api.pid, ...(await stackPids()) };
       try {
         await load(api.url + path, body, 16, options.quick ? 0.5 : 2);
         for (const concurrency of options.concurrencies) {
           const runs = [];
+          const cpu: CpuPerTask[] = [];
           for (let i = 0; i < options.repeats; i++) {
-            runs.push(await load(api.url + path, body, concurrency, options.enqueueSeconds));
+            const meter = new CpuMeter(pids, true);
+            const run = await load(api.url + path, body, concurrency, options.enqueueSeconds);
+            cpu.push(meter.perTask(run['2xx'] * perRequest));
+            runs.push(run);
           }
           rows.push({
             endpoint,
@@ -65,6 +73,7 @@ export async function enqueueScenario(options: BenchOptions): Promise<EnqueueRow
             tasksPerSec: summarize(runs.map((r) => (r['2xx'] * perRequest) / r.duration)),
             p50Ms: summarize(runs.map((r) => r.latency.p50)),
             p99Ms: summarize(runs.map((r) => r.latency.p99)),
+            cpuPerTask: medianCpu(cpu),
             failures: runs.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0),
           });
           const last = rows[rows.length - 1]!;

@@ -104,6 +104,24 @@ describe('npm run bench -- --quick', () => {
     }
   });
 
+  it("accounts each process's CPU per task, beside the rate it allows", () => {
+    const sections: [string, string[], number][] = [
+      // The section, its systems, and the column of the system's own process (API or worker).
+      ['CPU per task: enqueue, single', ['bare', 'spillway', 'bullmq', 'naive'], 2],
+      ['CPU per task: enqueue, batch', ['spillway', 'bullmq'], 2],
+      ['CPU per task: drain', ['spillway', 'bullmq'], 1],
+    ];
+    for (const [section, systems, own] of sections) {
+      const rows = inSection(section);
+      expect(new Set(rows.map((r) => r.cells[0]))).toEqual(new Set(systems));
+      for (const { cells } of rows) {
+        // Redis' and the broker's share may read 0 in a smoke run (10 ms ticks); the system's own
+        // process, the total, the bound it gives and the measured rate may not.
+        for (const cell of [cells[own]!, ...cells.slice(-3)]) expectPositive(cell, `${section}: ${cells[0]}`);
+      }
+    }
+  });
+
   it('draws the plots beside the report and links them', () => {
     for (const name of ['enqueue', 'scaleout', 'e2e']) {
       const file = `benchmarks-${name}.svg`;
