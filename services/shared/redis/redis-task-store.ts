@@ -28,10 +28,16 @@ export const STATUS_PHASE: Readonly<Record<TaskStatus, number>> = {
 };
 
 /**
- * Most transitions sent in one script call. Small calls keep several in flight, so Redis and
- * this process work at once: one call per turn made a worker wait for each whole call's reply
- * (draining ran at 3.8k tasks/s with calls of 100, 4.9-5.4k with calls of 8, on the bench's
- * machine). A call holds Redis for all of its transitions, about 50 µs each.
+ * Most transitions sent in one script call; a call goes out as soon as it is full. Small calls
+ * keep several in flight, so Redis and this process work at once:
+ * - one call of 100 per turn made a worker wait for each whole call's reply (draining ran at
+ *   3.8k tasks/s, against 4.9-5.4k with calls of 8, on the bench's machine);
+ * - sending the full calls only when the turn ended still put a draining worker in lock step
+ *   with Redis (about 32 transitions per turn, then nothing to do until they came back). Sending
+ *   each as it fills lets Redis start on it while the worker handles the rest of the replies:
+ *   10.5-11.1k against 11.7-12.8k tasks/s, and a `running` write's p50 round trip of 0.84 ms
+ *   against 0.53 ms, with the same CPU per task.
+ * A call holds Redis for all of its transitions, about 20 µs each.
  */
 export const MAX_TRANSITIONS_PER_CALL = 8;
 
@@ -55,8 +61,9 @@ export interface RedisTaskStoreOptions {
 export class RedisTaskStore implements TaskStore {
   private readonly redis: Redis;
   private readonly keys: RedisKeys;
-  /** Transitions asked for during this turn of the event loop, sent together when it ends. */
+  /** Transitions not sent yet: fewer than a full call, sent when this turn of the event loop ends. */
   private queued: QueuedTransition[] = [];
+  private sendScheduled = false;
   private closing?: Promise<void>;
 
   constructor(private readonly options: RedisTaskStoreOptions) {
@@ -66,16 +73,25 @@ export class RedisTaskStore implements TaskStore {
   }
 
   /**
-   * Transitions asked for in the same turn of the event loop go to Redis together, in script
-   * calls of up to MAX_TRANSITIONS_PER_CALL, applied in the order asked: a worker's "succeeded"
-   * for one task and "running" for the next, or the records of a batch, share one command and
-   * one socket write (one write per transition was a quarter of a draining worker's time).
+   * Transitions go to Redis together, in script calls of up to MAX_TRANSITIONS_PER_CALL,
+   * applied in the order asked: a worker's "succeeded" for one task and "running" for the next,
+   * or the records of a batch, share one command and one socket write (one write per
+   * transition was a quarter of a draining worker's time). A call is sent once it is full, the
+   * rest when this turn of the event loop ends.
    */
   async transition(change: Transition): Promise<TransitionOutcome> {
     const key = this.keys.task(change.id);
     const args = this.transitionArgs(change);
     const reply = await new Promise<[number, string]>((resolve, reject) => {
-      if (this.queued.push({ key, args, resolve, reject }) === 1) process.nextTick(() => this.sendQueued());
+      this.queued.push({ key, args, resolve, reject });
+      if (this.queued.length >= MAX_TRANSITIONS_PER_CALL) this.sendQueued();
+      else if (!this.sendScheduled) {
+        this.sendScheduled = true;
+        process.nextTick(() => {
+          this.sendScheduled = false;
+          this.sendQueued();
+        });
+      }
     });
     return toOutcome(reply);
   }
@@ -87,6 +103,7 @@ export class RedisTaskStore implements TaskStore {
 
   private sendQueued(): void {
     const queued = this.queued;
+    if (queued.length === 0) return;
     this.queued = [];
     for (let at = 0; at < queued.length; at += MAX_TRANSITIONS_PER_CALL) {
       const call = queued.slice(at, at + MAX_TRANSITIONS_PER_CALL);
