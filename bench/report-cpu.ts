@@ -57,22 +57,33 @@ function findings(enqueue: EnqueueRow[], drain: DrainRow[], cores: number): stri
   for (const c of [...new Set(enqueue.map((r) => r.concurrency))]) {
     const [sp, bare, bull] = ['spillway', 'bare', 'bullmq'].map((s) => single(s, c));
     if (!sp || !bare || !bull) continue;
+    const api = (r: EnqueueRow) => r.cpuPerTask.API ?? 0;
+    const apiCores = (r: EnqueueRow) => (api(r) * r.tasksPerSec.median) / 1e6;
+    const ownLimit = [sp, bare, bull].every((r) => apiCores(r) >= 0.9);
     lines.push(
-      `Single endpoint, ${c} connections: a submission costs the machine ${fmt(total(sp.cpuPerTask))} µs with ` +
-        `Spillway against ${fmt(total(bare.cpuPerTask))} µs with bare Express and ${fmt(total(bull.cpuPerTask))} µs ` +
-        `with BullMQ. With every core busy the rates would stand at those costs' inverse ratio: ` +
-        `${ratio(bound(sp.cpuPerTask, cores), bound(bare.cpuPerTask, cores))} bare Express (target ≥ 0.9×) and ` +
-        `${ratio(bound(sp.cpuPerTask, cores), bound(bull.cpuPerTask, cores))} BullMQ (target ≥ 1.1×); measured ` +
-        `${ratio(sp.tasksPerSec.median, bare.tasksPerSec.median)} and ${ratio(sp.tasksPerSec.median, bull.tasksPerSec.median)}.`,
+      `Single endpoint, ${c} connections: CPU per submission in all processes, Spillway ${fmt(total(sp.cpuPerTask))} µs, ` +
+        `bare Express ${fmt(total(bare.cpuPerTask))}, BullMQ ${fmt(total(bull.cpuPerTask))}. With every core busy ` +
+        `the rates would stand at ${ratio(bound(sp.cpuPerTask, cores), bound(bare.cpuPerTask, cores))} bare Express ` +
+        `and ${ratio(bound(sp.cpuPerTask, cores), bound(bull.cpuPerTask, cores))} BullMQ; measured ` +
+        `${ratio(sp.tasksPerSec.median, bare.tasksPerSec.median)} and ${ratio(sp.tasksPerSec.median, bull.tasksPerSec.median)}. ` +
+        `The API processes were busy ${[sp, bare, bull].map((r) => apiCores(r).toFixed(2)).join(', ')} cores` +
+        (ownLimit
+          ? `, so each was its own limit and the rates follow the API's own CPU per submission: Spillway's ` +
+            `${fmt(api(sp))} µs, bare Express' ${fmt(api(bare))}, BullMQ's ${fmt(api(bull))}. 0.9× bare Express ` +
+            `would take at most ${fmt(api(bare) / 0.9)} µs in Spillway's API, 1.1× BullMQ at most ${fmt(api(bull) / 1.1)}.`
+          : '.'),
     );
   }
   const [sp, bull] = ['spillway', 'bullmq'].map((s) => drain.find((r) => r.system === s));
   if (sp && bull) {
     const ofBound = (r: DrainRow) => r.tasksPerSec.median / (bound(r.cpuPerTask, cores) ?? Infinity);
     const busy = Math.max(ofBound(sp), ofBound(bull));
+    const workerCores = (r: DrainRow) =>
+      (((r.cpuPerTask.worker ?? 0) * r.tasksPerSec.median) / 1e6).toFixed(2);
     lines.push(
       `Drain: a task costs ${fmt(total(sp.cpuPerTask))} µs with Spillway against ${fmt(total(bull.cpuPerTask))} µs ` +
-        `with BullMQ, of which the worker ${cell(sp.cpuPerTask.worker)} µs against ${cell(bull.cpuPerTask.worker)} µs. ` +
+        `with BullMQ, of which the worker ${cell(sp.cpuPerTask.worker)} µs against ${cell(bull.cpuPerTask.worker)} µs ` +
+        `(busy ${workerCores(sp)} and ${workerCores(bull)} cores). ` +
         `Spillway drained at ${percent(ofBound(sp))} of its CPU bound, BullMQ at ${percent(ofBound(bull))}` +
         (busy < 0.7
           ? `: neither kept the cores busy. With 16 tasks in flight each waits on its round trips to Redis, ` +
