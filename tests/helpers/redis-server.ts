@@ -1,19 +1,55 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from './stack';
 
-/** A free TCP port on loopback (asked of the kernel, then released). */
+/**
+ * A free TCP port for a server a test starts in another process.
+ *
+ * Picked below the kernel's ephemeral range on purpose: a port the kernel hands out for `listen(0)`
+ * comes from the same range as every outgoing connection's local port, so between our releasing
+ * it and the child binding it, one of the many client sockets the tests open (Kafka, Redis,
+ * HTTP) could take it — a chaos run once lost a worker to EADDRINUSE that way. Below that range
+ * only another listener can take a port, and each candidate is checked free on every address.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const [low, high] = portRange();
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port found in ${low}-${high - 1}`);
+}
+
+/** Ports this process already gave out: two servers started side by side never get the same one. */
+const handedOut = new Set<number>();
+
+/** [low, high): from 10000 up to where the ephemeral range starts (32768 on Linux by default). */
+function portRange(): [number, number] {
+  let ephemeralStart = 32768;
+  try {
+    const first = Number(
+      readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
+    );
+    if (Number.isInteger(first) && first > 11_000) ephemeralStart = first;
+  } catch {
+    // not Linux, or no /proc: keep the Linux default
+  }
+  return [10_000, ephemeralStart];
+}
+
+/** Whether a server could listen on the port on all addresses (as the services do) right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, () => server.close(() => resolve(true)));
   });
 }
 
