@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SystemName } from './serve';
 import type { Role } from './systems/types';
+import { ORPHAN_GUARD } from '../tests/helpers/orphans';
 
 export interface Child {
   port: number;
@@ -41,7 +42,19 @@ export async function startChild(
   const script = path.join(__dirname, 'serve.ts');
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', script, system, role, queue, String(partitions), String(concurrency)],
+    // The guard stops the child (SIGTERM) if this bench is killed before it can.
+    [
+      '--require',
+      ORPHAN_GUARD,
+      '--import',
+      'tsx',
+      script,
+      system,
+      role,
+      queue,
+      String(partitions),
+      String(concurrency),
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: cpuProfile ? { ...process.env, BENCH_CPU_PROFILE: cpuProfile } : process.env,

@@ -78,9 +78,6 @@ function compiledMap(file: string): SourceMap | undefined {
   return new SourceMap(JSON.parse(readFileSync(`${file}.map`, 'utf8')) as SourceMapPayload);
 }
 
-/** How often a child checks that the bench that started it is still there. */
-const ORPHAN_CHECK_MS = 1000;
-
 async function main(): Promise<void> {
   const [system, role, queue, partitions, concurrency] = process.argv.slice(2);
   const start = starters[system as SystemName]?.[role as Role];
@@ -91,16 +88,8 @@ async function main(): Promise<void> {
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
   process.stdout.write(`BENCH_READY ${JSON.stringify({ port: started.port })}\n`);
-  // A bench killed before it could stop this process (SIGKILL, a closed pipe) would leave it
-  // running, idle but not free, under the next runs: once the bench is gone (this process has a
-  // new parent), stop as if told to.
-  const bench = process.ppid;
-  const orphaned = setInterval(() => {
-    if (process.ppid !== bench) process.kill(process.pid, 'SIGTERM');
-  }, ORPHAN_CHECK_MS).unref();
   process.once('SIGTERM', () => {
     clearInterval(sampler);
-    clearInterval(orphaned);
     started
       .stop()
       .catch((err: unknown) => process.stderr.write(`stop failed: ${String(err)}\n`))

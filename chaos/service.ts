@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { ORPHAN_GUARD } from '../tests/helpers/orphans';
 
 const DIST = join(__dirname, '..', 'dist', 'services');
 /** Lines of output kept per process: enough to explain a failure, bounded for a soak of hours. */
@@ -36,7 +37,7 @@ export class ServiceProcess {
     readonly port: number,
     env: Record<string, string>,
   ) {
-    this.child = spawn(process.execPath, [join(DIST, service, 'main.js')], {
+    this.child = spawn(process.execPath, ['--require', ORPHAN_GUARD, join(DIST, service, 'main.js')], {
       env: { PATH: process.env.PATH ?? '', PORT: String(port), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { ORPHAN_GUARD } from './orphans';
 import { eventually } from './stack';
 
 const DIST = join(__dirname, '..', '..', 'dist', 'services');
@@ -15,7 +16,7 @@ export class ServiceProcess {
     readonly port: number,
     env: Record<string, string>,
   ) {
-    this.child = spawn(process.execPath, [join(DIST, service, 'main.js')], {
+    this.child = spawn(process.execPath, ['--require', ORPHAN_GUARD, join(DIST, service, 'main.js')], {
       env: { PATH: process.env.PATH, PORT: String(port), LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -23,6 +24,10 @@ export class ServiceProcess {
     this.child.stdout!.on('data', collect);
     this.child.stderr!.on('data', collect);
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
   }
 
   get url(): string {
