@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,8 @@ export interface Machine {
   kafka: string;
   redis: string;
   packages: Record<string, string>;
+  /** The code measured: its commit, and whether tracked files differed from it. */
+  commit: string;
 }
 
 const root = path.join(__dirname, '..');
@@ -45,6 +48,19 @@ async function redisVersion(): Promise<string> {
   }
 }
 
+function commit(): string {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: 'pipe' });
+  try {
+    const head = git('rev-parse', '--short', 'HEAD').trim();
+    return git('status', '--porcelain', '--untracked-files=no').trim() === ''
+      ? head
+      : `${head} with uncommitted changes`;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
+
 export async function describeMachine(): Promise<Machine> {
   return {
     cpus: os.cpus()[0]?.model ?? 'unknown',
@@ -57,5 +73,6 @@ export async function describeMachine(): Promise<Machine> {
     packages: Object.fromEntries(
       ['kafkajs', 'bullmq', 'ioredis', 'express', 'autocannon'].map((p) => [p, packageVersion(p)]),
     ),
+    commit: commit(),
   };
 }
