@@ -15,7 +15,7 @@ import {
 import { encodeTaskMessage, partitionKeyOf } from '../shared/task-message';
 import type { WorkerEvents } from './events';
 import type { HandlerRegistry } from './handlers';
-import { runHandler, ShutdownInterruption, type HandlerOutcome } from './handler-run';
+import { runHandler, ShutdownInterruption, type HandlerOutcome, type HandlerRunDeps } from './handler-run';
 import { isRetriable, retryDelayMs, toTaskError, type RetryPolicy } from './retry-policy';
 import type { Persist } from './persist';
 
@@ -29,7 +29,7 @@ export interface TaskRunnerDeps {
   publish(messages: OutgoingMessage[]): Promise<void>;
   /** Indexes a dead letter for the API. */
   recordDeadLetter(entry: DeadLetter): Promise<void>;
-  cancellations: { register(id: string, controller: AbortController): () => void };
+  cancellations: HandlerRunDeps['cancellations'];
   /** Sends the completion callback and records its outcome; resolves when done or given up. */
   notify(id: string, url: string): Promise<void>;
   retryPolicy: RetryPolicy;

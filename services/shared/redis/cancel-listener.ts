@@ -2,6 +2,11 @@ import type Redis from 'ioredis';
 import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
 
+/** A running task's abort (an AbortController is one): what a cancellation calls. */
+export interface Abortable {
+  abort(reason: unknown): void;
+}
+
 /** Why a running task's signal was aborted by a DELETE /v1/tasks/:id. */
 export class TaskCancelledError extends Error {
   constructor(id: string) {
@@ -18,7 +23,7 @@ export class TaskCancelledError extends Error {
 export class CancelListener {
   private readonly keys: RedisKeys;
   private subscriber?: Redis;
-  private readonly running = new Map<string, AbortController>();
+  private readonly running = new Map<string, Abortable>();
 
   constructor(
     private readonly url: string,
@@ -38,11 +43,11 @@ export class CancelListener {
     await subscriber.subscribe(this.keys.cancelChannel());
   }
 
-  /** Aborts `controller` if task `id` is cancelled while registered; call the result to unregister. */
-  register(id: string, controller: AbortController): () => void {
-    this.running.set(id, controller);
+  /** Aborts `attempt` if task `id` is cancelled while registered; call the result to unregister. */
+  register(id: string, attempt: Abortable): () => void {
+    this.running.set(id, attempt);
     return () => {
-      if (this.running.get(id) === controller) this.running.delete(id);
+      if (this.running.get(id) === attempt) this.running.delete(id);
     };
   }
 
