@@ -102,7 +102,9 @@ describe('RedisDeadLetterStore against a real Redis', () => {
 
     const arrivals: string[] = [];
     const pages = await allPages(store, 2, async () => {
-      const newer = deadLetter(Date.now());
+      // Each newer than the last even within one millisecond, so the newest is the last pushed
+      // (two in one millisecond are ordered by id, which would make the check below a coin toss).
+      const newer = deadLetter(Date.now() + arrivals.length);
       arrivals.push(newer.id);
       await store.add(newer);
     });
