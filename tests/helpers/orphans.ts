@@ -28,13 +28,17 @@ export interface Orphaning {
 }
 
 /**
- * Runs a fixture (through tsx) that starts a child process and prints `CHILD_PID <pid>` once it
+ * Runs a fixture (through tsx, with `args`) that starts a child process and prints `CHILD_PID <pid>` once it
  * runs (and whatever else the test needs, on the same line), SIGKILLs the fixture, and watches
  * the child for `withinMs`. A child still running then is SIGKILLed, so a failing test leaves
  * nothing behind.
  */
-export async function killParentOf(fixture: string, withinMs = 15_000): Promise<Orphaning> {
-  const parent = spawn(process.execPath, ['--import', 'tsx', join(root, fixture)], {
+export async function killParentOf(
+  fixture: string,
+  args: string[] = [],
+  withinMs = 15_000,
+): Promise<Orphaning> {
+  const parent = spawn(process.execPath, ['--import', 'tsx', join(root, fixture), ...args], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
