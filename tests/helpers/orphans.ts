@@ -35,9 +35,14 @@ export interface Orphaning {
  */
 export async function killParentOf(
   fixture: string,
-  args: string[] = [],
-  withinMs = 15_000,
+  options: {
+    args?: string[];
+    /** Run once the parent is killed, with what it printed (to make the child do something). */
+    afterKill?: (printed: string) => Promise<void>;
+    withinMs?: number;
+  } = {},
 ): Promise<Orphaning> {
+  const { args = [], afterKill, withinMs = 15_000 } = options;
   const parent = spawn(process.execPath, ['--import', 'tsx', join(root, fixture), ...args], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -54,6 +59,7 @@ export async function killParentOf(
   if (!running(pid)) throw new Error(`the child ${pid} was not running before its parent was killed`);
 
   parent.kill('SIGKILL');
+  await afterKill?.(printed);
   const deadline = Date.now() + withinMs;
   while (running(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   const outlived = running(pid);
