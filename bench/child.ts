@@ -40,21 +40,11 @@ export async function startChild(
   } = {},
 ): Promise<Child> {
   const script = path.join(__dirname, 'serve.ts');
+  // The guard stops the child (SIGTERM) if this bench is killed before it can.
+  const node = ['--require', ORPHAN_GUARD, '--import', 'tsx'];
   const proc = spawn(
     process.execPath,
-    // The guard stops the child (SIGTERM) if this bench is killed before it can.
-    [
-      '--require',
-      ORPHAN_GUARD,
-      '--import',
-      'tsx',
-      script,
-      system,
-      role,
-      queue,
-      String(partitions),
-      String(concurrency),
-    ],
+    [...node, script, system, role, queue, String(partitions), String(concurrency)],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: cpuProfile ? { ...process.env, BENCH_CPU_PROFILE: cpuProfile } : process.env,

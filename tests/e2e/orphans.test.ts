@@ -1,4 +1,5 @@
 import { kafkaNames } from '../../services/shared/kafka/names';
+import { writeRaw } from '../helpers/kafka';
 import { killParentOf } from '../helpers/orphans';
 import { testKafka } from '../helpers/stack';
 
@@ -22,33 +23,26 @@ describe('services started by a test', () => {
     }
   }
 
-  /** Makes the worker log an error line, to its broken pipes: a poison message on its topic. */
-  async function poison(queue: string): Promise<void> {
-    const producer = testKafka().producer();
-    await producer.connect();
-    try {
-      await producer.send({ topic: kafkaNames(queue).tasksTopic, messages: [{ value: 'not json' }] });
-    } finally {
-      await producer.disconnect();
-    }
-  }
-
   const queueOf = (printed: string) => /QUEUE (\S+)/.exec(printed)![1]!;
 
-  it('shut down, leaving their groups, once they have a new parent', async () => {
-    const { outlived, printed } = await killParentOf('tests/fixtures/service-parent.ts');
+  /** Kills the fixture's parent; the worker must be gone, its groups empty. */
+  async function expectCleanShutdown(options: Parameters<typeof killParentOf>[1] = {}): Promise<void> {
+    const { outlived, printed } = await killParentOf('tests/fixtures/service-parent.ts', options);
     expect(outlived).toBe(false);
     expect(await membersLeft(queueOf(printed))).toEqual({ workers: 0, scheduler: 0 });
+  }
+
+  it('shut down, leaving their groups, once they have a new parent', async () => {
+    await expectCleanShutdown();
   }, 90_000);
 
   // Found by a CI run: a worker logged a late group join after its parent died, before the
   // parent check ran, and the unhandled EPIPE crashed it, still a member of both groups.
   it('shut down, leaving their groups, when they write to their broken pipes first', async () => {
-    const { outlived, printed } = await killParentOf('tests/fixtures/service-parent.ts', {
+    await expectCleanShutdown({
       args: ['pipe'],
-      afterKill: (printed) => poison(queueOf(printed)),
+      // A poison message makes the worker log an error line, to its broken pipes.
+      afterKill: (printed) => writeRaw(kafkaNames(queueOf(printed)).tasksTopic, ['not json']),
     });
-    expect(outlived).toBe(false);
-    expect(await membersLeft(queueOf(printed))).toEqual({ workers: 0, scheduler: 0 });
   }, 90_000);
 });

@@ -11,7 +11,7 @@ const root = join(__dirname, '..', '..');
 export const ORPHAN_GUARD = join(__dirname, 'orphan-guard.js');
 
 /** Gone, or a zombie nobody reaps yet (its parent died): either way it no longer runs. */
-export function running(pid: number): boolean {
+function running(pid: number): boolean {
   try {
     const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[0];
     return state !== 'Z' && state !== 'X';
@@ -28,10 +28,10 @@ export interface Orphaning {
 }
 
 /**
- * Runs a fixture (through tsx, with `args`) that starts a child process and prints `CHILD_PID <pid>` once it
- * runs (and whatever else the test needs, on the same line), SIGKILLs the fixture, and watches
- * the child for `withinMs`. A child still running then is SIGKILLed, so a failing test leaves
- * nothing behind.
+ * Runs a fixture (through tsx, with `args`) that starts a child process and prints
+ * `CHILD_PID <pid>` once it runs (and whatever else the test needs, on the same line), SIGKILLs
+ * the fixture, and watches the child for `withinMs`. A child still running then is SIGKILLed,
+ * so a failing test leaves nothing behind.
  */
 export async function killParentOf(
   fixture: string,
