@@ -20,6 +20,8 @@ export interface Chart {
   categories: string[];
   /** Line charts: where each category sits on a linear x axis from 0 (default: evenly spaced). */
   xValues?: number[];
+  /** Line charts: a marker on every point (default); off for dense time series. */
+  markers?: boolean;
   series: Series[];
 }
 
@@ -147,7 +149,7 @@ export function lineChart(chart: Chart): string {
     body.push(
       `<polyline points="${points.join(' ')}" fill="none" stroke="${color}" stroke-width="2"${dash}/>`,
     );
-    if (s.dashed) return;
+    if (s.dashed || chart.markers === false) return;
     s.values.forEach((v, i) => {
       if (v === undefined) return;
       const range = s.ranges?.[i];

@@ -30,6 +30,10 @@ else
   run_jest main --testPathIgnorePatterns /tests/chaos/ /tests/bench/
   run_jest bench tests/bench
   run_jest chaos tests/chaos
+  # Last, alone too: the chart on the local Kubernetes cluster (k8s/cluster), which it starts.
+  k8s_results=$STACK_DIR/jest-results-k8s.json
+  results+=("$k8s_results")
+  bash scripts/test-k8s.sh --json --outputFile="$k8s_results" || status=$?
 fi
 # One plain closing line any CI can read, whatever jest printed above it.
 node -e 'const rs = process.argv.slice(1).map((f) => require(f));

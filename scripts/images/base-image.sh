@@ -22,24 +22,7 @@ case $tag in
   *) die "the Dockerfiles want $image but this machine's node is $host_node: pin the tag to it" ;;
 esac
 
-mkdir -p "$IMAGES_DIR"
-rootfs_tar=$IMAGES_DIR/bookworm-minbase.tar.gz
-if [ ! -f "$rootfs_tar" ]; then
-  say "debootstrap bookworm (first run only, a few minutes)"
-  dir=$(mktemp -d "$IMAGES_DIR/rootfs.XXXXXX")
-  trap 'rm -rf "$dir"' EXIT
-  # The mirror the host's apt uses, since that one is known to be reachable.
-  mirror=$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)
-  debootstrap --variant=minbase bookworm "$dir" "${mirror:-http://deb.debian.org/debian}" >"$IMAGES_DIR/debootstrap.log" 2>&1 ||
-    die "debootstrap failed, see $IMAGES_DIR/debootstrap.log"
-  # Like the official slim images: no package lists or caches in the layer.
-  rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/var/cache/apt/archives/*.deb
-  # Written to a temporary name first: an interrupted run must not leave a half tarball behind.
-  tar -C "$dir" --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -czf "$rootfs_tar.tmp" .
-  mv "$rootfs_tar.tmp" "$rootfs_tar"
-  rm -rf "$dir"
-  trap - EXIT
-fi
+rootfs_tar=$(minbase_rootfs)
 
 say "assembling $image from the cached rootfs and this machine's node $host_node"
 dir=$(mktemp -d "$IMAGES_DIR/rootfs.XXXXXX")

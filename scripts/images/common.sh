@@ -41,3 +41,27 @@ ensure_podman() {
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
   write_containers_conf
 }
+
+# Prints the path of a Debian bookworm minbase rootfs tarball, made with debootstrap on first use
+# and cached in $IMAGES_DIR: the root of every image built here without a registry.
+minbase_rootfs() {
+  local rootfs_tar=$IMAGES_DIR/bookworm-minbase.tar.gz dir mirror
+  mkdir -p "$IMAGES_DIR"
+  if [ ! -f "$rootfs_tar" ]; then
+    say "debootstrap bookworm (first run only, a few minutes)"
+    dir=$(mktemp -d "$IMAGES_DIR/rootfs.XXXXXX")
+    # The mirror the host's apt uses, since that one is known to be reachable.
+    mirror=$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)
+    debootstrap --variant=minbase bookworm "$dir" "${mirror:-http://deb.debian.org/debian}" >"$IMAGES_DIR/debootstrap.log" 2>&1 || {
+      rm -rf "$dir"
+      die "debootstrap failed, see $IMAGES_DIR/debootstrap.log"
+    }
+    # Like the official slim images: no package lists or caches in the layer.
+    rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/var/cache/apt/archives/*.deb
+    # Written to a temporary name first: an interrupted run must not leave a half tarball behind.
+    tar -C "$dir" --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -czf "$rootfs_tar.tmp" .
+    mv "$rootfs_tar.tmp" "$rootfs_tar"
+    rm -rf "$dir"
+  fi
+  printf '%s\n' "$rootfs_tar"
+}

@@ -3,8 +3,9 @@
 ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 STACK_DIR=${STACK_DIR:-$ROOT_DIR/.stack}
 
-say() { printf '[stack] %s\n' "$*" >&2; }
-die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+# LOG_TAG names the script family in messages (the cluster scripts set "cluster").
+say() { printf '[%s] %s\n' "${LOG_TAG:-stack}" "$*" >&2; }
+die() { printf '[%s] error: %s\n' "${LOG_TAG:-stack}" "$*" >&2; exit 1; }
 
 # True when something accepts TCP connections on host:port.
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
@@ -38,7 +39,7 @@ stop_pid() {
   local name=$1 file=$2 pid
   if ! pid_alive "$file"; then
     rm -f "$file"
-    say "$name: not started by this stack"
+    say "$name: not running (or not started here)"
     return 0
   fi
   pid=$(cat "$file")

@@ -21,6 +21,8 @@ export interface WorkerEvents {
   handlerAbandoned(type: string): void;
   /** After a batch or a commit: messages of the partition not yet committed. */
   partitionLag(partition: number, lag: number): void;
+  /** The tasks consumer rejoined its group after a rebalance that stopped its fetching this long. */
+  rebalanced(seconds: number): void;
 }
 
 /** What the scheduler reports as it moves delayed tasks out of the delay tiers. */

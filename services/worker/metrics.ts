@@ -90,6 +90,13 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
     registers: [this.registry],
   });
 
+  private readonly rebalances = new Histogram({
+    name: 'spillway_consumer_rebalance_seconds',
+    help: "Rebalances of the workers' consumer group, by how long they stopped this worker's fetching.",
+    buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
   private readonly callbacks = new Counter({
     name: 'spillway_callbacks_total',
     help: 'Completion callbacks by outcome (delivered, failed after every attempt).',
@@ -131,6 +138,10 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
 
   partitionLag(partition: number, lag: number): void {
     this.lag.set({ partition: String(partition) }, Math.max(0, lag));
+  }
+
+  rebalanced(seconds: number): void {
+    this.rebalances.observe(seconds);
   }
 
   callbackDelivered(): void {

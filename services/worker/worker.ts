@@ -83,15 +83,26 @@ export function createWorker(deps: WorkerDeps): Worker {
   let stopping: Promise<void> | undefined;
   let commitTimer: NodeJS.Timeout | undefined;
 
+  /** When kafkajs noticed the group rebalancing; nothing is fetched until it has rejoined. */
+  let rebalancingSince: number | undefined;
+  consumer.on(consumer.events.REBALANCING, () => {
+    rebalancingSince ??= Date.now();
+    logger.info('consumer group rebalancing');
+  });
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
     joined = true;
+    // kafkajs rebalances eagerly: every member stops fetching from here until it has rejoined,
+    // so this is how long a scale step (a worker joining or leaving) held this worker's intake.
+    const rebalanceMs = rebalancingSince === undefined ? undefined : Date.now() - rebalancingSince;
+    rebalancingSince = undefined;
+    if (rebalanceMs !== undefined) events.rebalanced(rebalanceMs / 1000);
     const assigned = new Set(event.payload.memberAssignment[deps.tasksTopic] ?? []);
     // Partitions kept across the rebalance keep their progress (their in-flight tasks are
     // still ours and refetched offsets are skipped); others are forgotten, and completions of
     // tasks from a lost partition are no longer committed (the new owner redelivers them).
     progress = new Map([...assigned].map((p) => [p, progress.get(p) ?? new PartitionProgress()]));
     for (const p of committed.keys()) if (!assigned.has(p)) committed.delete(p);
-    logger.info('joined consumer group', { partitions: [...assigned] });
+    logger.info('joined consumer group', { partitions: [...assigned], rebalanceMs });
   });
   consumer.on(consumer.events.CRASH, (event) => {
     joined = false;

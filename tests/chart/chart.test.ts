@@ -143,6 +143,9 @@ describe.each([['(defaults)', []], ...scenarios.map((f) => [f.split('/').pop()!,
     expect(trigger.metadata.bootstrapServers).toBe(worker.KAFKA_BROKERS);
     expect(so.spec.maxReplicaCount).toBeLessThanOrEqual(Number(worker.KAFKA_TASK_PARTITIONS));
     expect(so.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
+    // With nothing in a cluster to look up (a first install), the workers start at the minimum;
+    // tests/k8s checks that an upgrade carries the live count over instead.
+    expect(only(objects, 'Deployment', '-worker').spec.replicas).toBe(so.spec.minReplicaCount);
     // Bursts: up at once, down slowly.
     const behavior = so.spec.advanced.horizontalPodAutoscalerConfig.behavior;
     expect(behavior.scaleUp.stabilizationWindowSeconds).toBe(0);

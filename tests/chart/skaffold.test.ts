@@ -11,11 +11,26 @@ interface Release {
   setValueTemplates: Record<string, string>;
 }
 
+interface Artifact {
+  image: string;
+  docker?: { dockerfile: string };
+  custom?: { buildCommand: string; dependencies: { dockerfile: { path: string } } };
+}
+interface Profile {
+  name: string;
+  build?: { artifacts?: Artifact[] };
+  deploy?: { helm?: { releases: Release[] } };
+}
+
 const config = parse(readFileSync(join(ROOT, 'skaffold.yaml'), 'utf8'));
-const releases: Release[] = [
-  ...config.deploy.helm.releases,
-  ...config.profiles.flatMap(
-    (p: { deploy?: { helm?: { releases: Release[] } } }) => p.deploy?.helm?.releases ?? [],
+/** Each release beside the artifacts it deploys (its profile's, else the top-level ones). */
+const releases: (Release & { artifacts: Artifact[] })[] = [
+  ...config.deploy.helm.releases.map((r: Release) => ({ ...r, artifacts: config.build.artifacts })),
+  ...(config.profiles as Profile[]).flatMap((p) =>
+    (p.deploy?.helm?.releases ?? []).map((r) => ({
+      ...r,
+      artifacts: p.build?.artifacts ?? config.build.artifacts,
+    })),
   ),
 ];
 const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8'));
@@ -25,10 +40,18 @@ beforeAll(() => {
 }, HELM_INSTALL_TIMEOUT_MS);
 
 describe('skaffold.yaml', () => {
-  it('builds both images from Dockerfiles that exist', () => {
-    const artifacts = config.build.artifacts as { image: string; docker: { dockerfile: string } }[];
+  it('builds both images from Dockerfiles that exist, in every profile', () => {
+    const artifacts = config.build.artifacts as Artifact[];
     expect(artifacts.map((a) => a.image).sort()).toEqual(['spillway-api', 'spillway-worker']);
-    for (const a of artifacts) expect(existsSync(join(ROOT, a.docker.dockerfile))).toBe(true);
+    for (const a of artifacts) expect(existsSync(join(ROOT, a.docker!.dockerfile))).toBe(true);
+    // The local cluster's profile builds with podman through a script, from the same Dockerfiles.
+    const local = (config.profiles as Profile[]).find((p) => p.name === 'local')!;
+    for (const a of local.build!.artifacts!) {
+      const dockerfile = a.custom!.dependencies.dockerfile.path;
+      expect(existsSync(join(ROOT, dockerfile))).toBe(true);
+      const [command, script, arg] = a.custom!.buildCommand.split(' ');
+      expect([command, existsSync(join(ROOT, script!)), arg]).toEqual(['bash', true, dockerfile]);
+    }
   });
 
   it('deploys the chart with values files that exist and value paths the chart has', () => {
@@ -44,8 +67,11 @@ describe('skaffold.yaml', () => {
           .reduce((node, key) => (node === undefined ? undefined : node[key]), values);
         expect([path, found !== undefined]).toEqual([path, true]);
       }
-      for (const image of ['spillway_api', 'spillway_worker']) {
-        expect(Object.values(release.setValueTemplates).join(' ')).toContain(`IMAGE_TAG_${image}`);
+      // skaffold names its template variables after the image, with "_" for what is not a letter or digit.
+      expect(release.artifacts).toHaveLength(2);
+      for (const { image } of release.artifacts) {
+        const key = image.replace(/[^A-Za-z0-9]/g, '_');
+        expect(Object.values(release.setValueTemplates).join(' ')).toContain(`IMAGE_TAG_${key}`);
       }
     }
   });

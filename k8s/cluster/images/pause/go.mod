@@ -1,0 +1,3 @@
+module spillway.local/pause
+
+go 1.26.0
