@@ -13,6 +13,13 @@ export interface WorkerConfig extends CommonConfig {
   commitIntervalMs: number;
   /** Kafka consumer session timeout (KAFKA_SESSION_TIMEOUT_MS, default 30000). */
   sessionTimeoutMs: number;
+  /**
+   * How long a worker's claim on a running attempt lasts without being extended (TASK_CLAIM_MS,
+   * default KAFKA_SESSION_TIMEOUT_MS; extended every third of it). Another worker that gets the
+   * task's message meanwhile (a rebalance) waits for it instead of running it again; if the
+   * claimant dies, the task runs again once its claim lapses, about when Kafka notices the death.
+   */
+  claimMs: number;
   /** Longest wait for running tasks on shutdown (SHUTDOWN_TIMEOUT_MS, default 25000; the chart's grace period is 5 s more). */
   shutdownTimeoutMs: number;
   /** A module that registers the user's handlers (HANDLERS_MODULE; see load-handlers.ts). */
@@ -25,12 +32,14 @@ export interface WorkerConfig extends CommonConfig {
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv): Readonly<WorkerConfig> {
   const reader = new EnvReader(env);
+  const sessionTimeoutMs = reader.int('KAFKA_SESSION_TIMEOUT_MS', 30_000, { min: 6000, max: 300_000 });
   const config: WorkerConfig = {
     ...readCommonConfig(reader),
     port: reader.int('PORT', 8081, { min: 0, max: 65535 }),
     concurrency: reader.int('WORKER_CONCURRENCY', 16, { min: 1, max: 10_000 }),
     commitIntervalMs: reader.int('COMMIT_INTERVAL_MS', 1000, { min: 10, max: 60_000 }),
-    sessionTimeoutMs: reader.int('KAFKA_SESSION_TIMEOUT_MS', 30_000, { min: 6000, max: 300_000 }),
+    sessionTimeoutMs,
+    claimMs: reader.int('TASK_CLAIM_MS', sessionTimeoutMs, { min: 1000, max: 600_000 }),
     shutdownTimeoutMs: reader.int('SHUTDOWN_TIMEOUT_MS', 25_000, { min: 0, max: 600_000 }),
     maxResultBytes: reader.int('MAX_RESULT_BYTES', 1024 * 1024, { min: 1024, max: 64 * 1024 * 1024 }),
     retry: {

@@ -13,6 +13,8 @@ export interface WorkerEvents {
   taskFinished(type: string, outcome: TaskOutcome, seconds: number): void;
   /** A delivery of a task that had already finished (redelivery after a crash or rebalance). */
   duplicateSkipped(type: string): void;
+  /** A delivery of an attempt another live worker still runs (it lost the partition): waited for. */
+  heldElsewhere(type: string): void;
   poisonMessage(): void;
   /** A failed attempt was scheduled to run again later. */
   taskRetried(type: string): void;

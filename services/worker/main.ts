@@ -1,4 +1,6 @@
 import { once, setMaxListeners } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { probeRouter } from '../shared/http/probes';
@@ -30,6 +32,14 @@ import { loadHandlers } from './load-handlers';
  * is due is fetched at the next fetch, so this bounds how late a due task is released.
  */
 const SCHEDULER_MAX_WAIT_MS = 500;
+/**
+ * kafkajs rebalances eagerly: when a worker joins or leaves, every member stops fetching until
+ * all have rejoined, and a member learns of the rebalance from its next heartbeat, which kafkajs
+ * sends only between fetches. So both of these bound how long each scale step stops the whole
+ * group: kafkajs' defaults (3 s heartbeats, 5 s long polls) made it 3 to 5 s per step on a real
+ * cluster (docs/kubernetes.md). An idle worker pays one fetch and one heartbeat a second.
+ */
+const GROUP_TIMING = { heartbeatInterval: 1000, maxWaitTimeInMs: 1000 };
 /** The worker publishes a few retries and dead letters at a time: small batches, short linger. */
 const WORKER_PUBLISHING = {
   lingerMs: 1,
@@ -69,7 +79,11 @@ export async function startWorker(
     ttlSeconds: config.taskTtlSeconds,
   });
   const metrics = new WorkerMetrics();
-  const consumer = kafka.consumer({ groupId: names.workerGroup, sessionTimeout: config.sessionTimeoutMs });
+  const consumer = kafka.consumer({
+    groupId: names.workerGroup,
+    sessionTimeout: config.sessionTimeoutMs,
+    ...GROUP_TIMING,
+  });
   // Retries and dead letters go to Kafka through the same coalescing publisher as the API's.
   const publisher = new BatchingPublisher(kafka, WORKER_PUBLISHING);
   const deadLetters = new RedisDeadLetterStore({
@@ -107,6 +121,8 @@ export async function startWorker(
     maxResultBytes: config.maxResultBytes,
     persist,
     shutdown: shutdown.signal,
+    // Unique per process: a restarted worker on the same pod must not pass for its predecessor.
+    claim: { claimant: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, ms: config.claimMs },
   });
   const worker = createWorker({
     consumer,
@@ -134,6 +150,7 @@ export async function startWorker(
     consumer: kafka.consumer({
       groupId: names.schedulerGroup,
       sessionTimeout: config.sessionTimeoutMs,
+      heartbeatInterval: GROUP_TIMING.heartbeatInterval,
       maxWaitTimeInMs: SCHEDULER_MAX_WAIT_MS,
     }),
     // Idempotent: a retried send cannot duplicate a task; kafkajs needs one request in flight for that.

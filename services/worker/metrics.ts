@@ -44,6 +44,12 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
     labelNames: ['type'],
     registers: [this.registry],
   });
+  private readonly held = new Counter({
+    name: 'spillway_task_deliveries_held_elsewhere_total',
+    help: 'Deliveries of an attempt another worker was still running (its partition moved in a rebalance): waited for, not run twice.',
+    labelNames: ['type'],
+    registers: [this.registry],
+  });
   private readonly poison = new Counter({
     name: 'spillway_poison_messages_total',
     help: 'Messages on the tasks topic that are not task messages.',
@@ -122,6 +128,10 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
 
   duplicateSkipped(type: string): void {
     this.duplicates.inc({ type: this.taskType.of(type) });
+  }
+
+  heldElsewhere(type: string): void {
+    this.held.inc({ type: this.taskType.of(type) });
   }
 
   taskRetried(type: string): void {

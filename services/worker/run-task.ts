@@ -4,7 +4,7 @@ import { planDelay, RELEASE_AT_HEADER } from '../shared/kafka/delay-tiers';
 import type { KafkaNames } from '../shared/kafka/names';
 import type { Logger } from '../shared/logger';
 import { TaskCancelledError } from '../shared/redis/cancel-listener';
-import type { TaskStore } from '../shared/redis/task-store';
+import type { Claim, TaskStore, Transition, TransitionOutcome } from '../shared/redis/task-store';
 import {
   TERMINAL_STATUSES,
   type AttemptFailure,
@@ -39,7 +39,18 @@ export interface TaskRunnerDeps {
   persist: Persist;
   /** Aborted when shutdown runs out of drain time. */
   shutdown: AbortSignal;
+  /**
+   * This worker's claim on the attempts it runs (TASK_CLAIM_MS): extended every third of its
+   * length while the attempt runs, given up when shutdown interrupts it.
+   */
+  claim: Claim;
 }
+
+/** What every transition of one attempt carries. */
+type AttemptBase = Pick<Transition, 'id' | 'type' | 'createdAt' | 'attempt'>;
+
+/** How often a delivery held by another worker's claim looks again. */
+const HELD_ELSEWHERE_POLL_MS = 500;
 
 /**
  * A handler's result over MAX_RESULT_BYTES. Not retriable: the same handler on the same payload
@@ -65,16 +76,12 @@ export class TaskRunner {
 
   /** `handlerDone` is called once no handler runs for the task any more (see WorkerDeps.run). */
   async run(task: TaskMessage, handlerDone: () => void = () => undefined): Promise<void> {
-    const { store, handlers, events, persist } = this.deps;
+    const { store, events } = this.deps;
     const attempt = task.attempt ?? 1;
-    const history = task.history ?? [];
     const logger = this.deps.logger.child({ taskId: task.id, type: task.type, attempt });
-    const base = { id: task.id, type: task.type, createdAt: new Date(task.enqueuedAt), attempt };
+    const base: AttemptBase = { id: task.id, type: task.type, createdAt: new Date(task.enqueuedAt), attempt };
 
-    const startedAt = Date.now();
-    const start = await persist(() =>
-      store.transition({ ...base, status: 'running', at: new Date(startedAt) }),
-    );
+    const { outcome: start, startedAt } = await this.start(task, base, logger);
     if (!start.applied) {
       // Finished already (a redelivery after a crash or rebalance), cancelled before it started,
       // or a stale delivery of an earlier attempt: nothing to run.
@@ -86,6 +93,61 @@ export class TaskRunner {
       return;
     }
 
+    const extending = setInterval(
+      () => void store.claim(task.id, attempt, this.deps.claim).catch(() => undefined),
+      this.deps.claim.ms / 3,
+    );
+    try {
+      await this.runClaimed(task, base, startedAt, logger, handlerDone);
+    } catch (err) {
+      // Interrupted by shutdown: the next owner of the partition runs it, at once.
+      if (err instanceof ShutdownInterruption) {
+        await store.claim(task.id, attempt, { ...this.deps.claim, ms: 0 }).catch(() => undefined);
+      }
+      throw err;
+    } finally {
+      clearInterval(extending);
+    }
+  }
+
+  /**
+   * Moves the task to `running` under this worker's claim. While another worker's live claim
+   * holds the attempt, that worker is still running it (this one got its partition in a
+   * rebalance, or a copy of its message): wait until it finishes or its claim lapses (it died)
+   * rather than run the task twice.
+   */
+  private async start(
+    task: TaskMessage,
+    base: AttemptBase,
+    logger: Logger,
+  ): Promise<{ outcome: TransitionOutcome; startedAt: number }> {
+    const { store, persist, shutdown, claim } = this.deps;
+    for (let waits = 0; ; waits++) {
+      const startedAt = Date.now();
+      const outcome = await persist(() =>
+        store.transition({ ...base, status: 'running', at: new Date(startedAt), claim }),
+      );
+      if (outcome.applied || !outcome.heldElsewhere) return { outcome, startedAt };
+      if (waits === 0) {
+        this.deps.events.heldElsewhere(task.type);
+        logger.info('another worker is running this attempt; waiting for it');
+      }
+      await new Promise((resolve) => setTimeout(resolve, HELD_ELSEWHERE_POLL_MS));
+      if (shutdown.aborted) throw new ShutdownInterruption(task.id);
+    }
+  }
+
+  /** The attempt, once claimed: its handler and the outcome's writes. */
+  private async runClaimed(
+    task: TaskMessage,
+    base: AttemptBase,
+    startedAt: number,
+    logger: Logger,
+    handlerDone: () => void,
+  ): Promise<void> {
+    const { store, handlers, events, persist } = this.deps;
+    const attempt = base.attempt;
+    const history = task.history ?? [];
     const handler = handlers.get(task.type);
     if (!handler) {
       handlerDone();

@@ -86,6 +86,70 @@ describe('RedisTaskStore against a real Redis', () => {
     expect(await store.transition(change(id, 'running', 1))).toEqual({ applied: true, previous: 'running' });
   });
 
+  describe('claims on a running attempt', () => {
+    const claim = (claimant: string, ms = 30_000) => ({ claim: { claimant, ms } });
+
+    it('refuses to start an attempt that another live claimant runs, but not its own claimant', async () => {
+      const id = randomUUID();
+      expect(await store.transition(change(id, 'running', 1, claim('worker-a')))).toEqual({ applied: true });
+      expect(await store.transition(change(id, 'running', 1, claim('worker-b')))).toEqual({
+        applied: false,
+        current: 'running',
+        heldElsewhere: true,
+      });
+      // Its own claimant (a rerun after an unexpected failure) starts it again.
+      expect(await store.transition(change(id, 'running', 1, claim('worker-a')))).toEqual({
+        applied: true,
+        previous: 'running',
+      });
+    });
+
+    it('lets another claimant start the attempt once the claim lapses (its claimant died)', async () => {
+      const id = randomUUID();
+      await store.transition(change(id, 'running', 1, claim('worker-a', 300)));
+      expect(await store.transition(change(id, 'running', 1, claim('worker-b')))).toMatchObject({
+        heldElsewhere: true,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(await store.transition(change(id, 'running', 1, claim('worker-b')))).toEqual({
+        applied: true,
+        previous: 'running',
+      });
+    });
+
+    it('is extended only by its claimant, and given up with a length of 0', async () => {
+      const id = randomUUID();
+      await store.transition(change(id, 'running', 1, claim('worker-a', 300)));
+      expect(await store.claim(id, 1, { claimant: 'worker-b', ms: 30_000 })).toBe(false);
+      expect(await store.claim(id, 1, { claimant: 'worker-a', ms: 30_000 })).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      // Extended: still held after its first length.
+      expect(await store.transition(change(id, 'running', 1, claim('worker-b')))).toMatchObject({
+        heldElsewhere: true,
+      });
+      expect(await store.claim(id, 1, { claimant: 'worker-a', ms: 0 })).toBe(true);
+      expect(await store.transition(change(id, 'running', 1, claim('worker-b')))).toMatchObject({
+        applied: true,
+      });
+      // Not for another attempt, nor once the task moved on.
+      expect(await store.claim(id, 2, { claimant: 'worker-b', ms: 30_000 })).toBe(false);
+      await store.transition(change(id, 'succeeded', 1));
+      expect(await store.claim(id, 1, { claimant: 'worker-b', ms: 30_000 })).toBe(false);
+    });
+
+    it('never holds back an outcome, a later attempt or a cancellation', async () => {
+      const retried = randomUUID();
+      await store.transition(change(retried, 'running', 1, claim('worker-a')));
+      expect(await store.transition(change(retried, 'retrying', 1))).toMatchObject({ applied: true });
+      expect(await store.transition(change(retried, 'running', 2, claim('worker-b')))).toMatchObject({
+        applied: true,
+      });
+      const cancelled = randomUUID();
+      await store.transition(change(cancelled, 'running', 1, claim('worker-a')));
+      expect(await store.cancel(cancelled, new Date())).toMatchObject({ applied: true });
+    });
+  });
+
   it('creates the record from a worker write when the queued write never happened', async () => {
     const id = randomUUID();
     await store.transition(change(id, 'running', 1, { type: 'sleep' }));

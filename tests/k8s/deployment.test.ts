@@ -93,7 +93,7 @@ it(
   async () => {
     await release.upgrade(
       { worker: { replicas: 2, autoscaling: { enabled: true, minReplicaCount: 1 } } },
-      false,
+      { wait: false },
     );
     // Read at once and for a while after: the HPA that KEDA makes starts from what runs.
     const seen: number[] = [];

@@ -2,14 +2,16 @@ import Redis, { type Result } from 'ioredis';
 import { TASK_STATUSES, TERMINAL_STATUSES, type JsonValue, type TaskRecord, type TaskStatus } from '../task';
 import { withTimeout } from '../timeout';
 import { RedisKeys } from './keys';
-import type { TaskStore, Transition, TransitionOutcome } from './task-store';
-import { TRANSITION_LUA } from './transition-script';
+import type { Claim, TaskStore, Transition, TransitionOutcome } from './task-store';
+import { CLAIM_LUA, TRANSITION_LUA } from './transition-script';
 import { connectRedis } from './connect';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** Defined in RedisTaskStore's constructor from TRANSITION_LUA; the first argument is the key count. */
     applyTransitions(...keysAndArgs: (string | number)[]): Result<(number | string)[], Context>;
+    /** Defined from CLAIM_LUA: task key, claimant, attempt, claim length in ms. */
+    claimAttempt(key: string, claimant: string, attempt: number, ms: number): Result<number, Context>;
   }
 }
 
@@ -70,6 +72,7 @@ export class RedisTaskStore implements TaskStore {
     this.keys = new RedisKeys(options.queue);
     this.redis = connectRedis(options.url, options.commandTimeoutMs);
     this.redis.defineCommand('applyTransitions', { lua: TRANSITION_LUA });
+    this.redis.defineCommand('claimAttempt', { lua: CLAIM_LUA, numberOfKeys: 1 });
   }
 
   /**
@@ -129,6 +132,10 @@ export class RedisTaskStore implements TaskStore {
       await this.redis.publish(this.keys.cancelChannel(), id);
     }
     return outcome;
+  }
+
+  async claim(id: string, attempt: number, claim: Claim): Promise<boolean> {
+    return (await this.redis.claimAttempt(this.keys.task(id), claim.claimant, attempt, claim.ms)) === 1;
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {
@@ -199,6 +206,8 @@ export class RedisTaskStore implements TaskStore {
       change.createdAt.getTime(),
       this.keys.finishedChannel(change.id),
       change.status === 'queued' ? at : '',
+      change.claim?.claimant ?? '',
+      change.claim?.ms ?? 0,
       ...fields,
     ];
   }
@@ -219,6 +228,7 @@ function pairs(flat: (number | string)[]): [number, string][] {
 }
 
 function toOutcome([applied, status]: [number, string]): TransitionOutcome {
+  if (applied === 2) return { applied: false, current: status as TaskStatus, heldElsewhere: true };
   const known = status === '' ? {} : { [applied === 1 ? 'previous' : 'current']: status as TaskStatus };
   return { applied: applied === 1, ...known } as TransitionOutcome;
 }

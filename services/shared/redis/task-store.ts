@@ -20,12 +20,28 @@ export interface Transition {
   runAt?: Date;
   /** Failed attempts so far (replaces what the record held). */
   history?: AttemptFailure[];
+  /**
+   * For `running`: who claims the attempt, and for how long (extended with `claim`). While the
+   * claim is live, a `running` transition of the same attempt by another claimant is refused
+   * with `heldElsewhere`.
+   */
+  claim?: Claim;
+}
+
+/** A worker's hold on the attempt it runs: `claimant` names the worker process. */
+export interface Claim {
+  claimant: string;
+  /** How long the claim lasts unless extended, on Redis' clock. */
+  ms: number;
 }
 
 export type TransitionOutcome =
   | { applied: true; previous?: TaskStatus }
-  /** The record was already at or past this point (`current`), or does not exist (no `current`). */
-  | { applied: false; current?: TaskStatus };
+  /**
+   * The record was already at or past this point (`current`), or does not exist (no `current`);
+   * `heldElsewhere`: the attempt is running under another worker's live claim.
+   */
+  | { applied: false; current?: TaskStatus; heldElsewhere?: true };
 
 /** Where task records live. RedisTaskStore is the real one. */
 export interface TaskStore {
@@ -37,6 +53,11 @@ export interface TaskStore {
    * running task, also announces the id on the queue's cancel channel for the workers.
    */
   cancel(id: string, at: Date): Promise<TransitionOutcome>;
+  /**
+   * Extends the claim on a running attempt by `claim.ms` from now (0: gives it up at once), if
+   * that claimant still holds it. Resolves true when it did.
+   */
+  claim(id: string, attempt: number, claim: Claim): Promise<boolean>;
   get(id: string): Promise<TaskRecord | undefined>;
   /** Stores a running handler's progress report; ignored once the record is gone. */
   progress(id: string, value: JsonValue): Promise<void>;

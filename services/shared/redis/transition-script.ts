@@ -7,22 +7,37 @@
  * a[first..last]:
  *   [+0] id  [+1] status  [+2] attempt (-1: any attempt, e.g. a cancellation)  [+3] phase
  *   [+4] ttl seconds  [+5] type  [+6] createdAt  [+7] channel to publish a finish on
- *   [+8] waiting score ('' when the task is not waiting)  [+9..last] field/value pairs to set
- * and returns {1, previousStatus or ''} when applied, {0, currentStatus or ''} when not.
+ *   [+8] waiting score ('' when the task is not waiting)
+ *   [+9] claimant ('' for none)  [+10] claim length in ms  [+11..last] field/value pairs to set
+ * and returns {1, previousStatus or ''} when applied, {0, currentStatus or ''} when not, and
+ * {2, 'running'} when another claimant's live claim holds this attempt (see CLAIM_LUA).
+ *
+ * A claim is how a worker says "I run this attempt, and I am alive": the claimant and, on Redis'
+ * own clock, until when. A delivery of an attempt that another claimant holds is not run: the
+ * worker that lost the partition in a rebalance is still running it.
  */
 const APPLY_LUA = `
 local function finished(status)
   return status == 'succeeded' or status == 'failed' or status == 'cancelled'
 end
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local function apply(task, counts, waiting, a, first, last)
   local id, status, attempt, phase = a[first], a[first + 1], tonumber(a[first + 2]), tonumber(a[first + 3])
-  local current = redis.call('HMGET', task, 'status', 'attempts', 'phase')
+  local claimant, claimMs = a[first + 9], tonumber(a[first + 10])
+  local current = redis.call('HMGET', task, 'status', 'attempts', 'phase', 'claimant', 'claimedUntil')
   local previous = current[1]
   if previous then
     if finished(previous) then return {0, previous} end
     local curAttempt, curPhase = tonumber(current[2]) or 0, tonumber(current[3]) or 0
     if attempt >= 0 and (attempt < curAttempt or (attempt == curAttempt and phase < curPhase)) then
       return {0, previous}
+    end
+    if claimant ~= '' and previous == 'running' and attempt == curAttempt and current[4]
+        and current[4] ~= claimant and (tonumber(current[5]) or 0) > nowMs() then
+      return {2, previous}
     end
   elseif attempt < 0 then
     -- Only a task that exists can be cancelled.
@@ -31,12 +46,16 @@ local function apply(task, counts, waiting, a, first, last)
   -- One HSET for every field: Redis is what a draining worker waits on, and each call costs it.
   local fields = {'status', status, 'phase', phase}
   if attempt >= 0 then fields[#fields + 1] = 'attempts'; fields[#fields + 1] = attempt end
+  if claimant ~= '' then
+    fields[#fields + 1] = 'claimant'; fields[#fields + 1] = claimant
+    fields[#fields + 1] = 'claimedUntil'; fields[#fields + 1] = nowMs() + claimMs
+  end
   -- Only this function creates task hashes, so one that exists has its type and createdAt.
   if not previous then
     fields[#fields + 1] = 'type'; fields[#fields + 1] = a[first + 5]
     fields[#fields + 1] = 'createdAt'; fields[#fields + 1] = a[first + 6]
   end
-  for i = first + 9, last, 2 do
+  for i = first + 11, last, 2 do
     fields[#fields + 1] = a[i]; fields[#fields + 1] = a[i + 1]
   end
   redis.call('HSET', task, unpack(fields))
@@ -72,4 +91,22 @@ for k = 3, #KEYS do
   at = at + n + 1
 end
 return out
+`;
+
+/**
+ * Extends (or, with a length of 0, gives up) a claim, only while its claimant still holds the
+ * running attempt: KEYS [1] task hash; ARGV [1] claimant [2] attempt [3] claim length in ms.
+ * Returns 1 when the claim was changed.
+ */
+export const CLAIM_LUA = `
+local current = redis.call('HMGET', KEYS[1], 'status', 'attempts', 'claimant')
+if current[1] ~= 'running' or current[2] ~= ARGV[2] or current[3] ~= ARGV[1] then return 0 end
+local ms = tonumber(ARGV[3])
+local expires = 0
+if ms > 0 then
+  local t = redis.call('TIME')
+  expires = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ms
+end
+redis.call('HSET', KEYS[1], 'claimedUntil', expires)
+return 1
 `;

@@ -81,7 +81,8 @@ export class Release {
     readonly namespace: string,
     readonly queue: string,
   ) {
-    this.fullname = `${name}-spillway`;
+    // As the chart's spillway.fullname: a release name that already says "spillway" is used as is.
+    this.fullname = name.includes('spillway') ? name : `${name}-spillway`;
   }
 
   get workerDeployment(): string {
@@ -110,7 +111,7 @@ export class Release {
    * `helm upgrade` with the cluster values and these values (nothing reused from the last
    * release). A port-forward goes to one pod, which an upgrade may replace: it is reopened.
    */
-  async upgrade(values: object, wait = true): Promise<string> {
+  async upgrade(values: object, options: { wait?: boolean; forceConflicts?: boolean } = {}): Promise<string> {
     this.close();
     return helmOk([
       'upgrade',
@@ -122,7 +123,8 @@ export class Release {
       CLUSTER_VALUES,
       '-f',
       valuesFile({ queue: this.queue, ...values }),
-      ...(wait ? ['--wait', '--timeout', '5m'] : []),
+      ...(options.wait === false ? [] : ['--wait', '--timeout', '5m']),
+      ...(options.forceConflicts ? ['--force-conflicts'] : []),
     ]);
   }
 
