@@ -27,7 +27,7 @@ else
   # The benchmark smoke run and the chaos suite load both cores on purpose: each runs alone, after
   # everything else, so their load cannot push other suites' time-bounded answers (a 503 once
   # Kafka takes longer than PUBLISH_TIMEOUT_MS) over their bound, nor each other's.
-  run_jest main --testPathIgnorePatterns /tests/chaos/ /tests/bench/
+  run_jest main --testPathIgnorePatterns /tests/chaos/ /tests/bench/ /tests/k8s/
   run_jest bench tests/bench
   run_jest chaos tests/chaos
   # Last, alone too: the chart on the local Kubernetes cluster (k8s/cluster), which it starts.
