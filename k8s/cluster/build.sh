@@ -111,11 +111,14 @@ build_skaffold() {
 
 components=("$@")
 [ ${#components[@]} -gt 0 ] || components=(kubernetes etcd helm keda coredns local_path)
-# Concurrent cluster:up and test runs must not build the same thing twice.
 mkdir -p "$SPILLWAY_CACHE"
-exec 8>"$SPILLWAY_CACHE/.build.lock"
-flock 8
 for c in "${components[@]}"; do
   declare -F "build_$c" >/dev/null || die "unknown component $c (kubernetes etcd helm keda coredns local_path skaffold)"
-  "build_$c"
+  # Two runs at once (cluster:up beside a test) must not build one thing twice; one that needs
+  # something else does not wait.
+  (
+    exec 8>"$SPILLWAY_CACHE/.build-$c.lock"
+    flock 8
+    "build_$c"
+  )
 done

@@ -54,6 +54,7 @@ cluster_up() {
 }
 
 cluster_down() {
+  stop_daemon podman-api # k8s/cluster/skaffold.sh's
   node_down
   addons_down
   cluster_kafka down

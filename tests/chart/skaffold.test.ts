@@ -14,7 +14,7 @@ interface Release {
 interface Artifact {
   image: string;
   docker?: { dockerfile: string };
-  custom?: { buildCommand: string; dependencies: { dockerfile: { path: string } } };
+  custom?: { buildCommand: string; dependencies: { paths: string[] } };
 }
 interface Profile {
   name: string;
@@ -46,11 +46,19 @@ describe('skaffold.yaml', () => {
     for (const a of artifacts) expect(existsSync(join(ROOT, a.docker!.dockerfile))).toBe(true);
     // The local cluster's profile builds with podman through a script, from the same Dockerfiles.
     const local = (config.profiles as Profile[]).find((p) => p.name === 'local')!;
+    const allowed = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('!'))
+      .map((line) => line.slice(1).replace(/\/$/, ''));
     for (const a of local.build!.artifacts!) {
-      const dockerfile = a.custom!.dependencies.dockerfile.path;
-      expect(existsSync(join(ROOT, dockerfile))).toBe(true);
-      const [command, script, arg] = a.custom!.buildCommand.split(' ');
-      expect([command, existsSync(join(ROOT, script!)), arg]).toEqual(['bash', true, dockerfile]);
+      const [command, script, dockerfile] = a.custom!.buildCommand.split(' ');
+      expect([command, existsSync(join(ROOT, script!)), existsSync(join(ROOT, dockerfile!))]).toEqual([
+        'bash',
+        true,
+        true,
+      ]);
+      // A rebuild follows every file the build context holds, and the Dockerfile itself.
+      expect(a.custom!.dependencies.paths.sort()).toEqual([dockerfile!, ...allowed].sort());
     }
   });
 

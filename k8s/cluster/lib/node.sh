@@ -131,13 +131,27 @@ node_down() {
   fi
   stop_daemon containerd
   # Pod volumes (tmpfs for Secrets and tokens) and network namespaces of forced sandboxes.
-  grep -o " $KUBELET_DIR/[^ ]*" /proc/mounts | sort -r | while read -r mount; do umount -l "$mount" || true; done
-  grep -o " $CONTAINERD_DIR/[^ ]*" /proc/mounts | sort -r | while read -r mount; do umount -l "$mount" || true; done
+  local mount
+  for mount in $(awk -v a="$KUBELET_DIR/" -v b="$CONTAINERD_DIR/" 'index($2, a) == 1 || index($2, b) == 1 {print $2}' /proc/mounts | sort -r); do
+    umount -l "$mount" || true
+  done
   local ns
   for ns in $(ip netns list 2>/dev/null | awk '/^cni-/ {print $1}'); do
     ip netns pids "$ns" 2>/dev/null | grep -q . || ip netns del "$ns" 2>/dev/null || true
   done
   [ -x "$K8S_BIN/kube-proxy" ] && "$K8S_BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
+  # What the kubelet itself adds to iptables (kube-proxy's cleanup leaves it).
+  local tool table chain
+  for tool in iptables ip6tables; do
+    for table in filter nat mangle; do
+      for chain in INPUT OUTPUT; do
+        while "$tool" -w -t "$table" -D "$chain" -j KUBE-FIREWALL 2>/dev/null; do :; done
+      done
+      for chain in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+        "$tool" -w -t "$table" -F "$chain" 2>/dev/null && "$tool" -w -t "$table" -X "$chain" 2>/dev/null
+      done
+    done
+  done
   local cgroup
   for cgroup in /sys/fs/cgroup/*/kubepods; do
     [ -d "$cgroup" ] && find "$cgroup" -depth -type d -exec rmdir {} \; 2>/dev/null
