@@ -22,6 +22,12 @@ if ! daemon_alive podman-api; then
 fi
 export DOCKER_HOST=unix://$socket KUBECONFIG=$KUBECONFIG_FILE PATH=$K8S_BIN:$HELM_BIN:$PATH
 export SKAFFOLD_CACHE_ARTIFACTS=false
+# skaffold's default file watcher (notify) never saw a file created under services/ here (90 s,
+# skaffold 2.19); polling each second walks the few hundred files the images copy, and does.
+export SKAFFOLD_TRIGGER=polling
+# Its pruning removes every tag of the images it built from podman, localhost/spillway-*:dev
+# included when a build is identical to them: what cluster:images and the tests build upon.
+export SKAFFOLD_NO_PRUNE=true
 # Its own global configuration: skaffold otherwise checks for updates, probes an outside address
 # to decide whether to send usage metrics, and asks for surveys. None of that leaves this machine.
 export SKAFFOLD_CONFIG=$CLUSTER_DIR/skaffold-config.yaml SKAFFOLD_UPDATE_CHECK=false

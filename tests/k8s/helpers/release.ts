@@ -24,6 +24,12 @@ export const E2E_WORKER_REPOSITORY = 'localhost/spillway-worker-e2e';
  */
 export function buildE2eWorkerImage(tags: string[]): void {
   const podman = join(ROOT, 'scripts', 'images', 'podman.sh');
+  // Its base, localhost/spillway-worker:dev, is gone from podman after a `skaffold dev` rebuild
+  // (skaffold removes its previous build by image id, every tag of it): rebuilt from podman's
+  // layer cache in seconds when it is.
+  execFileSync('bash', [join(ROOT, 'scripts', 'images', 'build.sh')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const first = `${E2E_WORKER_REPOSITORY}:${tags[0]}`;
   execFileSync(
     'bash',
