@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import * as prettier from 'prettier';
 import { fmt, table } from '../../../bench/markdown';
 import { lineChart } from '../../../bench/svg';
 import type { TaskRecord } from '../../../services/shared/task';
@@ -254,6 +255,8 @@ export async function writeReport(runs: Run[], setup: Setup): Promise<string> {
       '',
     );
   }
-  writeFileSync(path, lines.join('\n'));
+  // Formatted as the repository's Markdown is, so a committed report passes `npm run lint`.
+  const config = await prettier.resolveConfig(path);
+  writeFileSync(path, await prettier.format(lines.join('\n'), { ...config, parser: 'markdown' }));
   return path;
 }
