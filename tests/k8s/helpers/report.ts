@@ -2,7 +2,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import * as prettier from 'prettier';
 import { fmt, table } from '../../../bench/markdown';
 import { lineChart } from '../../../bench/svg';
 import type { TaskRecord } from '../../../services/shared/task';
@@ -255,8 +254,17 @@ export async function writeReport(runs: Run[], setup: Setup): Promise<string> {
       '',
     );
   }
-  // Formatted as the repository's Markdown is, so a committed report passes `npm run lint`.
-  const config = await prettier.resolveConfig(path);
-  writeFileSync(path, await prettier.format(lines.join('\n'), { ...config, parser: 'markdown' }));
+  // Formatted as the repository's Markdown is, so a committed report passes `npm run lint`. Prettier runs
+  // as its own process: in jest's CommonJS sandbox its lazy parser import() fails without
+  // --experimental-vm-modules.
+  writeFileSync(path, lines.join('\n'));
+  execFileSync(
+    join(ROOT, 'node_modules', '.bin', 'prettier'),
+    ['--write', '--ignore-path', '/dev/null', '--parser', 'markdown', path],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   return path;
 }
