@@ -17,6 +17,12 @@ export class Slots {
     this.used++;
   }
 
+  /** Takes a slot, waiting for one to free first when all are in use. */
+  async acquire(): Promise<void> {
+    while (this.full) await this.freed();
+    this.used++;
+  }
+
   release(): void {
     this.used--;
     for (const wake of this.waiters.splice(0)) wake();
@@ -47,16 +53,27 @@ export class Slots {
  */
 export class KeyLanes {
   private readonly tails = new Map<string, Promise<unknown>>();
+  /** Works of each key handed to run() and not settled yet: the one running and those behind it. */
+  private readonly pending = new Map<string, number>();
 
   run<T>(key: string | undefined, work: () => Promise<T>): Promise<T> {
     if (key === undefined) return work();
+    this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
     const previous = this.tails.get(key) ?? Promise.resolve();
     const next = previous.then(work, work);
     const tail = next.catch(() => undefined);
     this.tails.set(key, tail);
     void tail.then(() => {
+      const left = this.pending.get(key)! - 1;
+      if (left > 0) this.pending.set(key, left);
+      else this.pending.delete(key);
       if (this.tails.get(key) === tail) this.tails.delete(key);
     });
     return next;
+  }
+
+  /** Works of `key` not settled yet (running, or waiting their turn). */
+  backlog(key: string): number {
+    return this.pending.get(key) ?? 0;
   }
 }

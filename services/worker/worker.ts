@@ -6,7 +6,7 @@ import { decodeTaskMessage, PoisonMessageError } from '../shared/task-message';
 import { KeyLanes, Slots } from './concurrency';
 import type { WorkerEvents } from './events';
 import { ShutdownInterruption } from './handler-run';
-import { PartitionProgress } from './offset-tracker';
+import { PartitionLedger } from './partition-ledger';
 
 export interface WorkerDeps {
   consumer: Consumer;
@@ -26,6 +26,8 @@ export interface WorkerDeps {
   logger: Logger;
   /** Called when kafkajs gives up on the consumer (a crash it does not restart): nothing more is consumed. */
   onConsumerLost(error: Error): void;
+  /** Offsets a partition's commit window may hold before the partition pauses (default WINDOW_LIMIT). */
+  windowLimit?: number;
 }
 
 export interface Worker {
@@ -57,10 +59,31 @@ const HEARTBEAT_WHILE_FULL_MS = 1000;
 const RERUN_DELAY_MS = 5000;
 
 /**
+ * Tasks of one key taken and not finished (the one running, the rest waiting their turn) before
+ * their partition pauses: they run one at a time, so more would only hold memory. Half the
+ * concurrency: the worker takes at most twice its concurrency, so two such backlogs still leave
+ * room for a full set of other tasks; and enough that the key's partition, resumed when the
+ * backlog falls under the limit, is fetched again (up to a fetch wait later) before the key runs
+ * dry for tasks over ~1/limit s.
+ */
+export function keyBacklogLimit(concurrency: number): number {
+  return Math.max(2, Math.floor(concurrency / 2));
+}
+
+/**
+ * Offsets a partition's window may hold (from its oldest unfinished task to its newest taken)
+ * before the partition pauses: a task that runs for hours keeps every later offset uncommitted,
+ * and without a cap the window, and what a rebalance redelivers, would grow without end.
+ */
+export const WINDOW_LIMIT = 10_000;
+
+/**
  * Consumes the tasks topic with up to `concurrency` tasks in flight, from any partition and
  * within one (tasks sharing a key still run one at a time, in order). kafkajs' own commits are
- * off: only offsets below which every task finished are committed (PartitionProgress). While
- * every slot is busy nothing more is taken, so memory stays bounded.
+ * off: only offsets below which every task finished are committed (PartitionLedger). While
+ * every slot is busy nothing more is taken, so memory stays bounded; a task takes its slot only
+ * when its key's turn comes, so a backlog of one key holds no slot, and pauses only its own
+ * partition once it reaches keyBacklogLimit.
  */
 export function createWorker(deps: WorkerDeps): Worker {
   const { consumer, logger, events } = deps;
@@ -72,8 +95,12 @@ export function createWorker(deps: WorkerDeps): Worker {
    */
   const unfinished = new Slots(deps.concurrency * 2);
   const lanes = new KeyLanes();
+  const windowLimit = deps.windowLimit ?? WINDOW_LIMIT;
+  const keyLimit = keyBacklogLimit(deps.concurrency);
   /** Per assigned partition; a partition that leaves and comes back starts afresh. */
-  let progress = new Map<number, PartitionProgress>();
+  let progress = new Map<number, PartitionLedger>();
+  /** Partitions paused for a key's backlog (`key`) or a full window, until they drain. */
+  const held = new Map<number, { key?: string }>();
   const committed = new Map<number, number>();
   const highWatermarks = new Map<number, number>();
   const gapsAccepted = new Set<string>();
@@ -100,7 +127,11 @@ export function createWorker(deps: WorkerDeps): Worker {
     // Partitions kept across the rebalance keep their progress (their in-flight tasks are
     // still ours and refetched offsets are skipped); others are forgotten, and completions of
     // tasks from a lost partition are no longer committed (the new owner redelivers them).
-    progress = new Map([...assigned].map((p) => [p, progress.get(p) ?? new PartitionProgress()]));
+    progress = new Map([...assigned].map((p) => [p, progress.get(p) ?? new PartitionLedger()]));
+    // Holds do not survive a rebalance: each partition is looked at afresh as its batches come.
+    for (const partition of held.keys())
+      consumer.resume([{ topic: deps.tasksTopic, partitions: [partition] }]);
+    held.clear();
     for (const p of committed.keys()) if (!assigned.has(p)) committed.delete(p);
     logger.info('joined consumer group', { partitions: [...assigned], rebalanceMs });
   });
@@ -120,7 +151,8 @@ export function createWorker(deps: WorkerDeps): Worker {
     if (!tracker) return; // a batch fetched before a rebalance took the partition away
     highWatermarks.set(partition, Number(batch.highWatermark));
     for (const message of batch.messages) {
-      if (!payload.isRunning() || payload.isStale() || draining) return;
+      // Held: what was fetched before the pause stays unresolved and comes again after it.
+      if (!payload.isRunning() || payload.isStale() || draining || held.has(partition)) return;
       const offset = Number(message.offset);
       if (tracker.seen(offset)) {
         // Fetched again (kafkajs restarts fetching from the last commit): in flight or done.
@@ -141,6 +173,11 @@ export function createWorker(deps: WorkerDeps): Worker {
         consumer.seek({ topic: deps.tasksTopic, partition, offset: String(expected) });
         return;
       }
+      const key = message.key?.toString();
+      if (tracker.size >= windowLimit || (key !== undefined && lanes.backlog(key) >= keyLimit)) {
+        hold(partition, tracker.size >= windowLimit ? undefined : key);
+        return;
+      }
       // Backpressure: while every slot is busy, nothing more is taken from Kafka. Waiting here
       // (heartbeating) rather than pausing the partition: kafkajs fetches a resumed partition
       // only after its next long-poll, which would idle the slots for up to maxWaitTimeInMs.
@@ -154,7 +191,6 @@ export function createWorker(deps: WorkerDeps): Worker {
         if (!payload.isRunning() || payload.isStale() || draining) return;
       }
       tracker.start(offset);
-      slots.take();
       unfinished.take();
       // Resolving only moves kafkajs' fetch position: with autoCommit off it commits nothing.
       payload.resolveOffset(message.offset);
@@ -163,13 +199,29 @@ export function createWorker(deps: WorkerDeps): Worker {
     await payload.heartbeat();
   }
 
-  async function dispatch(
-    message: KafkaMessage,
-    partition: number,
-    tracker: PartitionProgress,
-  ): Promise<void> {
+  function hold(partition: number, key: string | undefined): void {
+    held.set(partition, { key });
+    consumer.pause([{ topic: deps.tasksTopic, partitions: [partition] }]);
+    logger.debug('partition paused until it drains', {
+      partition,
+      key,
+      window: progress.get(partition)?.size,
+    });
+  }
+
+  /** Resumes a held partition once its key's backlog and its window are back under their limits. */
+  function resumeIfDrained(partition: number): void {
+    const hold = held.get(partition);
+    if (!hold || draining) return;
+    if (hold.key !== undefined && lanes.backlog(hold.key) >= keyLimit) return;
+    if ((progress.get(partition)?.size ?? 0) >= windowLimit) return;
+    held.delete(partition);
+    consumer.resume([{ topic: deps.tasksTopic, partitions: [partition] }]);
+  }
+
+  async function dispatch(message: KafkaMessage, partition: number, tracker: PartitionLedger): Promise<void> {
     let finished = false;
-    let slotHeld = true;
+    let slotHeld = false;
     const slot: TaskSlot = {
       // The next task starts while this one's outcome is written: the two Redis writes then
       // share a round trip instead of following each other.
@@ -179,8 +231,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       },
       async retake() {
         if (slotHeld) return;
-        while (slots.full) await slots.freed();
-        slots.take();
+        await slots.acquire();
         slotHeld = true;
       },
     };
@@ -190,6 +241,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       if (finished) tracker.finish(Number(message.offset));
       slot.free();
       unfinished.release();
+      resumeIfDrained(partition);
     }
   }
 
@@ -210,9 +262,16 @@ export function createWorker(deps: WorkerDeps): Worker {
       return true;
     }
     const key = message.key?.toString() ?? task.key;
+    // The slot is taken when the key's turn comes, not before: a task waiting behind others of
+    // its key holds none. One that has not started when a drain begins is left to the next owner.
+    const turn = async () => {
+      await slot.retake();
+      if (draining || shutdown.signal.aborted) throw new ShutdownInterruption(task.id);
+      return deps.run(task, () => slot.free());
+    };
     for (;;) {
       try {
-        await lanes.run(key, () => deps.run(task, () => slot.free()));
+        await lanes.run(key, turn);
         return true;
       } catch (err) {
         if (err instanceof ShutdownInterruption || shutdown.signal.aborted) return false;
@@ -223,8 +282,6 @@ export function createWorker(deps: WorkerDeps): Worker {
           error: errorMessage(err),
         });
         await new Promise((resolve) => setTimeout(resolve, RERUN_DELAY_MS));
-        // The handler runs again: it needs a slot again (the first run may have freed it).
-        await slot.retake();
         if (shutdown.signal.aborted) return false;
       }
     }

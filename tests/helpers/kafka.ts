@@ -121,3 +121,28 @@ export async function committedToEnd(
     await admin.disconnect();
   }
 }
+
+/** Waits until `groupId` has committed `partition` of `topic` up to `offset`. */
+export async function committedTo(
+  groupId: string,
+  topic: string,
+  partition: number,
+  offset: number,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    await eventually(
+      async () => {
+        const [group] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        const p = group?.partitions.find((x) => x.partition === partition);
+        return Number(p?.offset) === offset ? true : undefined;
+      },
+      timeoutMs,
+      `partition ${partition} committed to ${offset}`,
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}

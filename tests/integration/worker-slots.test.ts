@@ -6,27 +6,8 @@ import type { TaskMessage } from '../../services/shared/task';
 import { loadWorkerConfig } from '../../services/worker/config';
 import { WorkerMetrics } from '../../services/worker/metrics';
 import { createWorker, type Worker } from '../../services/worker/worker';
-import { produce } from '../helpers/kafka';
-import { eventually, KAFKA_BROKERS, quietLogger, REDIS_URL, testKafka, uniqueQueue } from '../helpers/stack';
-
-/** Waits until the group has committed partition 0 of the topic up to `offset`. */
-async function committedTo(groupId: string, topic: string, offset: number): Promise<void> {
-  const admin = testKafka().admin();
-  await admin.connect();
-  try {
-    await eventually(
-      async () => {
-        const [group] = await admin.fetchOffsets({ groupId, topics: [topic] });
-        const p0 = group?.partitions.find((p) => p.partition === 0);
-        return Number(p0?.offset) === offset ? true : undefined;
-      },
-      15_000,
-      `partition 0 committed to ${offset}`,
-    );
-  } finally {
-    await admin.disconnect();
-  }
-}
+import { committedTo, produce } from '../helpers/kafka';
+import { eventually, KAFKA_BROKERS, quietLogger, REDIS_URL, uniqueQueue } from '../helpers/stack';
 
 /**
  * The worker's slots against a real broker and consumer group. `run` stands in for TaskRunner:
@@ -83,7 +64,7 @@ describe('worker slots: a task frees its slot once its handler is done', () => {
     await eventually(async () => (started.length === 2 ? true : undefined), 30_000, 'both tasks started');
     expect(started).toEqual(ids);
     ids.forEach(release);
-    await committedTo(names.workerGroup, names.tasksTopic, ids.length);
+    await committedTo(names.workerGroup, names.tasksTopic, 0, ids.length, 15_000);
   });
 
   it('holds at most twice its concurrency in tasks taken and not done with', async () => {
@@ -97,7 +78,7 @@ describe('worker slots: a task frees its slot once its handler is done', () => {
     ids.slice(1, 5).forEach(release);
     await eventually(async () => (started.length === 6 ? true : undefined), 10_000, 'every task started');
     release(ids[5]!);
-    await committedTo(names.workerGroup, names.tasksTopic, ids.length);
+    await committedTo(names.workerGroup, names.tasksTopic, 0, ids.length, 15_000);
   });
 
   it('waits on stop for outcomes still being written, and commits them', async () => {
@@ -110,7 +91,7 @@ describe('worker slots: a task frees its slot once its handler is done', () => {
     release(ids[0]!);
     await stopping;
     worker = undefined;
-    await committedTo(names.workerGroup, names.tasksTopic, ids.length);
+    await committedTo(names.workerGroup, names.tasksTopic, 0, ids.length, 15_000);
   });
 
   it('takes a slot again before running a task a second time after an unexpected failure', async () => {
@@ -165,6 +146,6 @@ describe('worker slots: a task frees its slot once its handler is done', () => {
     await eventually(async () => (runs.length === 3 ? true : undefined), 10_000, 'the rerun');
     expect(runs).toEqual([failsOnce, holds, failsOnce]);
     expect(mostRunning).toBe(1);
-    await committedTo(names.workerGroup, names.tasksTopic, 2);
+    await committedTo(names.workerGroup, names.tasksTopic, 0, 2, 15_000);
   });
 });
