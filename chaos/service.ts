@@ -38,7 +38,8 @@ export class ServiceProcess {
     env: Record<string, string>,
   ) {
     this.child = spawn(process.execPath, ['--require', ORPHAN_GUARD, join(DIST, service, 'main.js')], {
-      env: { PATH: process.env.PATH ?? '', PORT: String(port), ...env },
+      // The scenarios' load includes demo types, which a worker registers only when asked.
+      env: { PATH: process.env.PATH ?? '', PORT: String(port), DEMO_HANDLERS: 'true', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const collect = (chunk: Buffer) => {

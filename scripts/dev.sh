@@ -7,7 +7,11 @@ source scripts/lib/common.sh
 source scripts/lib/node-deps.sh
 
 ensure_node_deps
-npm run --silent build
+# Built when a source is newer than the last build (tsc rewrites every file it emits).
+if [ ! -f dist/services/api/main.js ] ||
+  [ -n "$(find services tsconfig.json tsconfig.build.json package-lock.json -newer dist/services/api/main.js -print -quit)" ]; then
+  npm run --silent build
+fi
 started_stack=false
 bash scripts/stack.sh status >/dev/null || started_stack=true
 bash scripts/stack.sh up
@@ -29,7 +33,8 @@ trap 'exit 130' INT TERM
 # SIGTERM from cleanup (a second signal means "exit now, skip the drain").
 PORT=${API_PORT:-8080} setsid node dist/services/api/main.js &
 pids+=($!)
-PORT=${WORKER_PORT:-8081} setsid node dist/services/worker/main.js &
+# The demo task types (echo, sleep, fail, flaky, cpu): off in the images and the chart.
+DEMO_HANDLERS=${DEMO_HANDLERS:-true} PORT=${WORKER_PORT:-8081} setsid node dist/services/worker/main.js &
 pids+=($!)
 say "api on http://127.0.0.1:${API_PORT:-8080}, worker probes on :${WORKER_PORT:-8081}; Ctrl-C stops"
 wait -n "${pids[@]}" || true

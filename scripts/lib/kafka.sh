@@ -76,10 +76,12 @@ num.partitions=6
 PROPS
 }
 
-# Runs a Kafka main class in place of the calling (sub)shell, so $! is the JVM's pid.
+# Runs a Kafka main class in place of the calling (sub)shell, so $! is the JVM's pid. With
+# `in_session=setsid` set in that subshell, in a session of its own: a Ctrl-C in the terminal that
+# started the stack (npm run dev) must not reach the broker, which stops after the services.
 kafka_java() {
   # shellcheck disable=SC2086 # KAFKA_HEAP holds several JVM flags
-  exec java $KAFKA_HEAP -Dlog4j2.configurationFile="$ROOT_DIR/scripts/kafka/log4j2.properties" \
+  exec ${in_session:-} java $KAFKA_HEAP -Dlog4j2.configurationFile="$ROOT_DIR/scripts/kafka/log4j2.properties" \
     -Dkafka.logs.dir="$KAFKA_DIR" -cp "$(cat "$KAFKA_CLASSPATH")" "$@"
 }
 
@@ -101,7 +103,7 @@ kafka_up() {
   # watches a fresh log; the previous one (last run, or the format) stays as server.log.1.
   [ -s "$KAFKA_DIR/server.log" ] && mv "$KAFKA_DIR/server.log" "$KAFKA_DIR/server.log.1"
   : >"$KAFKA_DIR/server.log"
-  (kafka_java kafka.Kafka "$KAFKA_DIR/server.properties") </dev/null >"$KAFKA_DIR/stdout.log" 2>&1 &
+  (in_session=setsid && kafka_java kafka.Kafka "$KAFKA_DIR/server.properties") </dev/null >"$KAFKA_DIR/stdout.log" 2>&1 &
   echo $! >"$KAFKA_PID"
   wait_until 90 "kafka on $KAFKA_HOST:$KAFKA_PORT" kafka_started ||
     die "kafka did not start within 90 s; see $KAFKA_DIR/server.log and $KAFKA_DIR/stdout.log"

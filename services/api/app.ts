@@ -8,12 +8,15 @@ import { AddressPolicy } from '../shared/net/address-policy';
 import type { DeadLetterStore } from '../shared/redis/dead-letter-store';
 import type { IdempotencyStore } from '../shared/redis/idempotency-store';
 import type { TaskStore } from '../shared/redis/task-store';
+import { ApiError } from '../shared/errors';
+import { OPERATIONAL_TASK_TYPES } from '../shared/task-types';
 import type { RateLimiter } from '../shared/redis/rate-limiter';
 import type { TaskWatcher } from '../shared/redis/task-watcher';
 import { ApiKeyRing, apiKeyAuth, type KeyRingSource } from './auth';
 import type { ApiConfig } from './config';
 import type { ApiEvents } from './events';
 import { errorHandler, notFound, requestContext } from './http';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from './json-depth';
 import { openApiDocument } from './openapi';
 import { SubmissionLimit } from './rate-limit';
 import { deadLettersRouter } from './routes/dead-letters';
@@ -50,7 +53,10 @@ export interface ApiDeps {
 export function createApp(deps: ApiDeps): Express {
   const { config } = deps;
   const validator = new Validator(config.maxBatchTasks, {
-    ...(config.allowedTypes.length > 0 && { allowedTypes: new Set(config.allowedTypes) }),
+    // An allow-list never shuts out the operational types (helm test sends spillway.ping).
+    ...(config.allowedTypes.length > 0 && {
+      allowedTypes: new Set([...config.allowedTypes, ...OPERATIONAL_TASK_TYPES]),
+    }),
     callbackPolicy: new AddressPolicy(config.callbackAllow),
   });
   const fixedRing = new ApiKeyRing(config.apiKeys);
@@ -73,7 +79,21 @@ export function createApp(deps: ApiDeps): Express {
   app.get('/openapi.json', (_req, res) => {
     res.json(openApi);
   });
-  app.use('/v1', apiKeyAuth(keyRing), express.json({ limit: config.maxBodyBytes, strict: false }));
+  app.use(
+    '/v1',
+    apiKeyAuth(keyRing),
+    express.json({
+      limit: config.maxBodyBytes,
+      strict: false,
+      verify: (_req, _res, body) => {
+        if (nestedDeeperThan(body, MAX_JSON_DEPTH)) {
+          throw new ApiError(422, 'validation_failed', 'the body is nested too deeply', [
+            { field: 'body', message: `objects and arrays nested more than ${MAX_JSON_DEPTH} levels deep` },
+          ]);
+        }
+      },
+    }),
+  );
   app.use(tasksRouter({ ...deps, validator, maxBatchTasks: config.maxBatchTasks, submissionLimit }));
   app.use(deadLettersRouter(deps));
   app.use(statsRouter(deps));

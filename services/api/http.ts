@@ -38,6 +38,12 @@ export function requestContext(events: ApiEvents, logger: Logger): RequestHandle
 }
 
 export const requireJson: RequestHandler = (req, _res, next) => {
+  // No body at all is not a wrong media type: say what is missing.
+  if (!req.get('transfer-encoding') && Number(req.get('content-length') ?? 0) === 0) {
+    throw new ApiError(422, 'validation_failed', 'the body is empty: send the task as JSON', [
+      { field: 'body', message: 'required' },
+    ]);
+  }
   if (!req.is('application/json')) {
     throw new ApiError(415, 'unsupported_media_type', 'send the body as application/json', [
       { field: 'Content-Type', message: `got "${req.get('content-type') ?? 'none'}"` },
@@ -46,7 +52,45 @@ export const requireJson: RequestHandler = (req, _res, next) => {
   next();
 };
 
+/** A known path asked with a method it does not serve: 405, with the methods it does in `Allow`. */
+class MethodNotAllowedError extends ApiError {
+  constructor(
+    method: string,
+    path: string,
+    readonly allow: string[],
+  ) {
+    super(405, 'method_not_allowed', `${method} is not allowed on ${path}`, [
+      { field: 'method', message: `allowed: ${allow.join(', ')}` },
+    ]);
+  }
+}
+
+interface RouteLayer {
+  route?: { methods: Record<string, boolean> };
+  match(path: string): boolean;
+  handle?: { stack?: RouteLayer[] };
+}
+
+/** The methods the app's routes serve for `path` (routers mounted at the root, as ours are). */
+function methodsFor(stack: RouteLayer[], path: string, found = new Set<string>()): Set<string> {
+  for (const layer of stack) {
+    if (layer.route) {
+      if (!layer.match(path)) continue;
+      for (const method of Object.keys(layer.route.methods)) found.add(method.toUpperCase());
+      // Express answers HEAD wherever it answers GET.
+      if (layer.route.methods.get) found.add('HEAD');
+    } else if (layer.handle?.stack) {
+      methodsFor(layer.handle.stack, path, found);
+    }
+  }
+  return found;
+}
+
 export const notFound: RequestHandler = (req) => {
+  const allow = [
+    ...methodsFor((req.app as unknown as { router: { stack: RouteLayer[] } }).router.stack, req.path),
+  ];
+  if (allow.length > 0) throw new MethodNotAllowedError(req.method, req.path, allow);
   throw new ApiError(404, 'route_not_found', `no route for ${req.method} ${req.path}`);
 };
 
@@ -79,7 +123,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       err instanceof ApiError
         ? err
         : isRedisUnavailable(err)
-          ? new UnavailableError('Redis is unreachable; try again')
+          ? new UnavailableError('Redis is unavailable; try again')
           : (fromBodyParser((err ?? {}) as { type?: string }) ?? fromClientError((err ?? {}) as object));
     const apiError =
       known ?? new ApiError(500, 'internal', 'something went wrong; the request id is in the logs');
@@ -91,6 +135,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       else logger.error('request failed', fields);
     }
     if (apiError.retryAfterSeconds !== undefined) res.set('Retry-After', String(apiError.retryAfterSeconds));
+    if (apiError instanceof MethodNotAllowedError) res.set('Allow', apiError.allow.join(', '));
     res.status(apiError.httpStatus).json({
       error: { code: apiError.code, message: apiError.message, details: apiError.details },
     });

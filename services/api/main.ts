@@ -90,7 +90,9 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     deadLetters,
     watcher,
     inspector,
-    readiness: [{ name: 'redis', check: () => store.ping() }, probe],
+    // Ready while Kafka answers: submissions need only Kafka (the worker writes a record Redis
+    // missed), so a Redis outage must not take every API pod out of the Service.
+    readiness: [{ name: 'redis', check: () => store.ping(), degradesOnly: true }, probe],
     events: metrics,
     metrics,
     logger,

@@ -18,3 +18,10 @@ export interface TaskPayloads {
 }
 
 export type BuiltInTaskType = keyof TaskPayloads;
+
+/**
+ * Task types every worker runs, demo handlers on or off, and every API accepts whatever
+ * TASK_TYPES says: `spillway.ping` succeeds at once with `{"pong": true}` (what `helm test` sends
+ * through the whole path, as `celery.ping` does for Celery).
+ */
+export const OPERATIONAL_TASK_TYPES = ['spillway.ping'] as const;

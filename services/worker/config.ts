@@ -22,6 +22,14 @@ export interface WorkerConfig extends CommonConfig {
   claimMs: number;
   /** Longest wait for running tasks on shutdown (SHUTDOWN_TIMEOUT_MS, default 25000; the chart's grace period is 5 s more). */
   shutdownTimeoutMs: number;
+  /**
+   * Attempt timeouts (TASK_DEFAULT_TIMEOUT_MS, default 900000: 15 minutes, for tasks that set no
+   * `timeoutMs`; TASK_MAX_TIMEOUT_MS, default 3600000, above which no attempt runs, whatever it
+   * asked for). Without them one hung handler holds a slot, and its partition's commits, forever.
+   */
+  timeouts: { defaultMs: number; maxMs: number };
+  /** Register the demo task types (DEMO_HANDLERS=true; default false, see demo-handlers.ts). */
+  demoHandlers: boolean;
   /** A module that registers the user's handlers (HANDLERS_MODULE; see load-handlers.ts). */
   handlersModule?: string;
   /** Largest handler result stored, as JSON bytes (MAX_RESULT_BYTES, default 1 MiB); above it the task fails. */
@@ -33,6 +41,7 @@ export interface WorkerConfig extends CommonConfig {
 export function loadWorkerConfig(env: NodeJS.ProcessEnv): Readonly<WorkerConfig> {
   const reader = new EnvReader(env);
   const sessionTimeoutMs = reader.int('KAFKA_SESSION_TIMEOUT_MS', 30_000, { min: 6000, max: 300_000 });
+  const maxTimeoutMs = reader.int('TASK_MAX_TIMEOUT_MS', 3_600_000, { min: 100, max: 24 * 3_600_000 });
   const config: WorkerConfig = {
     ...readCommonConfig(reader),
     port: reader.int('PORT', 8081, { min: 0, max: 65535 }),
@@ -41,7 +50,16 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): Readonly<WorkerConfig>
     sessionTimeoutMs,
     claimMs: reader.int('TASK_CLAIM_MS', sessionTimeoutMs, { min: 1000, max: 600_000 }),
     shutdownTimeoutMs: reader.int('SHUTDOWN_TIMEOUT_MS', 25_000, { min: 0, max: 600_000 }),
+    demoHandlers: reader.oneOf('DEMO_HANDLERS', 'false', ['true', 'false']) === 'true',
     maxResultBytes: reader.int('MAX_RESULT_BYTES', 1024 * 1024, { min: 1024, max: 64 * 1024 * 1024 }),
+    timeouts: {
+      // The default is checked against the most (a default above it could never apply).
+      defaultMs: reader.int('TASK_DEFAULT_TIMEOUT_MS', Math.min(900_000, maxTimeoutMs), {
+        min: 100,
+        max: maxTimeoutMs,
+      }),
+      maxMs: maxTimeoutMs,
+    },
     retry: {
       baseDelayMs: reader.int('RETRY_BASE_DELAY_MS', 1000, { min: 1, max: 3_600_000 }),
       maxDelayMs: reader.int('RETRY_MAX_DELAY_MS', 300_000, { min: 1, max: 30 * 24 * 3_600_000 }),

@@ -4,7 +4,16 @@ import { NonRetriableError, type HandlerRegistry } from './handlers';
 /** Most iterations one `cpu` task may ask for: bounded, so a demo cannot pin a worker. */
 const MAX_CPU_ITERATIONS = 50_000_000;
 
-/** The built-in task types, so behaviour and benchmarks can be shown without writing a handler. */
+/** What every worker runs (OPERATIONAL_TASK_TYPES), demo handlers on or off. */
+export function registerOperationalHandlers(registry: HandlerRegistry): HandlerRegistry {
+  return registry.register('spillway.ping', async () => ({ pong: true }));
+}
+
+/**
+ * The demo task types, so behaviour and benchmarks can be shown without writing a handler. A
+ * worker registers them only with DEMO_HANDLERS=true (`npm run dev`, the tests, the benches):
+ * in production `sleep` alone would let any client hold a slot for as long as its timeout.
+ */
 export function registerDemoHandlers(registry: HandlerRegistry): HandlerRegistry {
   return registry
     .register('echo', async (payload) => payload)

@@ -11,7 +11,7 @@ import type { Logger } from '../shared/logger';
 import { RedisTaskStore } from '../shared/redis/redis-task-store';
 import { withTimeout } from '../shared/timeout';
 import { loadWorkerConfig, type WorkerConfig } from './config';
-import { registerDemoHandlers } from './demo-handlers';
+import { registerDemoHandlers, registerOperationalHandlers } from './demo-handlers';
 import { HandlerRegistry } from './handlers';
 import { WorkerMetrics } from './metrics';
 import { createScheduler } from './scheduler';
@@ -23,6 +23,7 @@ import { RedisDeadLetterStore } from '../shared/redis/dead-letter-store';
 import { taskView } from '../shared/task-view';
 import { CallbackSender } from './callbacks';
 import { persistent } from './persist';
+import { SCHEDULER_STOP_TIMEOUT_MS, WORKER_STOP_MARGIN_MS } from './shutdown';
 import { ShutdownInterruption } from './handler-run';
 import { TaskRunner } from './run-task';
 import { loadHandlers } from './load-handlers';
@@ -48,8 +49,6 @@ const WORKER_PUBLISHING = {
   timeoutMs: 10_000,
   maxPendingMessages: 10_000,
 };
-/** Longest the scheduler may take to leave its group on shutdown; its sends are short. */
-const SCHEDULER_STOP_TIMEOUT_MS = 10_000;
 
 export interface RunningWorker {
   /** Port of the probe and metrics server. */
@@ -67,7 +66,8 @@ export interface RunningWorker {
 export async function startWorker(
   config: Readonly<WorkerConfig>,
   logger: Logger,
-  handlers: HandlerRegistry = registerDemoHandlers(new HandlerRegistry()),
+  // In-process callers (tests, benches) get the demo types; the process reads DEMO_HANDLERS.
+  handlers: HandlerRegistry = registerDemoHandlers(registerOperationalHandlers(new HandlerRegistry())),
 ): Promise<RunningWorker> {
   const names = kafkaNames(config.queue);
   const kafka = createKafka(config.kafka, logger);
@@ -78,7 +78,7 @@ export async function startWorker(
     queue: config.queue,
     ttlSeconds: config.taskTtlSeconds,
   });
-  const metrics = new WorkerMetrics();
+  const metrics = new WorkerMetrics(handlers.types());
   const consumer = kafka.consumer({
     groupId: names.workerGroup,
     sessionTimeout: config.sessionTimeoutMs,
@@ -123,6 +123,7 @@ export async function startWorker(
     shutdown: shutdown.signal,
     // Unique per process: a restarted worker on the same pod must not pass for its predecessor.
     claim: { claimant: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, ms: config.claimMs },
+    timeouts: config.timeouts,
   });
   const worker = createWorker({
     consumer,
@@ -182,7 +183,12 @@ export async function startWorker(
     // answer cannot eat the worker's drain time.
     () => withTimeout(scheduler.stop(), SCHEDULER_STOP_TIMEOUT_MS, 'scheduler stop'),
     // A handler that ignores its abort signal must not hold the process past its grace period.
-    () => withTimeout(worker.stop(config.shutdownTimeoutMs), config.shutdownTimeoutMs + 5000, 'worker stop'),
+    () =>
+      withTimeout(
+        worker.stop(config.shutdownTimeoutMs),
+        config.shutdownTimeoutMs + WORKER_STOP_MARGIN_MS,
+        'worker stop',
+      ),
     () => publisher.disconnect(),
     () => cancellations.close(),
     () => deadLetters.close(),
@@ -215,6 +221,7 @@ if (require.main === module) {
   runService(
     'spillway-worker',
     () => loadWorkerConfig(process.env),
-    async (config, logger) => startWorker(config, logger, await loadHandlers(config.handlersModule)),
+    async (config, logger) =>
+      startWorker(config, logger, await loadHandlers(config.handlersModule, config.demoHandlers)),
   );
 }

@@ -10,7 +10,7 @@ const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
 /** The worker's Prometheus metrics, all named spillway_*; one registry per worker instance. */
 export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEvents, MetricsSource {
   private readonly registry = new Registry();
-  private readonly taskType = new BoundedLabel();
+  private readonly taskType: BoundedLabel;
   readonly contentType = this.registry.contentType;
 
   private readonly queueWait = new Histogram({
@@ -110,7 +110,9 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
     registers: [this.registry],
   });
 
-  constructor() {
+  /** `taskTypes`: those with a handler; only they get a label of their own (others: "other"). */
+  constructor(taskTypes?: readonly string[]) {
+    this.taskType = new BoundedLabel(100, taskTypes && new Set(taskTypes));
     collectDefaultMetrics({ register: this.registry, prefix: 'spillway_worker_' });
   }
 

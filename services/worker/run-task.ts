@@ -44,6 +44,8 @@ export interface TaskRunnerDeps {
    * length while the attempt runs, given up when shutdown interrupts it.
    */
   claim: Claim;
+  /** Attempt timeouts: for tasks without `timeoutMs`, and the most any attempt may run. */
+  timeouts: { defaultMs: number; maxMs: number };
 }
 
 /** What every transition of one attempt carries. */
@@ -160,7 +162,10 @@ export class TaskRunner {
     }
 
     events.taskStarted(task.type, (startedAt - (task.runAt ?? task.enqueuedAt)) / 1000);
-    const ran = await runHandler(handler, task, attempt, {
+    // Every attempt has a timeout: the task's own, else the default, and never above the most.
+    const { defaultMs, maxMs } = this.deps.timeouts;
+    const timeoutMs = Math.min(task.timeoutMs ?? defaultMs, maxMs);
+    const ran = await runHandler(handler, { ...task, timeoutMs }, attempt, {
       logger,
       shutdown: this.deps.shutdown,
       cancellations: this.deps.cancellations,

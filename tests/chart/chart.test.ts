@@ -5,6 +5,7 @@ import { EnvReader } from '../../services/shared/env-reader';
 import { allTopics, kafkaNames } from '../../services/shared/kafka/names';
 import { readCallbackAllowList } from '../../services/shared/net/address-policy';
 import { loadWorkerConfig } from '../../services/worker/config';
+import { worstStopMs } from '../../services/worker/shutdown';
 import {
   CHART,
   container,
@@ -19,9 +20,11 @@ import {
 } from './chart';
 
 const CI = join(CHART, 'ci');
-const scenarios = readdirSync(CI)
+const ciScenarios = readdirSync(CI)
   .filter((f) => f.endsWith('-values.yaml'))
   .map((f) => join(CI, f));
+/** The ci scenarios and the production profile users pass with -f: each is linted and rendered. */
+const scenarios = [...ciScenarios, join(CHART, 'values-production.yaml')];
 
 beforeAll(() => {
   helm();
@@ -29,7 +32,7 @@ beforeAll(() => {
 
 describe('helm lint --strict and helm template', () => {
   it('has the five ci scenarios the issue asks for', () => {
-    expect(scenarios.map((f) => f.split('/').pop())).toEqual([
+    expect(ciScenarios.map((f) => f.split('/').pop())).toEqual([
       'auth-values.yaml',
       'default-values.yaml',
       'external-kafka-redis-values.yaml',
@@ -69,6 +72,32 @@ describe('values.schema.json', () => {
     expect(rejected('worker:\n  env:\n    KAFKA_BROKERS: elsewhere:9092\n')).toMatch(
       /invalid propertyName 'KAFKA_BROKERS'/,
     );
+  });
+});
+
+describe('replication', () => {
+  it('refuses three replicas that would acknowledge a write held by one of them', () => {
+    expect(() => render([], ['--set', 'kafka.nodePool.replicas=3,kafka.topics.replicas=3'])).toThrow(
+      /kafka.topics.replicas is 3 but kafka.config min.insync.replicas is 1/,
+    );
+  });
+
+  it('refuses more copies than brokers, and an in-sync minimum no write could meet', () => {
+    expect(() => render([], ['--set', 'kafka.topics.replicas=2'])).toThrow(
+      /kafka.topics.replicas \(2\) exceeds kafka.nodePool.replicas \(1\)/,
+    );
+    expect(() => render([], ['--set-string', 'kafka.config.min\\.insync\\.replicas=2'])).toThrow(
+      /min.insync.replicas \(2\) exceeds kafka.topics.replicas \(1\)/,
+    );
+  });
+
+  it('ships a production profile with three copies, two of which every write needs', () => {
+    const objects = render([join(CHART, 'values-production.yaml')]);
+    const kafka = only(objects, 'Kafka');
+    expect(kafka.spec.kafka.config['min.insync.replicas']).toBe(2);
+    expect(only(objects, 'KafkaNodePool').spec.replicas).toBe(3);
+    const topics = objects.filter((o) => o.kind === 'KafkaTopic');
+    expect(topics.map((t) => t.spec.replicas)).toEqual(topics.map(() => 3));
   });
 });
 
@@ -174,10 +203,20 @@ describe.each([['(defaults)', []], ...scenarios.map((f) => [f.split('/').pop()!,
     }
   });
 
-  it('gives workers more grace than their drain time', () => {
+  it('gives workers more grace than the worst case of their stop', () => {
     const deployment = only(objects, 'Deployment', '-worker');
     const drainMs = Number(envOf(deployment, 'worker').SHUTDOWN_TIMEOUT_MS);
-    expect(deployment.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(drainMs);
+    expect(deployment.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(
+      worstStopMs(drainMs),
+    );
+  });
+
+  it('keeps an API pod serving until its Service has stopped sending to it', () => {
+    const spec = only(objects, 'Deployment', '-api').spec.template.spec;
+    const [api] = spec.containers;
+    // The endpoint removal and the SIGTERM race: a few seconds' pause lets the removal win.
+    expect(api.lifecycle.preStop).toEqual({ sleep: { seconds: 5 } });
+    expect(spec.terminationGracePeriodSeconds ?? 30).toBeGreaterThan(5);
   });
 
   it('hardens every container it runs', () => {
@@ -267,7 +306,8 @@ describe('names and secrets', () => {
         '--set',
         'callbacks.allowHosts={hooks.internal,*.svc.cluster.local},callbacks.allowCidrs={10.20.0.0/16}',
         '--set',
-        'api.rateLimit.perSecond=100,api.rateLimit.burst=500,worker.maxResultBytes=2097152',
+        'api.rateLimit.perSecond=100,api.rateLimit.burst=500,worker.maxResultBytes=2097152,' +
+          'worker.defaultTimeoutMs=60000,worker.maxTimeoutMs=7200000',
       ],
     );
     const apiEnv = envOf(only(objects, 'Deployment', '-api'), 'api');
@@ -278,6 +318,7 @@ describe('names and secrets', () => {
     }
     expect(apiEnv).toMatchObject({ RATE_LIMIT_PER_SECOND: '100', RATE_LIMIT_BURST: '500' });
     expect(workerEnv.MAX_RESULT_BYTES).toBe('2097152');
+    expect(loadWorkerConfig(workerEnv).timeouts).toEqual({ defaultMs: 60_000, maxMs: 7_200_000 });
     // What the services will parse from them (the whole loaders are checked above).
     const reader = new EnvReader(workerEnv);
     expect(readCallbackAllowList(reader).hosts).toEqual(['hooks.internal', '*.svc.cluster.local']);

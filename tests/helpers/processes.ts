@@ -17,7 +17,8 @@ export class ServiceProcess {
     env: Record<string, string>,
   ) {
     this.child = spawn(process.execPath, ['--require', ORPHAN_GUARD, join(DIST, service, 'main.js')], {
-      env: { PATH: process.env.PATH, PORT: String(port), LOG_LEVEL: 'info', ...env },
+      // The tests run the demo types (echo, sleep, ...), which a worker registers only when asked.
+      env: { PATH: process.env.PATH, PORT: String(port), LOG_LEVEL: 'info', DEMO_HANDLERS: 'true', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const collect = (chunk: Buffer) => this.output.push(chunk.toString());

@@ -1,7 +1,7 @@
 import { loadApiConfig } from '../../services/api/config';
 import { startApi, type RunningApi } from '../../services/api/main';
 import { loadWorkerConfig } from '../../services/worker/config';
-import { registerDemoHandlers } from '../../services/worker/demo-handlers';
+import { registerDemoHandlers, registerOperationalHandlers } from '../../services/worker/demo-handlers';
 import { HandlerRegistry, type Handler } from '../../services/worker/handlers';
 import { startWorker, type RunningWorker } from '../../services/worker/main';
 import { KAFKA_BROKERS, quietLogger, REDIS_URL } from './stack';
@@ -37,7 +37,7 @@ export async function workerFor(
 
 /** The demo handlers plus `extra` ones, as a user's handlers module would add them. */
 export function handlersWith(extra: Record<string, Handler>): HandlerRegistry {
-  const registry = registerDemoHandlers(new HandlerRegistry());
+  const registry = registerDemoHandlers(registerOperationalHandlers(new HandlerRegistry()));
   for (const [type, handler] of Object.entries(extra)) registry.register(type, handler);
   return registry;
 }

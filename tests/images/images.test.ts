@@ -93,6 +93,9 @@ describe('the container images', () => {
         `REDIS_URL=${REDIS_URL}`,
         '--env',
         `SPILLWAY_QUEUE=${queue}`,
+        // The test's task is an echo: the demo types are off in the image unless asked for.
+        '--env',
+        'DEMO_HANDLERS=true',
         container.image,
       ]);
     }

@@ -7,6 +7,7 @@
 import Ajv2020 from 'ajv/dist/2020';
 import fc from 'fast-check';
 import http from 'node:http';
+import { MAX_JSON_DEPTH } from '../../services/api/json-depth';
 import { errorSchema } from '../../services/api/schemas';
 import { apiFor } from '../helpers/services';
 import { uniqueQueue } from '../helpers/stack';
@@ -21,6 +22,7 @@ const DOCUMENTED_CODES = new Set([
   'unauthorized',
   'task_not_found',
   'route_not_found',
+  'method_not_allowed',
   'dead_letter_not_found',
   'idempotency_key_reused',
   'idempotency_request_in_progress',
@@ -285,9 +287,12 @@ const ROUTES: Array<[string, string]> = [
 
 describe('the API under random input', () => {
   let api: Awaited<ReturnType<typeof apiFor>>;
+  /** The same API with a body limit that lets the deepest bodies in. */
+  let deepApi: Awaited<ReturnType<typeof apiFor>>;
   const known: string[] = [];
 
   beforeAll(async () => {
+    deepApi = await apiFor(uniqueQueue(), { API_KEYS: KEY, MAX_BODY_BYTES: String(1024 * 1024) });
     api = await apiFor(uniqueQueue(), {
       API_KEYS: KEY,
       MAX_BODY_BYTES: String(MAX_BODY_BYTES),
@@ -309,6 +314,7 @@ describe('the API under random input', () => {
   });
   afterAll(async () => {
     await api.stop();
+    await deepApi.stop();
     agent.destroy();
   });
 
@@ -360,6 +366,51 @@ describe('the API under random input', () => {
     await fc.assert(
       fc.asyncProperty(submission, async (req) => check(req, await send(api.url, req))),
       { numRuns: 150, interruptAfterTimeLimit: 20_000 },
+    );
+  });
+
+  it('answers deep nesting, to depths in the thousands, with a 422 naming the body, never a 5xx', async () => {
+    const post = (body: string, max = MAX_BODY_BYTES) =>
+      send(max === MAX_BODY_BYTES ? api.url : deepApi.url, {
+        method: 'POST',
+        path: '/v1/tasks',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+        body: Buffer.from(body),
+      });
+    const nested = (depth: number, open = '[', close = ']') =>
+      `{"type": "echo", "payload": ${open.repeat(depth)}${close.repeat(depth)}}`;
+    // The payload sits one level inside the task object: MAX_JSON_DEPTH levels in all pass.
+    expect((await post(nested(MAX_JSON_DEPTH - 1))).status).toBe(202);
+    const refused = await post(nested(MAX_JSON_DEPTH));
+    expect(refused.status).toBe(422);
+    expect(JSON.parse(refused.text).error).toMatchObject({
+      code: 'validation_failed',
+      details: [{ field: 'body' }],
+    });
+    // What broke it: 400 KB nested 200,000 levels deep (an API with a body limit that lets it in).
+    expect((await post(nested(200_000), 1024 * 1024)).status).toBe(422);
+    // And whatever mix of objects, arrays and strings holding brackets, at any depth up to 5,000.
+    const deep = fc
+      .array(fc.constantFrom(['[', ']'], ['{"a":', '}'], ['["]{[",', ']']), { minLength: 1, maxLength: 5000 })
+      .map(
+        (levels) =>
+          `{"type":"echo","payload":${levels.map(([o]) => o).join('')}1${levels
+            .map(([, c]) => c)
+            .reverse()
+            .join('')}}`,
+      );
+    await fc.assert(
+      fc.asyncProperty(deep, async (body) => {
+        const reply = await send(deepApi.url, {
+          method: 'POST',
+          path: '/v1/tasks',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+          body: Buffer.from(body),
+        });
+        expect(reply.status).toBeLessThan(500);
+        expect([202, 422]).toContain(reply.status);
+      }),
+      { numRuns: 60 },
     );
   });
 

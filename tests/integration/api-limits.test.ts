@@ -191,3 +191,22 @@ describe('rate limiting', () => {
     }
   });
 });
+
+describe('the task type allow-list (TASK_TYPES)', () => {
+  it('refuses types it does not name, but never spillway.ping, which helm test sends', async () => {
+    const api = await apiFor(uniqueQueue(), { TASK_TYPES: 'email.send' });
+    try {
+      expect((await request(api.url, 'POST', '/v1/tasks', { json: { type: 'email.send' } })).status).toBe(
+        202,
+      );
+      expect((await request(api.url, 'POST', '/v1/tasks', { json: { type: 'spillway.ping' } })).status).toBe(
+        202,
+      );
+      const refused = await request(api.url, 'POST', '/v1/tasks', { json: { type: 'echo' } });
+      expect(refused.status).toBe(422);
+      expect(refused.body.error.details).toEqual([{ field: 'type', message: 'unknown task type "echo"' }]);
+    } finally {
+      await api.stop();
+    }
+  });
+});

@@ -90,6 +90,8 @@ describe('API against real Kafka and Redis', () => {
       'payload_too_large',
     ],
     ['a task without a type', { json: { payload: {} } }, 422, 'validation_failed'],
+    // What `curl -X POST -H 'content-type: application/json'` sends with no -d.
+    ['no body at all', { headers: { 'content-type': 'application/json' } }, 422, 'validation_failed'],
   ])('rejects %s', async (_name, options, status, code) => {
     const res = await request(url, 'POST', '/v1/tasks', options);
     expect(res.status).toBe(status);
@@ -111,6 +113,21 @@ describe('API against real Kafka and Redis', () => {
     const res = await request(url, 'GET', '/v2/tasks');
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('route_not_found');
+  });
+
+  it('answers 405 with Allow for a known route asked with another method', async () => {
+    const put = await request(url, 'PUT', '/v1/tasks', { json: { type: 'echo' } });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('POST');
+    expect(put.body.error).toMatchObject({ code: 'method_not_allowed', details: [{ field: 'method' }] });
+    const patch = await request(url, 'PATCH', '/v1/tasks/some-id');
+    expect(patch.status).toBe(405);
+    expect(patch.headers.get('allow')?.split(', ').sort()).toEqual(['DELETE', 'GET', 'HEAD']);
+  });
+
+  it('says a body is missing, not that its media type is wrong', async () => {
+    const res = await request(url, 'POST', '/v1/tasks', { headers: { 'content-type': 'application/json' } });
+    expect(res.body.error.details).toEqual([{ field: 'body', message: 'required' }]);
   });
 
   it('serves healthz and readyz with Kafka and Redis reachable', async () => {

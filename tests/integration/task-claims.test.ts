@@ -62,6 +62,7 @@ describe('claims: a task another worker is running is not run again', () => {
       persist: persistent(quietLogger, shutdown.signal),
       shutdown: shutdown.signal,
       claim: { claimant, ms: claimMs },
+      timeouts: { defaultMs: 60_000, maxMs: 60_000 },
     });
     return { runner, metrics, shutdown };
   }

@@ -108,6 +108,8 @@ describe('the worker runtime', () => {
     expect(record).toMatchObject({ status: 'succeeded', attempts: 3, result: { succeededOnAttempt: 3 } });
     expect(record.history?.map((h) => h.attempt)).toEqual([1, 2]);
     expect(record.history?.[0]?.error.message).toContain('attempt 1');
+    // The top-level error is the outcome's: a success has none (the failures are in history).
+    expect(record.error).toBeUndefined();
   });
 
   it('dead-letters a task whose attempts run out, with its history, and marks it failed', async () => {
@@ -268,5 +270,33 @@ describe('completion callbacks', () => {
       status: 'failed',
       error: { message: 'nope' },
     });
+  });
+});
+
+describe('attempt timeouts the worker sets', () => {
+  const queue = uniqueQueue();
+  const { store } = stores(queue);
+  afterAll(() => store.close());
+
+  it('gives a task without timeoutMs the default, and cuts one that asks for more at the most', async () => {
+    const worker = await workerFor(queue, { TASK_DEFAULT_TIMEOUT_MS: '300', TASK_MAX_TIMEOUT_MS: '600' });
+    try {
+      // The demo sleep of 24 days that pinned a slot: now it ends at the default.
+      const unbounded = taskMessage('sleep', { ms: 2_147_483_647 }, { maxAttempts: 1 });
+      const greedy = taskMessage('sleep', { ms: 60_000 }, { timeoutMs: 50_000, maxAttempts: 1 });
+      const started = Date.now();
+      await publishTasks(kafkaNames(queue).tasksTopic, [unbounded, greedy]);
+      expect(await finished(store, unbounded.id)).toMatchObject({
+        status: 'failed',
+        error: { name: 'TimeoutError', message: 'the attempt timed out after 300 ms' },
+      });
+      expect(await finished(store, greedy.id)).toMatchObject({
+        status: 'failed',
+        error: { name: 'TimeoutError', message: 'the attempt timed out after 600 ms' },
+      });
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await worker.stop();
+    }
   });
 });

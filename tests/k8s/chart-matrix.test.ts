@@ -10,13 +10,17 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { CHART, helm, helmOk, kubectl } from './helpers/cluster';
 import { strimziCrdsInstalled } from './helpers/release';
 
-const scenarios = readdirSync(join(CHART, 'ci'))
-  .filter((file) => file.endsWith('-values.yaml'))
-  .map((file) => ({ name: file.replace(/-values\.yaml$/, ''), file: join(CHART, 'ci', file) }));
+const scenarios = [
+  ...readdirSync(join(CHART, 'ci'))
+    .filter((file) => file.endsWith('-values.yaml'))
+    .map((file) => ({ name: file.replace(/-values\.yaml$/, ''), file: join(CHART, 'ci', file) })),
+  // The production profile users pass with -f.
+  { name: 'production', file: join(CHART, 'values-production.yaml') },
+];
 
 /** Secrets the scenarios name but expect their operator to have made. */
 const PREEXISTING_SECRETS: Record<string, string> = {
@@ -26,7 +30,9 @@ const PREEXISTING_SECRETS: Record<string, string> = {
 
 /** Whether the scenario creates Strimzi resources, which need Strimzi's CRDs. */
 function needsStrimzi(file: string): boolean {
-  return !/^\s*create:\s*false/m.test(readFileSync(file, 'utf8').split(/^redis:/m)[0]!);
+  return (
+    (parse(readFileSync(file, 'utf8')) as { kafka?: { create?: boolean } } | null)?.kafka?.create !== false
+  );
 }
 
 async function prepareNamespace(namespace: string): Promise<void> {

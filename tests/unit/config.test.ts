@@ -127,4 +127,21 @@ describe('worker configuration', () => {
       /^KAFKA_SESSION_TIMEOUT_MS="1000" is not valid/,
     );
   });
+
+  it('claims attempts for as long as Kafka takes to notice a dead worker, unless told otherwise', () => {
+    expect(loadWorkerConfig({}).claimMs).toBe(30_000);
+    expect(loadWorkerConfig({ KAFKA_SESSION_TIMEOUT_MS: '6000' }).claimMs).toBe(6000);
+    expect(loadWorkerConfig({ TASK_CLAIM_MS: '10000' }).claimMs).toBe(10_000);
+  });
+
+  it('times every attempt out: 15 minutes unless the task says, an hour at most', () => {
+    expect(loadWorkerConfig({}).timeouts).toEqual({ defaultMs: 900_000, maxMs: 3_600_000 });
+    expect(loadWorkerConfig({ TASK_MAX_TIMEOUT_MS: '60000' }).timeouts).toEqual({
+      defaultMs: 60_000,
+      maxMs: 60_000,
+    });
+    expect(
+      problemsOf(() => loadWorkerConfig({ TASK_DEFAULT_TIMEOUT_MS: '120000', TASK_MAX_TIMEOUT_MS: '60000' })),
+    ).toEqual(['TASK_DEFAULT_TIMEOUT_MS="120000" is not valid: expected an integer from 100 to 60000']);
+  });
 });

@@ -19,12 +19,24 @@ export function connectRedis(url: string, commandTimeoutMs = 2000): Redis {
   return redis;
 }
 
-/** True for the errors ioredis gives when Redis cannot be reached (as opposed to a bad command). */
+/**
+ * Replies with which a reachable Redis refuses a write for now, not because of the command: out
+ * of memory (`maxmemory`), a failed disk save (MISCONF), a replica (READONLY), a long script
+ * (BUSY), a restart loading its data (LOADING). Retrying the write later is right; treating it as
+ * a failure of the task (and running its handler again) is not.
+ */
+const REFUSED_FOR_NOW = /^(OOM|MISCONF|READONLY|BUSY|LOADING|MASTERDOWN|NOREPLICAS|TRYAGAIN|CLUSTERDOWN)\b/;
+
+/**
+ * True when Redis cannot take the command now: unreachable, or refusing it for now (see
+ * REFUSED_FOR_NOW), as opposed to a bad command.
+ */
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return (
     err.name === 'MaxRetriesPerRequestError' ||
     /^(Connection is closed|Command timed out|Stream isn't writeable)/.test(err.message) ||
-    /ECONNREFUSED|ECONNRESET|ETIMEDOUT/.test(err.message)
+    /ECONNREFUSED|ECONNRESET|ETIMEDOUT/.test(err.message) ||
+    (err.name === 'ReplyError' && REFUSED_FOR_NOW.test(err.message))
   );
 }

@@ -59,6 +59,9 @@ local function apply(task, counts, waiting, a, first, last)
     fields[#fields + 1] = a[i]; fields[#fields + 1] = a[i + 1]
   end
   redis.call('HSET', task, unpack(fields))
+  -- The top-level error is the final outcome's: a success on a retry clears the last attempt's
+  -- (the record's history keeps every failed attempt).
+  if status == 'succeeded' and previous then redis.call('HDEL', task, 'error') end
   redis.call('EXPIRE', task, tonumber(a[first + 4]))
   if previous ~= status then
     if previous then redis.call('HINCRBY', counts, previous, -1) end
