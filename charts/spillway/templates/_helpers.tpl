@@ -201,16 +201,21 @@ seccompProfile:
 {{- define "spillway.kafkaPeers" -}}
 {{- if .Values.networkPolicy.enabled }}
 # Strimzi turns these into the listener's NetworkPolicy: only Spillway's pods and KEDA's
-# operator (it reads the consumer group's lag) reach the client port.
+# operator (it reads the consumer group's lag) in the namespaces networkPolicy.kedaNamespaces
+# names reach the client port. A pod label alone would admit a pod so labelled in any namespace.
 networkPolicyPeers:
   - podSelector:
       matchLabels:
         app.kubernetes.io/name: {{ include "spillway.name" . }}
         app.kubernetes.io/instance: {{ .Release.Name }}
-  - namespaceSelector: {}
+  {{- with .Values.networkPolicy.kedaNamespaces }}
+  - namespaceSelector:
+      matchExpressions:
+        - { key: kubernetes.io/metadata.name, operator: In, values: {{ toJson . }} }
     podSelector:
       matchLabels:
         app.kubernetes.io/name: keda-operator
+  {{- end }}
 {{- end }}
 {{- end }}
 

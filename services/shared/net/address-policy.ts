@@ -37,7 +37,7 @@ interface Range {
 }
 
 /** Ranges no request goes to unless allowed, with the word an error message uses for each. */
-const BLOCKED: ReadonlyArray<[cidr: string, kind: string]> = [
+export const BLOCKED: ReadonlyArray<[cidr: string, kind: string]> = [
   ['0.0.0.0/8', 'unspecified'],
   ['10.0.0.0/8', 'private'],
   ['100.64.0.0/10', 'shared (CGNAT)'],
