@@ -281,6 +281,37 @@ describe('RedisTaskStore against a real Redis', () => {
     await subscriber.quit();
   });
 
+  it('keeps a scheduled record, and its cancellation, until runAt plus the TTL', async () => {
+    const id = randomUUID();
+    const runAt = new Date(Date.now() + 30 * 24 * 3600_000);
+    await store.transition(change(id, 'scheduled', 0, { runAt }));
+    const key = new RedisKeys(queue).task(id);
+    const expected = 30 * 24 * 3600 + 3600;
+    expect(await raw.ttl(key)).toBeGreaterThan(expected - 5);
+    expect(await store.cancel(id, new Date())).toEqual({ applied: true, previous: 'scheduled' });
+    expect(await raw.ttl(key)).toBeGreaterThan(expected - 5);
+    expect(await raw.ttl(key)).toBeLessThanOrEqual(expected + 1);
+  });
+
+  it('never runs a task cancelled while it waited longer than the TTL', async () => {
+    // A one-second TTL and a delay of 2.5 s: the record must outlive the TTL to stop the run.
+    const short = new RedisTaskStore({ url: REDIS_URL, queue, ttlSeconds: 1 });
+    try {
+      const id = randomUUID();
+      await short.transition(change(id, 'scheduled', 0, { runAt: new Date(Date.now() + 2500) }));
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(await short.cancel(id, new Date())).toEqual({ applied: true, previous: 'scheduled' });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // Released: the worker's first write finds the cancellation instead of creating a record.
+      expect(await short.transition(change(id, 'running', 1))).toEqual({
+        applied: false,
+        current: 'cancelled',
+      });
+    } finally {
+      await short.close();
+    }
+  });
+
   it('expires records after the configured TTL', async () => {
     const id = randomUUID();
     await store.transition(change(id, 'queued', 0));

@@ -27,7 +27,8 @@ end
 local function apply(task, counts, waiting, a, first, last)
   local id, status, attempt, phase = a[first], a[first + 1], tonumber(a[first + 2]), tonumber(a[first + 3])
   local claimant, claimMs = a[first + 9], tonumber(a[first + 10])
-  local current = redis.call('HMGET', task, 'status', 'attempts', 'phase', 'claimant', 'claimedUntil')
+  local current = redis.call('HMGET', task, 'status', 'attempts', 'phase', 'claimant', 'claimedUntil', 'runAt')
+  local runAt = tonumber(current[6])
   local previous = current[1]
   if previous then
     if finished(previous) then return {0, previous} end
@@ -57,12 +58,20 @@ local function apply(task, counts, waiting, a, first, last)
   end
   for i = first + 11, last, 2 do
     fields[#fields + 1] = a[i]; fields[#fields + 1] = a[i + 1]
+    if a[i] == 'runAt' then runAt = tonumber(a[i + 1]) end
   end
   redis.call('HSET', task, unpack(fields))
   -- The top-level error is the final outcome's: a success on a retry clears the last attempt's
   -- (the record's history keeps every failed attempt).
   if status == 'succeeded' and previous then redis.call('HDEL', task, 'error') end
-  redis.call('EXPIRE', task, tonumber(a[first + 4]))
+  -- A task scheduled past the TTL keeps its record until runAt + TTL: were it to expire first, a
+  -- cancellation would be forgotten and the release would create the record afresh and run it.
+  local ttl = tonumber(a[first + 4])
+  if runAt then
+    local untilRun = math.ceil((runAt - nowMs()) / 1000)
+    if untilRun > 0 then ttl = ttl + untilRun end
+  end
+  redis.call('EXPIRE', task, ttl)
   if previous ~= status then
     if previous then redis.call('HINCRBY', counts, previous, -1) end
     redis.call('HINCRBY', counts, status, 1)
