@@ -1,5 +1,6 @@
 import type { DeadLetterReason } from '../shared/dead-letter';
 import { TASK_STATUSES } from '../shared/task';
+import { TASK_LIMITS } from '../shared/task-limits';
 
 /**
  * JSON Schemas (draft 2020-12, the dialect of OpenAPI 3.1) for every request and response body.
@@ -7,13 +8,7 @@ import { TASK_STATUSES } from '../shared/task';
  */
 
 export const LIMITS = {
-  typeLength: 128,
-  keyLength: 256,
-  maxAttempts: 100,
-  timeoutMs: 24 * 3600_000,
-  /** The furthest ahead a task may be scheduled. */
-  delayMs: 30 * 24 * 3600_000,
-  callbackUrlLength: 2048,
+  ...TASK_LIMITS,
   /** Long-poll cap in seconds. */
   waitSeconds: 30,
   /** Most dead letters one page lists. */

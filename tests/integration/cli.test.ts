@@ -173,6 +173,13 @@ describe('spillway CLI against the local stack', () => {
       [['submit', 'echo', '--frob'], /Unknown option '--frob'/],
       [['submit', 'echo', '{not json'], /the payload is not JSON/],
       [['submit', 'echo', '--delay-ms', 'soon'], /--delay-ms "soon" is not valid/],
+      // The API's bounds (services/shared/task-limits.ts), checked before anything is sent.
+      [
+        ['submit', 'echo', '--max-attempts', '101'],
+        /--max-attempts "101" is not valid: expected an integer from 1 to 100/,
+      ],
+      [['submit', 'echo', '--timeout-ms', '86400001'], /--timeout-ms "86400001" is not valid/],
+      [['submit', 'echo', '--delay-ms', '2592000001'], /--delay-ms "2592000001" is not valid/],
       [['submit'], /no tasks in stdin/],
       [['get'], /get takes one task id/],
       [

@@ -3,6 +3,7 @@ import { intOption, jsonArgument, type Parsed } from '../args';
 import { ApiResponseError, type ErrorDetail } from '../client';
 import { command, type Context } from '../command';
 import { EXIT, usageError, type ExitCode } from '../exit-codes';
+import { TASK_LIMITS } from '../../shared/task-limits';
 import { readLines } from '../input';
 
 const OPTIONS = {
@@ -88,9 +89,10 @@ Exit: 0 all accepted, 2 bad input, 3 API unreachable, 4 a task rejected or an AP
 });
 
 function taskOptions(values: Values): Task {
-  const delayMs = intOption(values['delay-ms'], 'delay-ms', 0);
-  const maxAttempts = intOption(values['max-attempts'], 'max-attempts', 1);
-  const timeoutMs = intOption(values['timeout-ms'], 'timeout-ms', 1);
+  // The API's own bounds: a value it would refuse is a usage error before anything is sent.
+  const delayMs = intOption(values['delay-ms'], 'delay-ms', 0, TASK_LIMITS.delayMs);
+  const maxAttempts = intOption(values['max-attempts'], 'max-attempts', 1, TASK_LIMITS.maxAttempts);
+  const timeoutMs = intOption(values['timeout-ms'], 'timeout-ms', 1, TASK_LIMITS.timeoutMs);
   // The API validates the rest (run-at's format, the URL) and names the field.
   return {
     ...(values.key !== undefined && { key: values.key }),
