@@ -51,8 +51,9 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     url: config.redis.url,
     queue: config.queue,
     ttlSeconds: config.taskTtlSeconds,
+    finishedTtlSeconds: config.finishedTaskTtlSeconds,
   });
-  const metrics = new ApiMetrics(store);
+  const metrics = new ApiMetrics(store, config.allowedTypes);
   const publisher = new BatchingPublisher(kafka, config.publishing, metrics);
   await publisher.connect();
   // A key's claim outlasts the publish timeout, which bounds a live request: after that a retry
@@ -63,11 +64,11 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     config.idempotencyTtlSeconds,
     config.publishing.timeoutMs + 10_000,
   );
-  // Same lifetime as task records; a replay's claim must outlive its submission.
+  // A replay's claim must outlive its submission.
   const deadLetters = new RedisDeadLetterStore({
     url: config.redis.url,
     queue: config.queue,
-    ttlSeconds: config.taskTtlSeconds,
+    ttlSeconds: config.deadLetterTtlSeconds,
     replayClaimSeconds: Math.ceil(config.publishing.timeoutMs / 1000) + 60,
   });
   const watcher = new TaskWatcher(config.redis.url, config.queue);

@@ -2,11 +2,12 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { MetricsSource } from '../shared/http/probes';
 import type { ApiEvents, EnqueueOutcome } from './events';
 import { BoundedLabel } from '../shared/bounded-label';
+import type { TaskStore } from '../shared/redis/task-store';
 
 /** The API's Prometheus metrics, all named spillway_*; one registry per app instance. */
 export class ApiMetrics implements ApiEvents, MetricsSource {
   private readonly registry = new Registry();
-  private readonly taskType = new BoundedLabel();
+  private readonly taskType: BoundedLabel;
   readonly contentType = this.registry.contentType;
 
   private readonly httpRequests = new Counter({
@@ -60,7 +61,35 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
     registers: [this.registry],
   });
 
-  constructor(source: { oldestWaitingSince(): Promise<Date | undefined> }) {
+  constructor(
+    source: Pick<TaskStore, 'oldestWaitingSince' | 'memoryUse'>,
+    /** TASK_TYPES: with an allow-list only its types get a label of their own (see BoundedLabel). */
+    knownTypes: readonly string[] = [],
+  ) {
+    this.taskType = new BoundedLabel(100, knownTypes.length > 0 ? new Set(knownTypes) : undefined);
+    // Read from Redis at scrape, by every API pod alike: alerts take the max over pods.
+    const gauges = [
+      ['spillway_redis_used_memory_bytes', "Redis' used_memory.", 'usedBytes'],
+      [
+        'spillway_redis_maxmemory_bytes',
+        "Redis' maxmemory (0: no limit); at it, Redis refuses writes.",
+        'maxBytes',
+      ],
+    ] as const;
+    for (const [name, help, field] of gauges) {
+      new Gauge({
+        name,
+        help: `${help} Read from Redis at scrape.`,
+        registers: [this.registry],
+        async collect() {
+          try {
+            this.set((await source.memoryUse())[field]);
+          } catch {
+            // Redis unreachable: keep the last value.
+          }
+        },
+      });
+    }
     new Gauge({
       name: 'spillway_oldest_waiting_task_age_seconds',
       help: 'Age of the oldest task that is due and not yet started (0 when none waits); read from Redis at scrape.',

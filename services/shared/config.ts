@@ -23,8 +23,15 @@ export interface CommonConfig {
     /** REDIS_URL, default redis://127.0.0.1:6379 (the local stack). */
     url: string;
   };
-  /** How long task records live in Redis after their last change (TASK_TTL_SECONDS, default 7 days). */
+  /**
+   * How long an unfinished task's record lives in Redis after its last change (TASK_TTL_SECONDS,
+   * default 7 days: the tasks topic's retention, so a record outlives its waiting task).
+   */
   taskTtlSeconds: number;
+  /** How long a finished task's record (and result) is kept (FINISHED_TASK_TTL_SECONDS, default 1 day). */
+  finishedTaskTtlSeconds: number;
+  /** How long a dead letter is kept in Redis for listing and replay (DEAD_LETTER_TTL_SECONDS, default 7 days). */
+  deadLetterTtlSeconds: number;
   /** LOG_LEVEL, default info. */
   logLevel: LogLevel;
 }
@@ -59,6 +66,8 @@ export function readCommonConfig(env: EnvReader): CommonConfig {
     },
     redis: { url: env.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']) },
     taskTtlSeconds: env.int('TASK_TTL_SECONDS', 7 * 24 * 3600, { min: 60 }),
+    finishedTaskTtlSeconds: env.int('FINISHED_TASK_TTL_SECONDS', 24 * 3600, { min: 60 }),
+    deadLetterTtlSeconds: env.int('DEAD_LETTER_TTL_SECONDS', 7 * 24 * 3600, { min: 60 }),
     logLevel: env.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
   };
 }

@@ -77,6 +77,7 @@ export async function startWorker(
     url: config.redis.url,
     queue: config.queue,
     ttlSeconds: config.taskTtlSeconds,
+    finishedTtlSeconds: config.finishedTaskTtlSeconds,
   });
   const metrics = new WorkerMetrics(handlers.types());
   const consumer = kafka.consumer({
@@ -89,7 +90,7 @@ export async function startWorker(
   const deadLetters = new RedisDeadLetterStore({
     url: config.redis.url,
     queue: config.queue,
-    ttlSeconds: config.taskTtlSeconds,
+    ttlSeconds: config.deadLetterTtlSeconds,
   });
   const cancellations = new CancelListener(config.redis.url, config.queue);
   const callbacks = new CallbackSender(config.callbacks, { logger, events: metrics });

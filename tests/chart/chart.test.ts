@@ -9,6 +9,7 @@ import { worstStopMs } from '../../services/worker/shutdown';
 import {
   CHART,
   container,
+  containerEnv,
   envOf,
   helm,
   HELM_INSTALL_TIMEOUT_MS,
@@ -117,24 +118,6 @@ describe('maxReplicaCount and partitions', () => {
     expect(trigger.metadata.allowIdleConsumers).toBe('true');
   });
 });
-
-/** The env a container would see: valueFrom entries filled in, $(VAR) references expanded as the kubelet does. */
-function containerEnv(deployment: K8sObject, name: string): Record<string, string> {
-  const entries = container(deployment, name).env;
-  // The kubelet sets these in every container; the API's fleet view needs them in-cluster.
-  const env: Record<string, string> = {
-    KUBERNETES_SERVICE_HOST: '10.96.0.1',
-    KUBERNETES_SERVICE_PORT: '443',
-  };
-  for (const entry of entries) {
-    const value = entry.value ?? 'from-a-secret-0123456789';
-    env[entry.name] = String(value).replace(
-      /\$\(([A-Z_][A-Z0-9_]*)\)/g,
-      (ref, name: string) => env[name] ?? ref,
-    );
-  }
-  return env;
-}
 
 describe.each([['(defaults)', []], ...scenarios.map((f) => [f.split('/').pop()!, [f]])] as [
   string,

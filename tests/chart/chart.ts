@@ -104,3 +104,21 @@ export function envOf(deployment: K8sObject, name: string): Record<string, strin
       .map((e) => [e.name, e.value!]),
   );
 }
+
+/** The env a container would see: valueFrom entries filled in, $(VAR) references expanded as the kubelet does. */
+export function containerEnv(deployment: K8sObject, name: string): Record<string, string> {
+  const entries = container(deployment, name).env;
+  // The kubelet sets these in every container; the API's fleet view needs them in-cluster.
+  const env: Record<string, string> = {
+    KUBERNETES_SERVICE_HOST: '10.96.0.1',
+    KUBERNETES_SERVICE_PORT: '443',
+  };
+  for (const entry of entries) {
+    const value = entry.value ?? 'from-a-secret-0123456789';
+    env[entry.name] = String(value).replace(
+      /\$\(([A-Z_][A-Z0-9_]*)\)/g,
+      (ref, name: string) => env[name] ?? ref,
+    );
+  }
+  return env;
+}

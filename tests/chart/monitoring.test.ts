@@ -44,7 +44,7 @@ const labels = (l: Record<string, string>) =>
 
 describe('the alert rules', () => {
   it('pass promtool check rules', () => {
-    expect(promtoolRun(['check', 'rules', 'rules.yaml'])).toMatch(/SUCCESS: 6 rules found/);
+    expect(promtoolRun(['check', 'rules', 'rules.yaml'])).toMatch(/SUCCESS: 7 rules found/);
   });
 
   it('cover the alerts the issue names, and the oldest waiting task', () => {
@@ -57,6 +57,7 @@ describe('the alert rules', () => {
       'SpillwayLagGrowing',
       'SpillwayNoWorkerReady',
       'SpillwayOldestTaskTooOld',
+      'SpillwayRedisMemoryHigh',
       'SpillwayTasksWaitingTooLong',
     ]);
   });
@@ -142,6 +143,28 @@ describe('the alert rules', () => {
       at: '15m',
       fires: true,
       description: '50% of API requests fail (503 means Kafka or Redis is unavailable).',
+    },
+    {
+      // 900 of 1000 bytes on both API pods: 90% over the 80% threshold.
+      alert: 'SpillwayRedisMemoryHigh',
+      series: ['a', 'b'].flatMap((pod) => [
+        { series: `spillway_redis_used_memory_bytes${labels({ ...API, pod })}`, values: '900x20' },
+        { series: `spillway_redis_maxmemory_bytes${labels({ ...API, pod })}`, values: '1000x20' },
+      ]),
+      at: '15m',
+      fires: true,
+      description:
+        'Redis uses 90% of its maxmemory; at 100% it refuses writes and tasks stop finishing. Shorten finishedTaskTtlSeconds or deadLetterTtlSeconds, or raise redis.maxmemory with its memory limit.',
+    },
+    {
+      // No maxmemory (0): nothing to compare with, so no alert however much is used.
+      alert: 'SpillwayRedisMemoryHigh',
+      series: [
+        { series: `spillway_redis_used_memory_bytes${labels(API)}`, values: '900x20' },
+        { series: `spillway_redis_maxmemory_bytes${labels(API)}`, values: '0x20' },
+      ],
+      at: '15m',
+      fires: false,
     },
     {
       alert: 'SpillwayNoWorkerReady',

@@ -281,6 +281,25 @@ describe('RedisTaskStore against a real Redis', () => {
     await subscriber.quit();
   });
 
+  it('keeps a finished record for the finished TTL, an unfinished one for the longer TTL', async () => {
+    const short = new RedisTaskStore({ url: REDIS_URL, queue, ttlSeconds: 3600, finishedTtlSeconds: 600 });
+    try {
+      const id = randomUUID();
+      const key = new RedisKeys(queue).task(id);
+      await short.transition(change(id, 'running', 1));
+      expect(await raw.ttl(key)).toBeGreaterThan(3590);
+      await short.transition(change(id, 'succeeded', 1, { result: { ok: true } }));
+      expect(await raw.ttl(key)).toBeGreaterThan(590);
+      expect(await raw.ttl(key)).toBeLessThanOrEqual(600);
+      const cancelled = randomUUID();
+      await short.transition(change(cancelled, 'queued', 0));
+      await short.cancel(cancelled, new Date());
+      expect(await raw.ttl(new RedisKeys(queue).task(cancelled))).toBeLessThanOrEqual(600);
+    } finally {
+      await short.close();
+    }
+  });
+
   it('keeps a scheduled record, and its cancellation, until runAt plus the TTL', async () => {
     const id = randomUUID();
     const runAt = new Date(Date.now() + 30 * 24 * 3600_000);

@@ -33,6 +33,24 @@ describe('API configuration', () => {
     });
   });
 
+  it('keeps unfinished tasks a week, finished ones a day and dead letters a week, unless told otherwise', () => {
+    expect(loadApiConfig({})).toMatchObject({
+      taskTtlSeconds: 7 * 24 * 3600,
+      finishedTaskTtlSeconds: 24 * 3600,
+      deadLetterTtlSeconds: 7 * 24 * 3600,
+    });
+    expect(
+      loadWorkerConfig({
+        TASK_TTL_SECONDS: '7200',
+        FINISHED_TASK_TTL_SECONDS: '600',
+        DEAD_LETTER_TTL_SECONDS: '3600',
+      }),
+    ).toMatchObject({ taskTtlSeconds: 7200, finishedTaskTtlSeconds: 600, deadLetterTtlSeconds: 3600 });
+    expect(problemsOf(() => loadApiConfig({ FINISHED_TASK_TTL_SECONDS: '5' }))[0]).toMatch(
+      /FINISHED_TASK_TTL_SECONDS/,
+    );
+  });
+
   it('rejects a bad value naming the variable', () => {
     expect(problemsOf(() => loadApiConfig({ PORT: 'eighty' }))).toEqual([
       'PORT="eighty" is not valid: expected an integer from 0 to 65535',

@@ -146,6 +146,10 @@ appears in the rendered manifest.
   value: {{ include "spillway.fullname" . | quote }}
 - name: TASK_TTL_SECONDS
   value: {{ .Values.taskTtlSeconds | quote }}
+- name: FINISHED_TASK_TTL_SECONDS
+  value: {{ .Values.finishedTaskTtlSeconds | quote }}
+- name: DEAD_LETTER_TTL_SECONDS
+  value: {{ .Values.deadLetterTtlSeconds | quote }}
 - name: LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
 {{- if and .Values.kafka.create .Values.kafka.auth.enabled }}

@@ -55,7 +55,10 @@ interface QueuedTransition {
 export interface RedisTaskStoreOptions {
   url: string;
   queue: string;
+  /** How long an unfinished task's record lives after its last change. */
   ttlSeconds: number;
+  /** How long a finished one's lives (default ttlSeconds): results are most of Redis' memory. */
+  finishedTtlSeconds?: number;
   /** How long one command may take before it fails (default 2000): callers must not hang on a dead Redis. */
   commandTimeoutMs?: number;
 }
@@ -164,6 +167,12 @@ export class RedisTaskStore implements TaskStore {
     return score === undefined ? undefined : new Date(Number(score));
   }
 
+  async memoryUse(): Promise<{ usedBytes: number; maxBytes: number }> {
+    const info = await this.redis.info('memory');
+    const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+    return { usedBytes: field('used_memory'), maxBytes: field('maxmemory') };
+  }
+
   async ping(): Promise<void> {
     await withTimeout(this.redis.ping(), this.options.commandTimeoutMs ?? 2000, 'redis ping');
   }
@@ -201,7 +210,9 @@ export class RedisTaskStore implements TaskStore {
       change.status,
       change.attempt,
       STATUS_PHASE[change.status],
-      this.options.ttlSeconds,
+      TERMINAL_STATUSES.has(change.status)
+        ? (this.options.finishedTtlSeconds ?? this.options.ttlSeconds)
+        : this.options.ttlSeconds,
       change.type,
       change.createdAt.getTime(),
       this.keys.finishedChannel(change.id),

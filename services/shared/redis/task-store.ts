@@ -67,6 +67,8 @@ export interface TaskStore {
   counts(): Promise<Record<TaskStatus, number>>;
   /** When the task that has waited longest became due; undefined when none waits. */
   oldestWaitingSince(): Promise<Date | undefined>;
+  /** Redis' memory in use and its maxmemory (0: no limit), for the memory alert. */
+  memoryUse(): Promise<{ usedBytes: number; maxBytes: number }>;
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
