@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { BatchingPublisher } from '../shared/kafka/batching-publisher';
 import { createKafka, prepareTopics } from '../shared/kafka/client';
 import { KafkaInspector } from '../shared/kafka/inspector';
-import { kafkaNames } from '../shared/kafka/names';
+import { allTopics, kafkaNames } from '../shared/kafka/names';
+import { readMessageLimit } from '../shared/kafka/refusals';
 import { onceInOrder, runService } from '../shared/lifecycle';
 import type { Logger } from '../shared/logger';
 import { RedisDeadLetterStore } from '../shared/redis/dead-letter-store';
@@ -16,7 +17,7 @@ import { ApiKeyFile } from './api-key-file';
 import { createApp } from './app';
 import { loadApiConfig, type ApiConfig } from './config';
 import { ApiMetrics } from './metrics';
-import { TaskSubmitter } from './submit';
+import { RETRY_HEADROOM_BYTES, TaskSubmitter } from './submit';
 
 export interface RunningApi {
   port: number;
@@ -46,6 +47,13 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
   const names = kafkaNames(config.queue);
   const kafka = createKafka(config.kafka, logger);
   await prepareTopics(kafka, config.kafka, names);
+  // What the topics take, read once: tasks that could not be retried or dead-lettered are refused.
+  const messageBytes = await readMessageLimit(kafka, allTopics(names));
+  if (messageBytes < 2 * RETRY_HEADROOM_BYTES) {
+    throw new Error(
+      `the queue's topics take messages of at most ${messageBytes} bytes (max.message.bytes); Spillway needs ${2 * RETRY_HEADROOM_BYTES} or more`,
+    );
+  }
 
   const store = new RedisTaskStore({
     url: config.redis.url,
@@ -54,7 +62,15 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     finishedTtlSeconds: config.finishedTaskTtlSeconds,
   });
   const metrics = new ApiMetrics(store, config.allowedTypes);
-  const publisher = new BatchingPublisher(kafka, config.publishing, metrics);
+  const publisher = new BatchingPublisher(
+    kafka,
+    {
+      ...config.publishing,
+      maxMessageBytes: messageBytes,
+      maxBatchBytes: Math.min(config.publishing.maxBatchBytes, messageBytes),
+    },
+    metrics,
+  );
   await publisher.connect();
   // A key's claim outlasts the publish timeout, which bounds a live request: after that a retry
   // takes over the claim (and its seed) from a holder that died without answering.
@@ -86,7 +102,14 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     config,
     names,
     store,
-    submitter: new TaskSubmitter({ publisher, store, names, events: metrics, logger }),
+    submitter: new TaskSubmitter({
+      publisher,
+      store,
+      names,
+      events: metrics,
+      logger,
+      maxTaskBytes: messageBytes - RETRY_HEADROOM_BYTES,
+    }),
     idempotency,
     deadLetters,
     watcher,

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { InDoubtError, type OutgoingMessage, type Publisher } from '../shared/kafka/batching-publisher';
-import { UnavailableError } from '../shared/errors';
+import { ApiError, UnavailableError } from '../shared/errors';
 import { planDelay, RELEASE_AT_HEADER } from '../shared/kafka/delay-tiers';
 import type { KafkaNames } from '../shared/kafka/names';
 import type { Logger } from '../shared/logger';
@@ -44,7 +44,18 @@ export interface SubmitterDeps {
   names: KafkaNames;
   events: ApiEvents;
   logger: Logger;
+  /**
+   * Largest task message the queue takes (undefined: no check): the topics' max.message.bytes less
+   * what a retry adds (RETRY_HEADROOM_BYTES), so the task's retries and dead letter fit too.
+   */
+  maxTaskBytes?: number;
 }
+
+/**
+ * What a task's message may grow by between its submission and its dead letter: the error
+ * history a retry carries (bounded: see boundedFailures) and the dead letter's envelope.
+ */
+export const RETRY_HEADROOM_BYTES = 64 * 1024;
 
 /**
  * Turns validated submissions into task messages: due ones onto the tasks topic, delayed ones
@@ -58,7 +69,12 @@ export class TaskSubmitter {
    * `idSeed` fixes the ids (an Idempotency-Key's seed): submitting the same submissions with the
    * same seed again publishes the same tasks, which the workers run once.
    */
-  async submit(submissions: Submission[], idSeed?: string): Promise<Accepted[]> {
+  async submit(
+    submissions: Submission[],
+    idSeed?: string,
+    /** Names a submission's fields in errors: '' for a single task, `tasks[3].` in a batch. */
+    fieldPrefix: (index: number) => string = () => '',
+  ): Promise<Accepted[]> {
     const { publisher, names, events } = this.deps;
     const started = performance.now();
     const now = Date.now();
@@ -74,6 +90,7 @@ export class TaskSubmitter {
       };
       return { message, outgoing, status: delay ? 'scheduled' : 'queued' };
     });
+    this.refuseTooLarge(planned, fieldPrefix);
 
     try {
       await publisher.publish(planned.map((p) => p.outgoing));
@@ -89,6 +106,29 @@ export class TaskSubmitter {
     for (const { message } of planned) events.tasksEnqueued(message.type, 'accepted', 1);
     events.enqueueLatency((performance.now() - started) / 1000);
     return accepted;
+  }
+
+  /** 413 naming the first task whose message Kafka would refuse, now or when it is retried. */
+  private refuseTooLarge(planned: Planned[], fieldPrefix: (index: number) => string): void {
+    const max = this.deps.maxTaskBytes;
+    if (max === undefined) return;
+    const index = planned.findIndex(
+      ({ outgoing }) => outgoing.value.length + (outgoing.key?.length ?? 0) > max,
+    );
+    if (index < 0) return;
+    for (const { message } of planned) this.deps.events.tasksEnqueued(message.type, 'invalid', 1);
+    const bytes = planned[index]!.outgoing.value.length;
+    throw new ApiError(
+      413,
+      'payload_too_large',
+      `the task is ${bytes} bytes as a Kafka message; this queue takes at most ${max}`,
+      [
+        {
+          field: `${fieldPrefix(index)}payload`,
+          message: `at most ${max} bytes with the task's other fields`,
+        },
+      ],
+    );
   }
 
   /** Writes the records of tasks Kafka holds, and describes them as the API answers. */

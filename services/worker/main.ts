@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { probeRouter } from '../shared/http/probes';
 import { createKafka, prepareTopics } from '../shared/kafka/client';
-import { kafkaNames } from '../shared/kafka/names';
+import { allTopics, kafkaNames } from '../shared/kafka/names';
+import { readMessageLimit } from '../shared/kafka/refusals';
 import { onceInOrder, runService } from '../shared/lifecycle';
 import type { Logger } from '../shared/logger';
 import { RedisTaskStore } from '../shared/redis/redis-task-store';
@@ -86,7 +87,13 @@ export async function startWorker(
     ...GROUP_TIMING,
   });
   // Retries and dead letters go to Kafka through the same coalescing publisher as the API's.
-  const publisher = new BatchingPublisher(kafka, WORKER_PUBLISHING);
+  // A retry or dead letter over the topics' limit is refused at once (KafkaRefusedError), never retried.
+  const messageBytes = await readMessageLimit(kafka, allTopics(names));
+  const publisher = new BatchingPublisher(kafka, {
+    ...WORKER_PUBLISHING,
+    maxMessageBytes: messageBytes,
+    maxBatchBytes: Math.min(WORKER_PUBLISHING.maxBatchBytes, messageBytes),
+  });
   const deadLetters = new RedisDeadLetterStore({
     url: config.redis.url,
     queue: config.queue,

@@ -1,5 +1,5 @@
 import { errorMessage } from '../shared/errors';
-import type { TaskError } from '../shared/task';
+import type { AttemptFailure, TaskError } from '../shared/task';
 import { NonRetriableError } from './handlers';
 
 export interface RetryPolicy {
@@ -24,6 +24,28 @@ export function isRetriable(err: unknown): boolean {
   return (err as { retriable?: unknown } | null)?.retriable !== false;
 }
 
+/**
+ * Longest error name and message kept (characters). Errors travel in every retry's message and
+ * in the dead letter: unbounded, a handler's huge message could make them too large for Kafka.
+ */
+const MAX_ERROR_NAME = 128;
+const MAX_ERROR_MESSAGE = 2048;
+
+/** Failed attempts a task carries in its history: the most recent ones. */
+export const MAX_HISTORY = 20;
+
 export function toTaskError(err: unknown): TaskError {
-  return { name: err instanceof Error ? err.name : 'Error', message: errorMessage(err) };
+  return {
+    name: cut(err instanceof Error ? err.name : 'Error', MAX_ERROR_NAME),
+    message: cut(errorMessage(err), MAX_ERROR_MESSAGE),
+  };
+}
+
+/** The history a task carries on: the last MAX_HISTORY failures. */
+export function boundedHistory(failures: AttemptFailure[]): AttemptFailure[] {
+  return failures.length <= MAX_HISTORY ? failures : failures.slice(-MAX_HISTORY);
+}
+
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

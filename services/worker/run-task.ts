@@ -2,6 +2,7 @@ import type { DeadLetter, DeadLetterReason } from '../shared/dead-letter';
 import type { OutgoingMessage } from '../shared/kafka/batching-publisher';
 import { planDelay, RELEASE_AT_HEADER } from '../shared/kafka/delay-tiers';
 import type { KafkaNames } from '../shared/kafka/names';
+import { KafkaRefusedError } from '../shared/kafka/refusals';
 import type { Logger } from '../shared/logger';
 import { TaskCancelledError } from '../shared/redis/cancel-listener';
 import type { Claim, TaskStore, Transition, TransitionOutcome } from '../shared/redis/task-store';
@@ -16,7 +17,7 @@ import { encodeTaskMessage, partitionKeyOf } from '../shared/task-message';
 import type { WorkerEvents } from './events';
 import type { HandlerRegistry } from './handlers';
 import { runHandler, ShutdownInterruption, type HandlerOutcome, type HandlerRunDeps } from './handler-run';
-import { isRetriable, retryDelayMs, toTaskError, type RetryPolicy } from './retry-policy';
+import { boundedHistory, isRetriable, retryDelayMs, toTaskError, type RetryPolicy } from './retry-policy';
 import type { Persist } from './persist';
 
 export interface TaskRunnerDeps {
@@ -154,10 +155,11 @@ export class TaskRunner {
     if (!handler) {
       handlerDone();
       const error = { name: 'UnknownTaskType', message: `no handler for task type "${task.type}"` };
-      await this.giveUp(task, 'unknown-type', [
-        ...history,
-        { attempt, startedAt, finishedAt: Date.now(), error },
-      ]);
+      await this.giveUp(
+        task,
+        'unknown-type',
+        boundedHistory([...history, { attempt, startedAt, finishedAt: Date.now(), error }]),
+      );
       return;
     }
 
@@ -190,7 +192,7 @@ export class TaskRunner {
       logger.info('task cancelled while running');
     } else {
       const error: TaskError = toTaskError(outcome.error);
-      const failures: AttemptFailure[] = [...history, { attempt, startedAt, finishedAt: Date.now(), error }];
+      const failures = boundedHistory([...history, { attempt, startedAt, finishedAt: Date.now(), error }]);
       events.taskFinished(task.type, 'failed', seconds);
       if (isRetriable(outcome.error) && attempt < task.maxAttempts) {
         await this.retryLater(task, failures);
@@ -213,16 +215,24 @@ export class TaskRunner {
       runAt: now + retryDelayMs(attempt, retryPolicy),
     };
     const plan = planDelay(next.runAt!, now, names.delayTiers)!;
-    await persist(() =>
-      this.deps.publish([
-        {
-          topic: plan.topic,
-          value: encodeTaskMessage(next),
-          headers: { [RELEASE_AT_HEADER]: String(plan.releaseAt) },
-          key: partitionKeyOf(task),
-        },
-      ]),
-    );
+    try {
+      await persist(() =>
+        this.deps.publish([
+          {
+            topic: plan.topic,
+            value: encodeTaskMessage(next),
+            headers: { [RELEASE_AT_HEADER]: String(plan.releaseAt) },
+            key: partitionKeyOf(task),
+          },
+        ]),
+      );
+    } catch (err) {
+      if (!(err instanceof KafkaRefusedError)) throw err;
+      // Kafka will never take this retry: the task fails for good, visibly, rather than holding
+      // its partition while the send is tried forever.
+      await this.giveUp(task, 'non-retriable', history, toTaskError(err));
+      return;
+    }
     const error = history.at(-1)!.error;
     await persist(() =>
       store.transition({
@@ -251,15 +261,25 @@ export class TaskRunner {
     task: TaskMessage,
     reason: DeadLetterReason,
     history: AttemptFailure[],
+    /** Why it failed for good, when not its last attempt's error (Kafka refused its retry). */
+    error: TaskError = history.at(-1)!.error,
   ): Promise<void> {
     const { store, persist, names } = this.deps;
-    const error = history.at(-1)!.error;
     const entry: DeadLetter = { id: task.id, reason, deadAt: Date.now(), task, error, history };
-    await persist(() =>
-      this.deps.publish([
-        { topic: names.deadLetterTopic, key: task.id, value: Buffer.from(JSON.stringify(entry)) },
-      ]),
-    );
+    try {
+      await persist(() =>
+        this.deps.publish([
+          { topic: names.deadLetterTopic, key: task.id, value: Buffer.from(JSON.stringify(entry)) },
+        ]),
+      );
+    } catch (err) {
+      if (!(err instanceof KafkaRefusedError)) throw err;
+      // The Redis index below still lists it and replays it; only the topic's copy is missing.
+      this.deps.logger.error('Kafka refused the dead letter; it is kept in Redis only', {
+        taskId: task.id,
+        error: err.message,
+      });
+    }
     await persist(() => this.deps.recordDeadLetter(entry));
     await persist(() =>
       store.transition({

@@ -79,7 +79,11 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
         const results = checked.map((c) => (c.submission ? accepted[next++] : { error: c.error }));
         return { accepted: accepted.length, rejected, results };
       };
-      const accepted = await inDoubtAsReply(submitter.submit(valid, idSeed), batchReply);
+      const positions = checked.flatMap((c, i) => (c.submission ? [i] : []));
+      const accepted = await inDoubtAsReply(
+        submitter.submit(valid, idSeed, (index) => `tasks[${positions[index]}].`),
+        batchReply,
+      );
       return { status: 202, body: batchReply(accepted) as unknown as JsonValue };
     });
   });

@@ -1,6 +1,7 @@
 import type { Kafka, Producer, TopicMessages } from 'kafkajs';
 import { JavaCompatiblePartitioner } from './partitioner';
 import { UnavailableError } from '../errors';
+import { KafkaRefusedError, kafkaRefusal } from './refusals';
 
 /**
  * The timeout fired while the messages were being sent: Kafka may still append them (kafkajs
@@ -38,6 +39,11 @@ export interface BatchingOptions {
   timeoutMs: number;
   /** Messages waiting for a send at most; beyond it publish() rejects at once (bounded memory). */
   maxPendingMessages: number;
+  /**
+   * Largest message (value and key) publish() takes; a larger one is refused at once with
+   * KafkaRefusedError, as Kafka would refuse it. Unset: Kafka's answer decides.
+   */
+  maxMessageBytes?: number;
 }
 
 export interface PublisherEvents {
@@ -50,6 +56,8 @@ interface Entry {
   settled: boolean;
   /** Set once the entry is part of a send: from then on a timeout leaves its outcome in doubt. */
   sending: boolean;
+  /** Sent in a batch Kafka refused: it goes alone next, so only the entry at fault is refused. */
+  alone: boolean;
   landed: Promise<boolean>;
   reportLanded(landed: boolean): void;
   timer: NodeJS.Timeout;
@@ -114,14 +122,25 @@ export class BatchingPublisher implements Publisher {
     if (this.pendingMessages + messages.length > this.options.maxPendingMessages) {
       return Promise.reject(new UnavailableError('too many submissions are waiting for Kafka; slow down'));
     }
+    const { maxMessageBytes } = this.options;
+    const tooLarge = messages.find((m) => maxMessageBytes !== undefined && messageBytes(m) > maxMessageBytes);
+    if (tooLarge) {
+      return Promise.reject(
+        new KafkaRefusedError(
+          'MESSAGE_TOO_LARGE',
+          `Kafka would refuse the message (MESSAGE_TOO_LARGE): the message is ${messageBytes(tooLarge)} bytes; ${tooLarge.topic} takes at most ${maxMessageBytes}`,
+        ),
+      );
+    }
     let reportLanded: (landed: boolean) => void = () => undefined;
     const landed = new Promise<boolean>((resolve) => (reportLanded = resolve));
     return new Promise<void>((resolve, reject) => {
       const entry: Entry = {
         messages,
-        bytes: messages.reduce((sum, m) => sum + m.value.length + (m.key?.length ?? 0), 0),
+        bytes: messages.reduce((sum, m) => sum + messageBytes(m), 0),
         settled: false,
         sending: false,
+        alone: false,
         landed,
         reportLanded,
         resolve,
@@ -187,13 +206,21 @@ export class BatchingPublisher implements Publisher {
         entry.reportLanded(true);
         this.settle(entry);
       }
-    } catch {
+    } catch (cause) {
       this.stale = true;
       this.events.batchSent(count, (performance.now() - started) / 1000, false);
-      const err = new UnavailableError('Kafka is unreachable; the task was not accepted');
-      for (const entry of batch) {
-        entry.reportLanded(false);
-        this.settle(entry, err);
+      const refusal = kafkaRefusal(cause);
+      if (refusal && batch.length > 1) {
+        // Which entry Kafka refused is not said: each goes again alone, and only its own is refused.
+        for (const entry of batch) Object.assign(entry, { sending: false, alone: true });
+        this.pending.unshift(...batch);
+        this.pendingMessages += count;
+      } else {
+        const err = refusal ?? new UnavailableError('Kafka is unreachable; the task was not accepted');
+        for (const entry of batch) {
+          entry.reportLanded(false);
+          this.settle(entry, err);
+        }
       }
     } finally {
       this.sending = false;
@@ -218,12 +245,13 @@ export class BatchingPublisher implements Publisher {
       const fits =
         messages + entry.messages.length <= this.options.maxBatchMessages &&
         bytes + entry.bytes <= this.options.maxBatchBytes;
-      if (batch.length > 0 && !fits) break; // an entry over the limits on its own still goes, alone
+      if (batch.length > 0 && (!fits || entry.alone)) break; // an entry over the limits still goes, alone
       this.pending.shift();
       this.pendingMessages -= entry.messages.length;
       batch.push(entry);
       messages += entry.messages.length;
       bytes += entry.bytes;
+      if (entry.alone) break;
     }
     return batch;
   }
@@ -247,4 +275,9 @@ function byTopic(batch: Entry[]): TopicMessages[] {
     }
   }
   return [...topics.values()];
+}
+
+/** What Kafka counts against max.message.bytes, near enough: the value and the key. */
+function messageBytes(message: OutgoingMessage): number {
+  return message.value.length + (message.key === undefined ? 0 : Buffer.byteLength(message.key));
 }
