@@ -16,6 +16,7 @@ import { ApiKeyRing, apiKeyAuth, type KeyRingSource } from './auth';
 import type { ApiConfig } from './config';
 import type { ApiEvents } from './events';
 import { errorHandler, notFound, requestContext } from './http';
+import { DEFAULT_LONG_POLL_LIMITS, LongPolls } from './long-polls';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from './json-depth';
 import { openApiDocument } from './openapi';
 import { SubmissionLimit } from './rate-limit';
@@ -28,7 +29,7 @@ import { Validator } from './validation';
 
 export interface ApiDeps {
   config: Pick<ApiConfig, 'maxBodyBytes' | 'maxBatchTasks' | 'apiKeys' | 'allowedTypes'> &
-    Partial<Pick<ApiConfig, 'callbackAllow'>>;
+    Partial<Pick<ApiConfig, 'callbackAllow' | 'longPolls'>>;
   /** The keys in force when they can change (API_KEYS_FILE); otherwise config.apiKeys, fixed. */
   keyRing?: KeyRingSource;
   /** Per-key submission limit (RATE_LIMIT_PER_SECOND); absent: no limit. */
@@ -94,7 +95,10 @@ export function createApp(deps: ApiDeps): Express {
       },
     }),
   );
-  app.use(tasksRouter({ ...deps, validator, maxBatchTasks: config.maxBatchTasks, submissionLimit }));
+  const longPolls = new LongPolls(config.longPolls ?? DEFAULT_LONG_POLL_LIMITS);
+  app.use(
+    tasksRouter({ ...deps, validator, maxBatchTasks: config.maxBatchTasks, submissionLimit, longPolls }),
+  );
   app.use(deadLettersRouter(deps));
   app.use(statsRouter(deps));
   app.use(fleetRouter(deps));

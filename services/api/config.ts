@@ -4,6 +4,7 @@ import type { BatchingOptions } from '../shared/kafka/batching-publisher';
 import { readFleetConfig, type FleetConfig } from '../shared/kubernetes/fleet-config';
 import { readCallbackAllowList, type AddressAllowList } from '../shared/net/address-policy';
 import { API_KEY_PATTERN } from './api-key-file';
+import { DEFAULT_LONG_POLL_LIMITS, type LongPollLimits } from './long-polls';
 import { TASK_TYPE_PATTERN } from './schemas';
 
 export interface ApiConfig extends CommonConfig {
@@ -33,6 +34,7 @@ export interface ApiConfig extends CommonConfig {
    * (default 0: no limit) refilled each second, up to RATE_LIMIT_BURST (default: one second's worth).
    */
   rateLimit: { perSecond: number; burst: number };
+  longPolls: LongPollLimits;
   publishing: BatchingOptions;
   /** GET /v1/fleet (FLEET_NAMESPACE, FLEET_WORKER_DEPLOYMENT, FLEET_SCALED_OBJECT, KUBECONFIG); null: off. */
   fleet: FleetConfig | null;
@@ -55,6 +57,13 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): Readonly<ApiConfig> {
     apiKeysReloadMs: reader.int('API_KEYS_RELOAD_MS', 2000, { min: 100, max: 300_000 }),
     callbackAllow: readCallbackAllowList(reader),
     rateLimit: readRateLimit(reader),
+    longPolls: {
+      total: reader.int('LONG_POLL_MAX', DEFAULT_LONG_POLL_LIMITS.total, { min: 1, max: 1_000_000 }),
+      perClient: reader.int('LONG_POLL_MAX_PER_CLIENT', DEFAULT_LONG_POLL_LIMITS.perClient, {
+        min: 1,
+        max: 1_000_000,
+      }),
+    },
     fleet: readFleetConfig(reader),
     publishing: {
       /** PUBLISH_TIMEOUT_MS, default 5000: longest wait for Kafka before answering 503. */
@@ -67,6 +76,8 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): Readonly<ApiConfig> {
       maxBatchBytes: reader.int('PUBLISH_BATCH_BYTES', 900 * 1024, { min: 1024, max: 64 * 1024 * 1024 }),
       /** PUBLISH_MAX_PENDING, default 100000: beyond it submissions get 503 at once. */
       maxPendingMessages: reader.int('PUBLISH_MAX_PENDING', 100_000, { min: 1 }),
+      /** PUBLISH_MAX_PENDING_BYTES, default 64 MiB: likewise, counted in bytes (big payloads). */
+      maxPendingBytes: reader.int('PUBLISH_MAX_PENDING_BYTES', 64 * 1024 * 1024, { min: 1024 * 1024 }),
     },
   };
   const apiKeysFile = reader.string('API_KEYS_FILE', '', { re: /^\//, hint: 'an absolute path' });

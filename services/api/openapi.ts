@@ -27,7 +27,9 @@ const common = {
 const submissionErrors = {
   '400': error('The body is not valid JSON.'),
   '409': error('The Idempotency-Key was used with a different body, or its first request is still running.'),
-  '413': error('The body is larger than MAX_BODY_BYTES.'),
+  '413': error(
+    "The body is larger than MAX_BODY_BYTES, or a task's Kafka message would be over the topics' limit (`details` names it).",
+  ),
   '415': error('The body is not application/json.'),
   '422': error('A field is not valid; `details` names each one.'),
   '429': error('Over the per-key rate limit (RATE_LIMIT_PER_SECOND); see Retry-After.'),
@@ -104,6 +106,9 @@ export function openApiDocument(options: { maxBatchTasks: number; authRequired: 
             '200': { description: 'The task record.', ...json('Task') },
             '404': error('No task with this id (or its record expired).'),
             '422': error('`wait` is not a number.'),
+            '429': error(
+              'Too many long polls open for this client or API instance (`too_many_waits`); see Retry-After.',
+            ),
             ...common,
           },
         },

@@ -3,6 +3,7 @@ import { ApiError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { RateLimiter } from '../shared/redis/rate-limiter';
 import type { ApiEvents } from './events';
+import { clientOf } from './long-polls';
 
 /** After a failed check, submissions skip the limiter this long instead of each waiting out its timeout. */
 const BYPASS_AFTER_FAILURE_MS = 1000;
@@ -35,7 +36,7 @@ export class SubmissionLimit {
     return async (req, _res, next) => {
       const now = Date.now();
       if (now < this.bypassUntil) return next();
-      const subject = req.principal === 'anonymous' ? `ip:${req.ip ?? 'unknown'}` : `key:${req.principal}`;
+      const subject = clientOf(req);
       let decision;
       try {
         decision = await this.deps.limiter.take(subject, cost(req));

@@ -13,6 +13,8 @@ export const LIMITS = {
   waitSeconds: 30,
   /** Most dead letters one page lists. */
   deadLetterPage: 200,
+  /** Most bytes of dead letters one page holds (at least one letter): bounds the API's memory. */
+  deadLetterPageBytes: 4 * 1024 * 1024,
 } as const;
 
 export const TASK_TYPE_PATTERN = `^[A-Za-z0-9][A-Za-z0-9_.:-]{0,${LIMITS.typeLength - 1}}$`;

@@ -49,6 +49,7 @@ const WORKER_PUBLISHING = {
   maxBatchBytes: 512 * 1024,
   timeoutMs: 10_000,
   maxPendingMessages: 10_000,
+  maxPendingBytes: 64 * 1024 * 1024,
 };
 
 export interface RunningWorker {

@@ -210,3 +210,48 @@ describe('the task type allow-list (TASK_TYPES)', () => {
     }
   });
 });
+
+describe('long polls (?wait=N)', () => {
+  const KEYS = ['key-a-0123456789abcdef', 'key-b-0123456789abcdef', 'key-c-0123456789abcdef'];
+  const bearer = (i: number) => ({ authorization: `Bearer ${KEYS[i]}` });
+  let api: Awaited<ReturnType<typeof apiFor>>;
+  let id: string;
+  // No worker runs for this queue: the task stays queued, so every wait lasts its full time.
+  beforeAll(async () => {
+    api = await apiFor(uniqueQueue(), {
+      API_KEYS: KEYS.join(','),
+      LONG_POLL_MAX_PER_CLIENT: '2',
+      LONG_POLL_MAX: '3',
+    });
+    id = (await post(api.url, '/v1/tasks', { type: 'echo' }, bearer(0))).body.id;
+  });
+  afterAll(() => api.stop());
+
+  const wait = (key: number, seconds = 2) =>
+    request(api.url, 'GET', `/v1/tasks/${id}?wait=${seconds}`, { headers: bearer(key) });
+  /** Starts polls and gives them time to open their watch (they then wait their full time). */
+  const opened = async (polls: Promise<unknown>[]) => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return polls;
+  };
+
+  it("answers 429 too_many_waits past a client's cap and past the instance's, and a poll without wait still answers", async () => {
+    const first = await opened([wait(0), wait(0)]);
+    const overClient = await wait(0);
+    expect(overClient.status).toBe(429);
+    expect(overClient.body).toEqual(apiError('too_many_waits'));
+    expect(overClient.body.error.message).toMatch(/this client has 2 long polls open \(at most 2\)/);
+    expect(overClient.headers.get('retry-after')).toBe('1');
+    expect((await request(api.url, 'GET', `/v1/tasks/${id}`, { headers: bearer(0) })).status).toBe(200);
+
+    // Another client has its own two, until the instance's three are open.
+    const second = await opened([wait(1)]);
+    const overTotal = await wait(2);
+    expect(overTotal.status).toBe(429);
+    expect(overTotal.body.error.message).toMatch(/this API instance has 3 long polls open \(at most 3\)/);
+
+    // Places come back as polls end.
+    for (const poll of [...first, ...second]) expect(((await poll) as { status: number }).status).toBe(200);
+    expect((await wait(0, 1)).status).toBe(200);
+  }, 20_000);
+});

@@ -52,6 +52,33 @@ describe('RedisDeadLetterStore against a real Redis', () => {
     await Promise.all([...stores.map((store) => store.close()), raw.quit()]);
   });
 
+  it('ends a page at its byte budget, and the pages after it list the rest once', async () => {
+    const { store } = storeFor();
+    const now = Date.now();
+    // Five letters of about 100 KB, newest last; a budget of 250,000 bytes holds two of them.
+    const letters = Array.from({ length: 5 }, (_, i) =>
+      sharedDeadLetter(now - 5000 + i, {}, { payload: { data: 'x'.repeat(100_000) } }),
+    );
+    for (const letter of letters) await store.add(letter);
+    const newestFirst = letters.map((l) => l.id).reverse();
+    const ids: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.list({
+        limit: 10,
+        maxBytes: 250_000,
+        ...(cursor !== undefined && { cursor }),
+      });
+      ids.push(page.items.map((entry) => entry.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    expect(ids).toEqual([newestFirst.slice(0, 2), newestFirst.slice(2, 4), newestFirst.slice(4)]);
+    // A letter over the budget on its own still makes a page.
+    expect((await store.list({ limit: 10, maxBytes: 1000 })).items.map((e) => e.id)).toEqual([
+      newestFirst[0],
+    ]);
+  });
+
   it('adds, reads back exactly, expires with the TTL, and replaces an entry added again', async () => {
     const { store, keys } = storeFor();
     const now = Date.now();

@@ -72,6 +72,23 @@ describe('BatchingPublisher against a real broker', () => {
     }
   });
 
+  it('refuses at once when too many bytes are waiting, but never a publish alone', async () => {
+    const kafka = createKafka(KAFKA_CLIENT, quietLogger);
+    const small = new BatchingPublisher(kafka, { ...options, maxPendingBytes: 1000, lingerMs: 50 });
+    await small.connect();
+    try {
+      const first = small.publish([{ topic, value: Buffer.alloc(600) }]);
+      const refused = small.publish([{ topic, value: Buffer.alloc(600) }]);
+      await expect(refused).rejects.toBeInstanceOf(UnavailableError);
+      await expect(refused).rejects.toThrow('too many bytes are waiting for Kafka; slow down');
+      await first;
+      // Nothing waits now: even a publish over the limit on its own goes.
+      await small.publish([{ topic, value: Buffer.alloc(1500) }]);
+    } finally {
+      await small.disconnect();
+    }
+  });
+
   it('sends what is pending before disconnecting, then refuses new work', async () => {
     const kafka = createKafka(KAFKA_CLIENT, quietLogger);
     const closing = new BatchingPublisher(kafka, { ...options, lingerMs: 200 });

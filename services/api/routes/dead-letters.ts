@@ -23,7 +23,11 @@ export function deadLettersRouter({ deadLetters, submitter, logger }: DeadLetter
     if (cursor !== undefined && (typeof cursor !== 'string' || cursor === '')) throw badCursor();
     let page;
     try {
-      page = await deadLetters.list({ limit, ...(cursor !== undefined && { cursor }) });
+      page = await deadLetters.list({
+        limit,
+        maxBytes: LIMITS.deadLetterPageBytes,
+        ...(cursor !== undefined && { cursor }),
+      });
     } catch (err) {
       throw err instanceof InvalidCursorError ? badCursor() : err;
     }

@@ -5,6 +5,7 @@ import type { TaskStore } from '../../shared/redis/task-store';
 import type { TaskWatcher } from '../../shared/redis/task-watcher';
 import { TERMINAL_STATUSES, type JsonValue } from '../../shared/task';
 import type { ApiEvents } from '../events';
+import { clientOf, type LongPolls } from '../long-polls';
 import { requireJson } from '../http';
 import { ReplyInDoubt, respondIdempotently } from '../idempotency';
 import { batchCost, type SubmissionLimit } from '../rate-limit';
@@ -23,6 +24,7 @@ export interface TaskRoutesDeps {
   /** Per-key submission rate limit; absent: none (RATE_LIMIT_PER_SECOND 0). */
   submissionLimit?: SubmissionLimit;
   maxBatchTasks: number;
+  longPolls: LongPolls;
 }
 
 /** Routes carry their full path, so `req.route.path` is the template metrics label requests with. */
@@ -94,10 +96,12 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
     let record = await store.get(id);
     if (!record) throw notFound(id);
     if (waitMs > 0 && !TERMINAL_STATUSES.has(record.status)) {
-      const watch = watcher.watch(id);
+      const leave = deps.longPolls.enter(clientOf(req));
       const gone = new AbortController();
       res.on('close', () => gone.abort());
+      let watch;
       try {
+        watch = watcher.watch(id);
         await watch.subscribed;
         record = (await store.get(id)) ?? record;
         if (!TERMINAL_STATUSES.has(record.status)) {
@@ -105,7 +109,8 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
           record = (await store.get(id)) ?? record;
         }
       } finally {
-        watch.close();
+        watch?.close();
+        leave();
       }
     }
     res.json(taskView(record));

@@ -39,6 +39,8 @@ export interface BatchingOptions {
   timeoutMs: number;
   /** Messages waiting for a send at most; beyond it publish() rejects at once (bounded memory). */
   maxPendingMessages: number;
+  /** Bytes of messages waiting for a send at most (default: no limit beyond the count); likewise. */
+  maxPendingBytes?: number;
   /**
    * Largest message (value and key) publish() takes; a larger one is refused at once with
    * KafkaRefusedError, as Kafka would refuse it. Unset: Kafka's answer decides.
@@ -77,6 +79,7 @@ export class BatchingPublisher implements Publisher {
   private stale = false;
   private readonly pending: Entry[] = [];
   private pendingMessages = 0;
+  private pendingBytes = 0;
   private sending = false;
   private lingerTimer?: NodeJS.Timeout;
   private closing?: Promise<void>;
@@ -122,6 +125,10 @@ export class BatchingPublisher implements Publisher {
     if (this.pendingMessages + messages.length > this.options.maxPendingMessages) {
       return Promise.reject(new UnavailableError('too many submissions are waiting for Kafka; slow down'));
     }
+    const bytes = messages.reduce((sum, m) => sum + messageBytes(m), 0);
+    if (this.pendingBytes + bytes > (this.options.maxPendingBytes ?? Infinity) && this.pendingBytes > 0) {
+      return Promise.reject(new UnavailableError('too many bytes are waiting for Kafka; slow down'));
+    }
     const { maxMessageBytes } = this.options;
     const tooLarge = messages.find((m) => maxMessageBytes !== undefined && messageBytes(m) > maxMessageBytes);
     if (tooLarge) {
@@ -137,7 +144,7 @@ export class BatchingPublisher implements Publisher {
     return new Promise<void>((resolve, reject) => {
       const entry: Entry = {
         messages,
-        bytes: messages.reduce((sum, m) => sum + messageBytes(m), 0),
+        bytes,
         settled: false,
         sending: false,
         alone: false,
@@ -160,6 +167,7 @@ export class BatchingPublisher implements Publisher {
       };
       this.pending.push(entry);
       this.pendingMessages += messages.length;
+      this.pendingBytes += bytes;
       this.schedule();
     });
   }
@@ -215,6 +223,7 @@ export class BatchingPublisher implements Publisher {
         for (const entry of batch) Object.assign(entry, { sending: false, alone: true });
         this.pending.unshift(...batch);
         this.pendingMessages += count;
+        this.pendingBytes += batch.reduce((sum, e) => sum + e.bytes, 0);
       } else {
         const err = refusal ?? new UnavailableError('Kafka is unreachable; the task was not accepted');
         for (const entry of batch) {
@@ -239,6 +248,7 @@ export class BatchingPublisher implements Publisher {
       if (entry.settled) {
         this.pending.shift();
         this.pendingMessages -= entry.messages.length;
+        this.pendingBytes -= entry.bytes;
         entry.reportLanded(false);
         continue;
       }
@@ -248,6 +258,7 @@ export class BatchingPublisher implements Publisher {
       if (batch.length > 0 && (!fits || entry.alone)) break; // an entry over the limits still goes, alone
       this.pending.shift();
       this.pendingMessages -= entry.messages.length;
+      this.pendingBytes -= entry.bytes;
       batch.push(entry);
       messages += entry.messages.length;
       bytes += entry.bytes;

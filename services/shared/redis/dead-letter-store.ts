@@ -56,11 +56,24 @@ export class InvalidCursorError extends Error {
 }
 
 /** Where dead letters are indexed for the API. RedisDeadLetterStore is the real one. */
+export interface ListOptions {
+  limit: number;
+  cursor?: string;
+  /**
+   * Stop the page before its entries' JSON passes this many bytes (one entry always fits): a
+   * page of 200 letters with 1 MiB payloads would otherwise be 200 MiB in the API's memory.
+   */
+  maxBytes?: number;
+}
+
+/** Entries read from Redis per round trip: few, so a page's budget bounds what is held too. */
+const READ_CHUNK = 16;
+
 export interface DeadLetterStore {
   /** Indexes a dead letter; adding an id again replaces it (its replay state included). */
   add(entry: DeadLetter): Promise<void>;
   /** Throws InvalidCursorError for a cursor it did not issue. */
-  list(options: { limit: number; cursor?: string }): Promise<DeadLetterPage>;
+  list(options: ListOptions): Promise<DeadLetterPage>;
   get(id: string): Promise<DeadLetter | undefined>;
   /** Reserves an entry for one replay, so two concurrent replays cannot both submit it. */
   claimReplay(id: string): Promise<ReplayClaim>;
@@ -112,21 +125,32 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     if (!results || failed) throw failed ?? new Error('dead letter not added: transaction aborted');
   }
 
-  async list({ limit, cursor }: { limit: number; cursor?: string }): Promise<DeadLetterPage> {
+  async list({ limit, cursor, maxBytes = Infinity }: ListOptions): Promise<DeadLetterPage> {
     let after = cursor === undefined ? undefined : decodeCursor(cursor);
     const items: { entry: DeadLetter; score: string }[] = [];
+    let bytes = 0;
+    /** Set when the byte budget ended the page before `limit`: more entries follow. */
+    let full = false;
     // One more than asked tells whether a next page exists. Expired entries leave gaps, so this
     // repeats from the last id examined (never an offset: arrivals and removals cannot shift it).
-    while (items.length <= limit) {
-      const candidates = await this.indexAfter(after, limit + 1 - items.length);
+    while (items.length <= limit && !full) {
+      const candidates = await this.indexAfter(after, Math.min(limit + 1 - items.length, READ_CHUNK));
       if (candidates.length === 0) break;
       const values = await this.redis.mget(candidates.map(({ id }) => this.keys.deadLetter(id)));
       const expired: string[] = [];
-      candidates.forEach((candidate, i) => {
+      for (const [i, candidate] of candidates.entries()) {
         const value = values[i];
-        if (value) items.push({ entry: visible(JSON.parse(value) as Stored), score: candidate.score });
-        else expired.push(candidate.id);
-      });
+        if (!value) {
+          expired.push(candidate.id);
+          continue;
+        }
+        if (items.length > 0 && items.length < limit && bytes + value.length > maxBytes) {
+          full = true;
+          break;
+        }
+        items.push({ entry: visible(JSON.parse(value) as Stored), score: candidate.score });
+        bytes += value.length;
+      }
       await Promise.all(
         expired.map((id) =>
           this.redis.deadLetterForgetIfExpired(this.keys.deadLetters(), this.keys.deadLetter(id), id),
@@ -138,7 +162,7 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     const last = page.at(-1);
     return {
       items: page.map(({ entry }) => entry),
-      nextCursor: items.length > limit && last ? encodeCursor(last.score, last.entry.id) : null,
+      nextCursor: (full || items.length > limit) && last ? encodeCursor(last.score, last.entry.id) : null,
     };
   }
 
