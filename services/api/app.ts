@@ -15,6 +15,7 @@ import type { TaskWatcher } from '../shared/redis/task-watcher';
 import { ApiKeyRing, apiKeyAuth, type KeyRingSource } from './auth';
 import type { ApiConfig } from './config';
 import type { ApiEvents } from './events';
+import type { DeadLetterRebuild } from './dead-letter-rebuild';
 import { errorHandler, notFound, requestContext } from './http';
 import { DEFAULT_LONG_POLL_LIMITS, LongPolls } from './long-polls';
 import { MAX_JSON_DEPTH, nestedDeeperThan } from './json-depth';
@@ -39,6 +40,8 @@ export interface ApiDeps {
   submitter: TaskSubmitter;
   idempotency: IdempotencyStore;
   deadLetters: DeadLetterStore;
+  /** POST /v1/dead-letters/rebuild; absent: that route is off. */
+  rebuild?: DeadLetterRebuild;
   watcher: TaskWatcher;
   inspector: Pick<KafkaInspector, 'lag'>;
   readiness: readonly ReadinessCheck[];

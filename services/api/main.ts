@@ -18,6 +18,7 @@ import { createApp } from './app';
 import { loadApiConfig, type ApiConfig } from './config';
 import { ApiMetrics } from './metrics';
 import { RETRY_HEADROOM_BYTES, TaskSubmitter } from './submit';
+import { DeadLetterRebuild } from './dead-letter-rebuild';
 
 export interface RunningApi {
   port: number;
@@ -102,6 +103,7 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     config,
     names,
     store,
+    rebuild: new DeadLetterRebuild({ kafka, names, store: deadLetters, logger }),
     submitter: new TaskSubmitter({
       publisher,
       store,

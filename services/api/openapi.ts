@@ -5,13 +5,14 @@ import {
   deadLetterPageSchema,
   deadLetterSchema,
   errorSchema,
-  fleetSchema,
   LIMITS,
+  rebuildReportSchema,
   replayAcceptedSchema,
   statsSchema,
   taskSchema,
   taskSubmissionSchema,
 } from './schemas';
+import { fleetSchema } from './fleet-schema';
 
 const json = (ref: string) => ({
   content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } },
@@ -166,6 +167,20 @@ export function openApiDocument(options: { maxBatchTasks: number; authRequired: 
           },
         },
       },
+      '/v1/dead-letters/rebuild': {
+        post: {
+          operationId: 'rebuildDeadLetters',
+          summary:
+            'Index the dead-letter topic into Redis again: brings back letters Redis lost (a flush, a new Redis) younger than DEAD_LETTER_TTL_SECONDS.',
+          responses: {
+            '200': { description: 'The topic was read to its end.', ...json('RebuildReport') },
+            '409': error(
+              '`rebuild_in_progress`: a rebuild is running on this API instance (see Retry-After).',
+            ),
+            ...common,
+          },
+        },
+      },
       '/v1/stats': {
         get: {
           operationId: 'getStats',
@@ -233,6 +248,7 @@ export function openApiDocument(options: { maxBatchTasks: number; authRequired: 
         DeadLetter: deadLetterSchema,
         DeadLetterPage: deadLetterPageSchema,
         ReplayAccepted: replayAcceptedSchema,
+        RebuildReport: rebuildReportSchema,
         Error: errorSchema,
       },
     },

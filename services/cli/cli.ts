@@ -2,7 +2,7 @@ import { SPILLWAY_VERSION } from '../shared/version';
 import { parse, takeWords } from './args';
 import { ApiClient } from './client';
 import type { Command } from './command';
-import { deadLettersList, deadLettersReplay } from './commands/dead-letters';
+import { deadLettersList, deadLettersRebuild, deadLettersReplay } from './commands/dead-letters';
 import { fleet } from './commands/fleet';
 import { stats } from './commands/stats';
 import { submit } from './commands/submit';
@@ -19,6 +19,7 @@ const COMMANDS: readonly Command[] = [
   stats,
   deadLettersList,
   deadLettersReplay,
+  deadLettersRebuild,
   fleet,
 ];
 

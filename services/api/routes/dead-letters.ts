@@ -6,16 +6,24 @@ import { InvalidCursorError, type DeadLetterStore } from '../../shared/redis/dea
 import { LIMITS } from '../schemas';
 import { SubmissionInDoubt, type Accepted, type TaskSubmitter } from '../submit';
 import type { Submission } from '../validation';
+import type { DeadLetterRebuild } from '../dead-letter-rebuild';
 
 export interface DeadLetterRoutesDeps {
   deadLetters: DeadLetterStore;
   submitter: TaskSubmitter;
   logger: Logger;
+  /** Re-indexes the dead-letter topic into Redis (absent: 404, as in tests without Kafka). */
+  rebuild?: DeadLetterRebuild;
 }
 
 /** Lists dead letters and re-submits one as a new task. Routes carry their full path (see tasks.ts). */
-export function deadLettersRouter({ deadLetters, submitter, logger }: DeadLetterRoutesDeps): Router {
+export function deadLettersRouter({ deadLetters, submitter, logger, rebuild }: DeadLetterRoutesDeps): Router {
   const router = Router();
+
+  router.post('/v1/dead-letters/rebuild', async (_req, res) => {
+    if (!rebuild) throw new ApiError(404, 'route_not_found', 'this API has no Kafka to rebuild from');
+    res.json(await rebuild.run());
+  });
 
   router.get('/v1/dead-letters', async (req, res) => {
     const limit = parseLimit(req.query.limit);

@@ -94,3 +94,34 @@ does not exist (or another API error).`,
     );
   },
 });
+
+interface RebuildReport {
+  read: number;
+  restored: number;
+  present: number;
+  expired: number;
+  unreadable: number;
+}
+
+export const deadLettersRebuild = command({
+  name: 'dead-letters rebuild',
+  summary: 'index the dead-letter topic into Redis again (after a Redis flush or move)',
+  usage: `spillway dead-letters rebuild
+
+Reads the queue's dead-letter topic to its end and indexes again every letter Redis lost that
+is younger than DEAD_LETTER_TTL_SECONDS; letters Redis still has keep their replay state.
+
+Exit: 0, 3 API unreachable, 4 API error (a rebuild already running: 409).`,
+  options: {},
+  async run(ctx, { positionals }) {
+    if (positionals.length > 0) throw usageError(`unexpected arguments: ${positionals.join(' ')}`);
+    const report = await ctx.client.call<RebuildReport>('POST', '/v1/dead-letters/rebuild');
+    if (ctx.out.json) ctx.out.document(report);
+    else {
+      ctx.out.line(
+        `read ${report.read}: ${report.restored} restored, ${report.present} already indexed, ${report.expired} expired, ${report.unreadable} unreadable`,
+      );
+    }
+    return EXIT.ok;
+  },
+});

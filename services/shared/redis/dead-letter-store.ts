@@ -75,6 +75,11 @@ export interface DeadLetterStore {
   /** Throws InvalidCursorError for a cursor it did not issue. */
   list(options: ListOptions): Promise<DeadLetterPage>;
   get(id: string): Promise<DeadLetter | undefined>;
+  /**
+   * Indexes an entry read back from the dead-letter topic, unless Redis has it (with its replay
+   * state) or it is older than the TTL: `restored`, `present` or `expired`.
+   */
+  restore(entry: DeadLetter): Promise<'restored' | 'present' | 'expired'>;
   /** Reserves an entry for one replay, so two concurrent replays cannot both submit it. */
   claimReplay(id: string): Promise<ReplayClaim>;
   /** Drops a claim whose replay submitted nothing, so the entry may be replayed later. */
@@ -123,6 +128,22 @@ export class RedisDeadLetterStore implements DeadLetterStore {
       .exec();
     const failed = results?.find(([err]) => err)?.[0];
     if (!results || failed) throw failed ?? new Error('dead letter not added: transaction aborted');
+  }
+
+  async restore(entry: DeadLetter): Promise<'restored' | 'present' | 'expired'> {
+    // Kept as long as if it had never been lost: TTL seconds after it died.
+    const ttlMs = entry.deadAt + this.options.ttlSeconds * 1000 - Date.now();
+    if (ttlMs <= 0) return 'expired';
+    const set = await this.redis.set(
+      this.keys.deadLetter(entry.id),
+      JSON.stringify(entry),
+      'PX',
+      ttlMs,
+      'NX',
+    );
+    // Indexed either way: a previous restore may have stopped between the two writes.
+    await this.redis.zadd(this.keys.deadLetters(), entry.deadAt, entry.id);
+    return set === 'OK' ? 'restored' : 'present';
   }
 
   async list({ limit, cursor, maxBytes = Infinity }: ListOptions): Promise<DeadLetterPage> {
