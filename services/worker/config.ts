@@ -2,6 +2,7 @@ import { freeze, readCommonConfig, type CommonConfig } from '../shared/config';
 import { EnvReader } from '../shared/env-reader';
 import { readCallbackAllowList } from '../shared/net/address-policy';
 import type { CallbackOptions } from './callbacks';
+import type { DispatchLimits } from './callback-dispatcher';
 import type { RetryPolicy } from './retry-policy';
 
 export interface WorkerConfig extends CommonConfig {
@@ -36,6 +37,8 @@ export interface WorkerConfig extends CommonConfig {
   maxResultBytes: number;
   retry: RetryPolicy;
   callbacks: CallbackOptions;
+  /** How this worker delivers the outbox's callbacks (CALLBACK_CONCURRENCY, CALLBACK_PER_HOST, CALLBACK_CLAIM_IDLE_MS). */
+  callbackDispatch: DispatchLimits;
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv): Readonly<WorkerConfig> {
@@ -71,6 +74,12 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): Readonly<WorkerConfig>
       baseDelayMs: 500,
       maxDelayMs: 30_000,
       allow: readCallbackAllowList(reader),
+    },
+    callbackDispatch: {
+      total: reader.int('CALLBACK_CONCURRENCY', 64, { min: 1, max: 10_000 }),
+      perHost: reader.int('CALLBACK_PER_HOST', 4, { min: 1, max: 10_000 }),
+      // Longer than one delivery with all its retries can take (5 attempts, 30 s Retry-After each).
+      claimIdleMs: reader.int('CALLBACK_CLAIM_IDLE_MS', 300_000, { min: 1000, max: 24 * 3_600_000 }),
     },
   };
   const handlersModule = reader.string('HANDLERS_MODULE', '');

@@ -23,6 +23,8 @@ import { CancelListener } from '../shared/redis/cancel-listener';
 import { RedisDeadLetterStore } from '../shared/redis/dead-letter-store';
 import { taskView } from '../shared/task-view';
 import { CallbackSender } from './callbacks';
+import { CallbackDispatcher } from './callback-dispatcher';
+import { CallbackOutbox } from '../shared/redis/callback-outbox';
 import { persistent } from './persist';
 import { SCHEDULER_STOP_TIMEOUT_MS, WORKER_STOP_MARGIN_MS } from './shutdown';
 import { ShutdownInterruption } from './handler-run';
@@ -101,6 +103,7 @@ export async function startWorker(
     ttlSeconds: config.deadLetterTtlSeconds,
   });
   const cancellations = new CancelListener(config.redis.url, config.queue);
+  const outbox = new CallbackOutbox(config.redis.url, config.queue);
   const callbacks = new CallbackSender(config.callbacks, { logger, events: metrics });
   const shutdown = new AbortController();
   // One abort listener per running task (and callback): the default limit of 10 would warn.
@@ -108,6 +111,8 @@ export async function startWorker(
   const persist = persistent(logger, shutdown.signal);
   let consumerLost!: (error: Error) => void;
   const failed = new Promise<Error>((resolve) => (consumerLost = resolve));
+  // Unique per process: a restarted worker on the same pod must not pass for its predecessor.
+  const claimant = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const runner = new TaskRunner({
     store,
     handlers,
@@ -117,23 +122,27 @@ export async function startWorker(
     publish: (messages) => publisher.publish(messages),
     recordDeadLetter: (entry) => deadLetters.add(entry),
     cancellations,
-    notify: async (id, url) => {
-      const record = await persist(() => store.get(id));
-      if (!record) return;
-      const outcome = await callbacks.send(url, taskView(record), shutdown.signal);
-      // Cut short by shutdown: record nothing and leave the delivery uncommitted, so the next
-      // worker sees a finished task without a callback outcome and sends it (at least once).
-      if (!outcome.delivered && shutdown.signal.aborted) throw new ShutdownInterruption(id);
-      await persist(() => store.recordCallback(id, { ...outcome, at: new Date(outcome.at).toISOString() }));
-    },
+    queueCallback: (id, url) => outbox.enqueue(id, url),
     retryPolicy: config.retry,
     maxResultBytes: config.maxResultBytes,
     persist,
     shutdown: shutdown.signal,
-    // Unique per process: a restarted worker on the same pod must not pass for its predecessor.
-    claim: { claimant: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, ms: config.claimMs },
+    claim: { claimant, ms: config.claimMs },
     timeouts: config.timeouts,
   });
+  const dispatcher = new CallbackDispatcher(
+    outbox,
+    async ({ taskId, url }) => {
+      const record = await store.get(taskId);
+      // Gone, or delivered already (a task redelivered after a crash may be queued twice).
+      if (!record || record.callback !== undefined) return;
+      const outcome = await callbacks.send(url, taskView(record), shutdown.signal);
+      // Cut short by shutdown: left unsettled, so another worker sends it (at least once).
+      if (!outcome.delivered && shutdown.signal.aborted) throw new ShutdownInterruption(taskId);
+      await store.recordCallback(taskId, { ...outcome, at: new Date(outcome.at).toISOString() });
+    },
+    { consumer: claimant, limits: config.callbackDispatch, logger },
+  );
   const worker = createWorker({
     consumer,
     tasksTopic: names.tasksTopic,
@@ -198,6 +207,12 @@ export async function startWorker(
         config.shutdownTimeoutMs + WORKER_STOP_MARGIN_MS,
         'worker stop',
       ),
+    // After the worker: the tasks it finished while draining queued their callbacks.
+    () => {
+      shutdown.abort();
+      return dispatcher.stop();
+    },
+    () => outbox.close(),
     () => publisher.disconnect(),
     () => cancellations.close(),
     () => deadLetters.close(),
@@ -210,6 +225,7 @@ export async function startWorker(
     await cancellations.start();
     await worker.start();
     await scheduler.start();
+    dispatcher.start();
   } catch (err) {
     // Nothing started may outlive a failed start (the caller gets no stop() to call).
     await stop().catch(() => undefined);

@@ -32,7 +32,8 @@ export interface TaskRunnerDeps {
   recordDeadLetter(entry: DeadLetter): Promise<void>;
   cancellations: HandlerRunDeps['cancellations'];
   /** Sends the completion callback and records its outcome; resolves when done or given up. */
-  notify(id: string, url: string): Promise<void>;
+  /** Puts the task's completion callback in the outbox (CallbackDispatcher delivers it). */
+  queueCallback(id: string, url: string): Promise<void>;
   retryPolicy: RetryPolicy;
   /** Largest result stored, as JSON bytes (MAX_RESULT_BYTES); a bigger one fails the task. */
   maxResultBytes: number;
@@ -200,7 +201,8 @@ export class TaskRunner {
       }
       await this.giveUp(task, isRetriable(outcome.error) ? 'attempts-exhausted' : 'non-retriable', failures);
     }
-    if (task.callbackUrl) await this.deps.notify(task.id, task.callbackUrl);
+    // Queued, not sent: the slot and the offset are released now, whatever the receiver does.
+    if (task.callbackUrl) await this.deps.persist(() => this.deps.queueCallback(task.id, task.callbackUrl!));
   }
 
   /** Publishes the next attempt to a delay tier first, then records `retrying`: see the README's guarantees. */
@@ -315,9 +317,13 @@ export class TaskRunner {
       : { kind: 'succeeded', result };
   }
 
-  /** A redelivered finished task whose callback never went out (the worker died first). */
+  /**
+   * A redelivered finished task whose callback may never have been queued (the worker died
+   * first). Queued again unless delivered: the dispatcher drops an entry whose task has an outcome.
+   */
   private async notifyOnce(id: string, url: string): Promise<void> {
     const record = await this.deps.persist(() => this.deps.store.get(id));
-    if (record && record.callback === undefined) await this.deps.notify(id, url);
+    if (record && record.callback === undefined)
+      await this.deps.persist(() => this.deps.queueCallback(id, url));
   }
 }

@@ -1,5 +1,4 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import type { LookupAddress } from 'node:dns';
 import {
   CallbackSender,
@@ -11,6 +10,7 @@ import { createLogger } from '../../services/shared/logger';
 import { AddressPolicy } from '../../services/shared/net/address-policy';
 import { guardedFetch } from '../../services/shared/net/guarded-fetch';
 import { SPILLWAY_VERSION } from '../../services/shared/version';
+import { receiver } from '../helpers/receiver';
 
 const SECRET = 'whsec_integration_secret';
 const options: CallbackOptions = {
@@ -36,40 +36,6 @@ const record = {
   error: null,
   progress: null,
 };
-
-interface Received {
-  method: string;
-  headers: IncomingHttpHeaders;
-  rawBody: string;
-}
-
-/** A real HTTP receiver on a free loopback port; `answer` decides each reply from the request count. */
-async function receiver(answer: (res: ServerResponse, nth: number) => void) {
-  const received: Received[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      received.push({
-        method: req.method!,
-        headers: req.headers,
-        rawBody: Buffer.concat(chunks).toString('utf8'),
-      });
-      answer(res, received.length);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/hooks/spillway`,
-    received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 const reply =
   (status: number, headers: Record<string, string> = {}) =>

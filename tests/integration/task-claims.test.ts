@@ -56,7 +56,7 @@ describe('claims: a task another worker is running is not run again', () => {
       publish: async () => undefined,
       recordDeadLetter: async () => undefined,
       cancellations: { register: () => () => undefined },
-      notify: async () => undefined,
+      queueCallback: async () => undefined,
       retryPolicy: { baseDelayMs: 1000, maxDelayMs: 1000 },
       maxResultBytes: 1024 * 1024,
       persist: persistent(quietLogger, shutdown.signal),

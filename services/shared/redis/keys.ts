@@ -33,6 +33,11 @@ export class RedisKeys {
     return `${this.prefix}cancel`;
   }
 
+  /** Stream of completion callbacks waiting for delivery (the outbox; entries leave once settled). */
+  callbackOutbox(): string {
+    return `${this.prefix}callback-outbox`;
+  }
+
   /** Sorted set of dead-lettered ids, scored by when they died (newest last). */
   deadLetters(): string {
     return `${this.prefix}dead-letters`;
