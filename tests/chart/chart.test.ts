@@ -256,6 +256,29 @@ describe('names and secrets', () => {
     expect(names.filter((n) => n.endsWith('-api'))[0]).toHaveLength(63);
   });
 
+  it('refuses an upgrade render that cannot read the Secrets it would otherwise rotate', () => {
+    // helm diff, --dry-run=client and GitOps renders have no cluster: lookup finds nothing.
+    const blind = runHelm(['template', 'spw', CHART, '--is-upgrade']);
+    expect(blind.status).not.toBe(0);
+    expect(blind.stderr).toMatch(
+      /cannot read the Secret spw-spillway-(redis|api-keys) of this release during an upgrade/,
+    );
+    expect(blind.stderr).toMatch(/set (redis|api)\.auth\.existingSecret to a Secret you manage/);
+    // With the operator's own Secrets there is nothing to generate, so nothing to refuse.
+    const own = runHelm([
+      'template',
+      'spw',
+      CHART,
+      '--is-upgrade',
+      '--set',
+      'redis.auth.existingSecret=my-redis',
+      '--set',
+      'api.auth.existingSecret=my-keys',
+    ]);
+    expect(own.stderr).toBe('');
+    expect(own.status).toBe(0);
+  });
+
   it("generates an API key Secret that outlives the release, or uses the operator's own", () => {
     const generated = only(render(), 'Secret', '-api-keys');
     expect(generated.metadata.annotations!['helm.sh/resource-policy']).toBe('keep');

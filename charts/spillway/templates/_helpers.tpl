@@ -247,3 +247,12 @@ URLs at submission and the workers check every address they connect to, so both 
   value: {{ join "," . | quote }}
 {{- end }}
 {{- end }}
+
+{{/*
+Non-empty when this render can read the cluster: the release's API Deployment, which every
+install creates, is visible. Without it an upgrade cannot tell a Secret it must keep from one it
+may generate (lookup answers empty to a render without cluster access).
+*/}}
+{{- define "spillway.clusterVisible" -}}
+{{- if lookup "apps/v1" "Deployment" .Release.Namespace (include "spillway.componentName" (dict "root" . "component" "api")) }}yes{{ end }}
+{{- end }}
