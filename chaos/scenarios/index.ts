@@ -2,6 +2,7 @@ import type { ChaosOptions } from '../options';
 import type { ScenarioDefinition } from '../scenario';
 import { apiKillScenario } from './api-kill';
 import { baselineScenario } from './baseline';
+import { callbackHangScenario } from './callback-hang';
 import { hungHandlersScenario } from './hung-handlers';
 import { kafkaOutageScenario } from './kafka-outage';
 import { poisonScenario } from './poison';
@@ -19,6 +20,7 @@ export function allScenarios(options: ChaosOptions): ScenarioDefinition[] {
     apiKillScenario(),
     poisonScenario(),
     hungHandlersScenario(),
+    callbackHangScenario(),
     rollingRestartScenario(options),
   ];
 }

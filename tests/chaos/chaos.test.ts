@@ -3,6 +3,7 @@ import { quickOptions } from '../../chaos/options';
 import { summaryLine } from '../../chaos/report';
 import { runScenario, type ScenarioDefinition, type ScenarioResult } from '../../chaos/scenario';
 import { apiKillScenario } from '../../chaos/scenarios/api-kill';
+import { callbackHangScenario } from '../../chaos/scenarios/callback-hang';
 import { hungHandlersScenario } from '../../chaos/scenarios/hung-handlers';
 import { kafkaOutageScenario } from '../../chaos/scenarios/kafka-outage';
 import { poisonScenario } from '../../chaos/scenarios/poison';
@@ -34,6 +35,7 @@ describe('chaos: faults under a steady load (shortened)', () => {
     ['worker-kill', workerKillScenario, 'shared'],
     ['redis-outage', redisOutageScenario, 'own-redis'],
     ['hung-handlers', hungHandlersScenario, 'shared'],
+    ['callback-hang', callbackHangScenario, 'shared'],
     ['api-kill', apiKillScenario, 'shared'],
     ['poison', poisonScenario, 'shared'],
   ];
@@ -126,6 +128,12 @@ describe('chaos: faults under a steady load (shortened)', () => {
   it(
     'handlers that hang and ignore their signal: timed out, abandoned, full concurrency after',
     async () => expectGuaranteesHeld(await resultOf('hung-handlers')),
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    "one tenant's callback receiver hangs: everyone else's tasks keep their rate, every callback arrives after",
+    async () => expectGuaranteesHeld(await resultOf('callback-hang')),
     SCENARIO_TIMEOUT_MS,
   );
 
