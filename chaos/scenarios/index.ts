@@ -3,6 +3,7 @@ import type { ScenarioDefinition } from '../scenario';
 import { apiKillScenario } from './api-kill';
 import { baselineScenario } from './baseline';
 import { callbackHangScenario } from './callback-hang';
+import { delayedKafkaOutageScenario } from './delayed-kafka-outage';
 import { hungHandlersScenario } from './hung-handlers';
 import { kafkaOutageScenario } from './kafka-outage';
 import { poisonScenario } from './poison';
@@ -16,6 +17,7 @@ export function allScenarios(options: ChaosOptions): ScenarioDefinition[] {
     baselineScenario(options.baselineMs),
     workerKillScenario(),
     kafkaOutageScenario(),
+    delayedKafkaOutageScenario(),
     redisOutageScenario(),
     apiKillScenario(),
     poisonScenario(),

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { probeRouter } from '../shared/http/probes';
-import { createKafka, prepareTopics } from '../shared/kafka/client';
+import { createKafka, prepareTopics, waitForKafka } from '../shared/kafka/client';
 import { allTopics, kafkaNames } from '../shared/kafka/names';
 import { readMessageLimit } from '../shared/kafka/refusals';
 import { onceInOrder, runService } from '../shared/lifecycle';
@@ -76,6 +76,7 @@ export async function startWorker(
   const names = kafkaNames(config.queue);
   const kafka = createKafka(config.kafka, logger);
 
+  await waitForKafka(kafka, logger);
   await prepareTopics(kafka, config.kafka, names);
   const store = new RedisTaskStore({
     url: config.redis.url,

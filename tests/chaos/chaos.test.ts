@@ -4,6 +4,7 @@ import { summaryLine } from '../../chaos/report';
 import { runScenario, type ScenarioDefinition, type ScenarioResult } from '../../chaos/scenario';
 import { apiKillScenario } from '../../chaos/scenarios/api-kill';
 import { callbackHangScenario } from '../../chaos/scenarios/callback-hang';
+import { delayedKafkaOutageScenario } from '../../chaos/scenarios/delayed-kafka-outage';
 import { hungHandlersScenario } from '../../chaos/scenarios/hung-handlers';
 import { kafkaOutageScenario } from '../../chaos/scenarios/kafka-outage';
 import { poisonScenario } from '../../chaos/scenarios/poison';
@@ -59,10 +60,13 @@ describe('chaos: faults under a steady load (shortened)', () => {
       }
     };
     const lanes = Array.from({ length: LANES }, () => lane());
-    // Once every lane is done: nothing else may be using the broker it stops.
+    // Once every lane is done: nothing else may be using the broker they stop.
+    const kafkaOutage = Promise.all(lanes).then(() => run(shared, kafkaOutageScenario()));
+    runs.set('kafka-outage', kafkaOutage);
+    // The same broker stopped again, with delayed tasks waiting: after the first outage, alone too.
     runs.set(
-      'kafka-outage',
-      Promise.all(lanes).then(() => run(shared, kafkaOutageScenario())),
+      'delayed-kafka-outage',
+      kafkaOutage.then(() => run(shared, delayedKafkaOutageScenario())),
     );
     started = true;
   }, 240_000);
@@ -151,5 +155,11 @@ describe('chaos: faults under a steady load (shortened)', () => {
       expect(result.checks.find((c) => c.name === 'no 202 while the broker was down')?.ok).toBe(true);
     },
     SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    'Kafka stopped while delayed tasks wait: each runs once due, no task cancelled meanwhile runs',
+    async () => expectGuaranteesHeld(await resultOf('delayed-kafka-outage')),
+    SCENARIO_TIMEOUT_MS * 2,
   );
 });

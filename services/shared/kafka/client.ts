@@ -127,3 +127,27 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number)
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * At start-up, waits until a broker answers (trying again every few seconds, logging each wait)
+ * instead of failing: a process started during a broker outage, or right after its consumer
+ * died in one, comes up once Kafka does, rather than exiting into an ever longer restart backoff.
+ * Rejects only if `signal` aborts first (the process is told to stop).
+ */
+export async function waitForKafka(kafka: Kafka, logger: Logger, signal?: AbortSignal): Promise<void> {
+  for (let delay = 1000, since = Date.now(); ; delay = Math.min(delay * 2, 5000)) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      await admin.listTopics();
+      if (Date.now() - since > 1000) logger.info('Kafka answers', { waitedMs: Date.now() - since });
+      return;
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      logger.warn('Kafka does not answer yet; waiting for it', { error: String(err), retryInMs: delay });
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
