@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 /** One event tests/fixtures/chaos-handlers.js logged. */
 export interface RunEvent {
-  event: 'start' | 'done' | 'hang';
+  event: 'start' | 'done' | 'fail' | 'hang';
   taskId: string;
   attempt: number;
   /** Epoch ms. */
@@ -21,7 +21,7 @@ export function readRuns(dir: string): Map<string, RunEvent[]> {
     for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) {
       const [event, taskId, attempt, at] = line.split(' ');
       // A process killed mid-write can leave a partial last line: skip it.
-      if (!taskId || !at || !['start', 'done', 'hang'].includes(event!)) continue;
+      if (!taskId || !at || !['start', 'done', 'fail', 'hang'].includes(event!)) continue;
       const entry: RunEvent = {
         event: event as RunEvent['event'],
         taskId,

@@ -8,6 +8,7 @@ import { hungHandlersScenario } from './hung-handlers';
 import { kafkaOutageScenario } from './kafka-outage';
 import { poisonScenario } from './poison';
 import { redisOutageScenario } from './redis-outage';
+import { redisOutageRetriesScenario } from './redis-outage-retries';
 import { rollingRestartScenario } from './rolling-restart';
 import { workerKillScenario } from './worker-kill';
 
@@ -19,6 +20,7 @@ export function allScenarios(options: ChaosOptions): ScenarioDefinition[] {
     kafkaOutageScenario(),
     delayedKafkaOutageScenario(),
     redisOutageScenario(),
+    redisOutageRetriesScenario(),
     apiKillScenario(),
     poisonScenario(),
     hungHandlersScenario(),

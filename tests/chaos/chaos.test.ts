@@ -9,6 +9,7 @@ import { hungHandlersScenario } from '../../chaos/scenarios/hung-handlers';
 import { kafkaOutageScenario } from '../../chaos/scenarios/kafka-outage';
 import { poisonScenario } from '../../chaos/scenarios/poison';
 import { redisOutageScenario } from '../../chaos/scenarios/redis-outage';
+import { redisOutageRetriesScenario } from '../../chaos/scenarios/redis-outage-retries';
 import { rollingRestartScenario } from '../../chaos/scenarios/rolling-restart';
 import { workerKillScenario } from '../../chaos/scenarios/worker-kill';
 
@@ -17,7 +18,7 @@ const options = quickOptions();
 const SCENARIO_TIMEOUT_MS = 360_000;
 /**
  * Scenarios run two at a time, each on its own queue: most of their time is waiting (fault
- * intervals, session timeouts, drains), not CPU (three at a time starved a busy two-core machine). The Redis outage gets a redis-server of its own,
+ * intervals, session timeouts, drains), not CPU (three at a time starved a busy two-core machine). The Redis outages get a redis-server each,
  * so it disturbs nothing beside it; the Kafka outage stops the broker everyone uses, so it runs
  * last, alone (a second broker would cost a JVM on a machine that has little to spare).
  */
@@ -31,10 +32,11 @@ const LANES = 2;
 describe('chaos: faults under a steady load (shortened)', () => {
   const clusters: ChaosCluster[] = [];
   /** Longest first, so the lanes end together; the Kafka outage runs after them, alone. */
-  const scenarios: [string, () => ScenarioDefinition, 'shared' | 'own-redis'][] = [
+  const scenarios: [string, () => ScenarioDefinition, 'shared' | 'own-redis' | 'own-redis-2'][] = [
     ['rolling-restart', () => rollingRestartScenario(options), 'shared'],
     ['worker-kill', workerKillScenario, 'shared'],
     ['redis-outage', redisOutageScenario, 'own-redis'],
+    ['redis-outage-retries', redisOutageRetriesScenario, 'own-redis-2'],
     ['hung-handlers', hungHandlersScenario, 'shared'],
     ['callback-hang', callbackHangScenario, 'shared'],
     ['api-kill', apiKillScenario, 'shared'],
@@ -46,9 +48,12 @@ describe('chaos: faults under a steady load (shortened)', () => {
   beforeAll(async () => {
     const shared = await ChaosCluster.start();
     clusters.push(shared);
-    // First in the list: it borrows the shared broker, so it is disposed of before it.
-    clusters.unshift(await shared.withOwnRedis());
-    const clusterFor = { shared, 'own-redis': clusters[0]! };
+    // First in the list: they borrow the shared broker, so they are disposed of before it. One
+    // redis-server per Redis outage: two of them side by side must not stop each other's.
+    const ownRedis = await shared.withOwnRedis();
+    const ownRedis2 = await shared.withOwnRedis();
+    clusters.unshift(ownRedis, ownRedis2);
+    const clusterFor = { shared, 'own-redis': ownRedis, 'own-redis-2': ownRedis2 };
     // Started here, awaited by each test: a lane takes the next scenario when its last one ends.
     const queue = [...scenarios];
     const lane = async () => {
@@ -114,6 +119,12 @@ describe('chaos: faults under a steady load (shortened)', () => {
   it(
     'Redis stopped and started: recovery without restarts, nothing lost, no status backwards',
     async () => expectGuaranteesHeld(await resultOf('redis-outage')),
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    'Redis stopped while every task is retried: each succeeds on exactly its second attempt',
+    async () => expectGuaranteesHeld(await resultOf('redis-outage-retries')),
     SCENARIO_TIMEOUT_MS,
   );
 
