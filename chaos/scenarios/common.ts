@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Attempt } from '../load';
 import { max, ms, quantile } from '../stats';
-import type { Figure } from '../scenario';
+import type { Figure, ScenarioContext } from '../scenario';
 
 /** Attempts sent at or after `from` whose answer came by `to`. */
 export function attemptsWithin(attempts: Attempt[], from: number, to: number): Attempt[] {
@@ -62,4 +62,17 @@ export async function submitCarefully(
     await sleep(500);
   }
   throw new Error(`POST ${path} not accepted: ${last}`);
+}
+
+/** Kills the cluster's Redis, leaves it down for options.redisOutage.downMs, starts it again. */
+export async function redisOutage(ctx: ScenarioContext): Promise<{ down: number; up: number }> {
+  const redis = ctx.deployment.cluster.redis;
+  await redis.stop();
+  const down = Date.now();
+  ctx.mark('Redis killed');
+  await sleep(ctx.options.redisOutage.downMs);
+  await redis.start();
+  const up = Date.now();
+  ctx.mark('Redis started');
+  return { down, up };
 }

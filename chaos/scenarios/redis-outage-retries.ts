@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
 import { RedisKeys } from '../../services/shared/redis/keys';
 import { readRecords } from '../reconcile';
 import { readRuns } from '../runs';
 import type { ScenarioDefinition } from '../scenario';
 import { seconds } from '../stats';
+import { redisOutage } from './common';
 
 /**
  * Every task fails its first attempt and is retried (through a delay tier) while Redis is killed
@@ -28,14 +28,7 @@ export function redisOutageRetriesScenario(): ScenarioDefinition {
     }),
     async inject(ctx) {
       const { deployment } = ctx;
-      const redis = deployment.cluster.redis;
-      await redis.stop();
-      t.down = Date.now();
-      ctx.mark('Redis killed');
-      await sleep(ctx.options.redisOutage.downMs);
-      await redis.start();
-      t.up = Date.now();
-      ctx.mark('Redis started');
+      Object.assign(t, await redisOutage(ctx));
       await Promise.allSettled([deployment.api, ...deployment.workers].map((p) => p.ready(60_000)));
       ctx.mark('processes ready again');
     },

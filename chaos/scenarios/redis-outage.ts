@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mediumTask, type ScenarioDefinition } from '../scenario';
 import { seconds } from '../stats';
-import { attemptsWithin, latencyFigures, statusBreakdown } from './common';
+import { attemptsWithin, latencyFigures, redisOutage, statusBreakdown } from './common';
 
 interface Probe {
   /** When the probe was sent and when its answer came (epoch ms). */
@@ -60,14 +60,7 @@ export function redisOutageScenario(): ScenarioDefinition {
       const { deployment } = ctx;
       for (const p of deployment.history) pids.set(p.name, p.pid);
       const prober = probeLoop(() => [deployment.api, ...deployment.workers]);
-      const redis = deployment.cluster.redis;
-      await redis.stop();
-      t.down = Date.now();
-      ctx.mark('Redis killed');
-      await sleep(ctx.options.redisOutage.downMs);
-      await redis.start();
-      t.up = Date.now();
-      ctx.mark('Redis started');
+      Object.assign(t, await redisOutage(ctx));
       // Not ready in time is this scenario's finding (the probes show it), not a reason to stop.
       const ready = await Promise.allSettled(
         [deployment.api, ...deployment.workers].map((p) => p.ready(60_000)),
