@@ -64,6 +64,8 @@ listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$KAFKA_DIR/data
 # One node: internal topics cannot have more replicas than brokers.
 offsets.topic.replication.factor=1
+# One node, one consumer of offsets: 50 partitions would only make its creation slower.
+offsets.topic.num.partitions=3
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
@@ -107,6 +109,21 @@ kafka_up() {
   echo $! >"$KAFKA_PID"
   wait_until 90 "kafka on $KAFKA_HOST:$KAFKA_PORT" kafka_started ||
     die "kafka did not start within 90 s; see $KAFKA_DIR/server.log and $KAFKA_DIR/stdout.log"
+  kafka_warm_group_coordinator
+}
+
+# A fresh broker creates __consumer_offsets on the first consumer-group request, and answers
+# "coordinator not available" to group requests until that is done: asked here, once, so the first
+# service or test asking about a group (GET /v1/stats, a worker joining) does not meet that window.
+kafka_warm_group_coordinator() {
+  [ -d "$ROOT_DIR/node_modules/kafkajs" ] || return 0
+  (cd "$ROOT_DIR" && node -e '
+    const { Kafka, logLevel } = require("kafkajs");
+    const admin = new Kafka({ brokers: [process.argv[1]], logLevel: logLevel.NOTHING, retry: { retries: 10 } }).admin();
+    admin.connect().then(() => admin.describeGroups(["spillway-stack-warmup"])).then(
+      () => admin.disconnect(),
+      (err) => { console.error(String(err)); process.exit(1); });
+  ' "$KAFKA_HOST:$KAFKA_PORT") || die "kafka's group coordinator did not come up; see $KAFKA_DIR/server.log"
 }
 
 kafka_started() {

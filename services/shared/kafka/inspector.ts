@@ -1,3 +1,4 @@
+import { errorMessage, UnavailableError } from '../errors';
 import type { Admin, Kafka } from 'kafkajs';
 import type { ReadinessCheck } from '../http/probes';
 
@@ -26,11 +27,20 @@ export class KafkaInspector implements ReadinessCheck {
 
   /** Messages on `topic` the group has not committed, per partition. */
   async lag(groupId: string, topic: string): Promise<PartitionLag[]> {
-    const admin = await this.connected();
-    const [latest, [committed]] = await Promise.all([
-      admin.fetchTopicOffsets(topic),
-      admin.fetchOffsets({ groupId, topics: [topic] }),
-    ]);
+    let latest, committed;
+    try {
+      const admin = await this.connected();
+      [latest, [committed]] = await Promise.all([
+        admin.fetchTopicOffsets(topic),
+        admin.fetchOffsets({ groupId, topics: [topic] }),
+      ]);
+    } catch (err) {
+      // A broker down, or one still electing the group's coordinator (a fresh broker creates its
+      // offsets topic on the first group request): Kafka's state, not a fault of the request.
+      throw new UnavailableError(
+        `Kafka did not answer about the consumer group (${errorMessage(err)}); try again`,
+      );
+    }
     const committedBy = new Map(committed?.partitions.map((p) => [p.partition, Number(p.offset)]));
     return latest
       .map(({ partition, high, low }) => {
