@@ -11,4 +11,7 @@ module.exports = {
   globalSetup: '<rootDir>/tests/k8s/global-setup.ts',
   testTimeout: 10 * 60_000,
   maxWorkers: 1,
+  // A failed cluster test can leave a port-forward or a watch open; the run must still end (and
+  // stop the cluster) instead of waiting for them.
+  forceExit: true,
 };

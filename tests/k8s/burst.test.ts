@@ -129,6 +129,12 @@ it(
     // before the scale-down deletes the pods.
     const rejoins = await workerRejoins(release);
     await workersAt(autoscaling.minReplicaCount, 5 * 60_000);
+    // The sampler reads the HPA on its own schedule: wait for a sample that saw the scale-down.
+    await waitFor(
+      'a sample after the scale-down',
+      async () => (sampler.taken.at(-1)?.desired === autoscaling.minReplicaCount ? true : undefined),
+      60_000,
+    );
     const samples = await sampler.stop();
 
     runs.push({ name: 'autoscaled', burst, ...outcome(result), samples, rejoins, events: [] });

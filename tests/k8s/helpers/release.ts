@@ -201,7 +201,13 @@ export class Release {
   }
 
   async taskStore(): Promise<RedisTaskStore> {
-    return new RedisTaskStore({ url: await this.redisUrl(), queue: this.queue, ttlSeconds: 3600 });
+    // A reconciliation reads thousands of records at once from a busy node: no 2 s command timeout.
+    return new RedisTaskStore({
+      url: await this.redisUrl(),
+      queue: this.queue,
+      ttlSeconds: 3600,
+      commandTimeoutMs: 30_000,
+    });
   }
 
   /** The worker Deployment as the API server has it now. */
