@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { ApiError } from '../shared/errors';
 
 const digest = (key: string) => createHash('sha256').update(key).digest();
@@ -9,6 +9,11 @@ declare module 'express-serve-static-core' {
     /** Identifies the caller's key without revealing it (scopes Idempotency-Keys); 'anonymous' when auth is off. */
     principal: string;
   }
+}
+
+/** Who a request counts against: its API key's principal, or its address when auth is off. */
+export function clientOf(req: Request): string {
+  return req.principal === 'anonymous' ? `ip:${req.ip ?? 'unknown'}` : `key:${req.principal}`;
 }
 
 /** The keys accepted at one moment; a reload of API_KEYS_FILE builds a new ring. */

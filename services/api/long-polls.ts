@@ -1,4 +1,3 @@
-import type { Request } from 'express';
 import { ApiError } from '../shared/errors';
 
 export interface LongPollLimits {
@@ -10,11 +9,6 @@ export interface LongPollLimits {
 
 /** LONG_POLL_MAX and LONG_POLL_MAX_PER_CLIENT unless set. */
 export const DEFAULT_LONG_POLL_LIMITS: LongPollLimits = { total: 1000, perClient: 100 };
-
-/** Who a request counts against: its API key's principal, or its address when auth is off. */
-export function clientOf(req: Request): string {
-  return req.principal === 'anonymous' ? `ip:${req.ip ?? 'unknown'}` : `key:${req.principal}`;
-}
 
 /**
  * Counts the open `?wait=N` long polls. Each holds a socket, a Redis subscription and a timer for

@@ -67,7 +67,10 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
     knownTypes: readonly string[] = [],
   ) {
     this.taskType = new BoundedLabel(100, knownTypes.length > 0 ? new Set(knownTypes) : undefined);
-    // Read from Redis at scrape, by every API pod alike: alerts take the max over pods.
+    // Read from Redis at scrape, by every API pod alike: alerts take the max over pods. The
+    // registry collects its gauges together, so both share one INFO.
+    let reading: ReturnType<typeof source.memoryUse> | undefined;
+    const memory = () => (reading ??= source.memoryUse().finally(() => (reading = undefined)));
     const gauges = [
       ['spillway_redis_used_memory_bytes', "Redis' used_memory.", 'usedBytes'],
       [
@@ -83,7 +86,7 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
         registers: [this.registry],
         async collect() {
           try {
-            this.set((await source.memoryUse())[field]);
+            this.set((await memory())[field]);
           } catch {
             // Redis unreachable: keep the last value.
           }

@@ -3,7 +3,7 @@ import { ApiError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { RateLimiter } from '../shared/redis/rate-limiter';
 import type { ApiEvents } from './events';
-import { clientOf } from './long-polls';
+import { clientOf } from './auth';
 
 /** After a failed check, submissions skip the limiter this long instead of each waiting out its timeout. */
 const BYPASS_AFTER_FAILURE_MS = 1000;

@@ -1,5 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { InDoubtError, type OutgoingMessage, type Publisher } from '../shared/kafka/batching-publisher';
+import {
+  InDoubtError,
+  messageBytes,
+  type OutgoingMessage,
+  type Publisher,
+} from '../shared/kafka/batching-publisher';
 import { ApiError, UnavailableError } from '../shared/errors';
 import { planDelay, RELEASE_AT_HEADER } from '../shared/kafka/delay-tiers';
 import type { KafkaNames } from '../shared/kafka/names';
@@ -53,7 +58,7 @@ export interface SubmitterDeps {
 
 /**
  * What a task's message may grow by between its submission and its dead letter: the error
- * history a retry carries (bounded: see boundedFailures) and the dead letter's envelope.
+ * history a retry carries (bounded: see boundedHistory) and the dead letter's envelope.
  */
 export const RETRY_HEADROOM_BYTES = 64 * 1024;
 
@@ -112,9 +117,7 @@ export class TaskSubmitter {
   private refuseTooLarge(planned: Planned[], fieldPrefix: (index: number) => string): void {
     const max = this.deps.maxTaskBytes;
     if (max === undefined) return;
-    const index = planned.findIndex(
-      ({ outgoing }) => outgoing.value.length + (outgoing.key?.length ?? 0) > max,
-    );
+    const index = planned.findIndex(({ outgoing }) => messageBytes(outgoing) > max);
     if (index < 0) return;
     for (const { message } of planned) this.deps.events.tasksEnqueued(message.type, 'invalid', 1);
     const bytes = planned[index]!.outgoing.value.length;

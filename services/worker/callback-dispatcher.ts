@@ -27,14 +27,13 @@ const RETRY_MS = 1000;
 export class CallbackDispatcher {
   private readonly waiting = new Map<string, OutboxEntry[]>();
   private readonly inFlightByHost = new Map<string, number>();
-  private inFlight = 0;
-  private held = 0;
   /** Ids held or in delivery: an entry claimed back while this worker still holds it is not taken twice. */
   private readonly heldIds = new Set<string>();
   /** Ids taken and not settled: handed back on stop. */
   private readonly unsettled = new Set<string>();
   private running = false;
   private loop?: Promise<void>;
+  /** The deliveries under way. */
   private readonly deliveries = new Set<Promise<void>>();
   private lastClaim = 0;
 
@@ -70,7 +69,7 @@ export class CallbackDispatcher {
     const { consumer, limits, logger } = this.deps;
     while (this.running) {
       try {
-        const room = MAX_HELD - this.held;
+        const room = MAX_HELD - this.heldIds.size;
         if (room <= 0) {
           await sleep(100);
           continue;
@@ -97,7 +96,6 @@ export class CallbackDispatcher {
       const queue = this.waiting.get(host) ?? [];
       queue.push(entry);
       this.waiting.set(host, queue);
-      this.held++;
     }
     this.pump();
   }
@@ -106,22 +104,23 @@ export class CallbackDispatcher {
   private pump(): void {
     const { total, perHost } = this.deps.limits;
     for (const [host, queue] of this.waiting) {
-      while (queue.length > 0 && this.inFlight < total && (this.inFlightByHost.get(host) ?? 0) < perHost) {
+      while (
+        queue.length > 0 &&
+        this.deliveries.size < total &&
+        (this.inFlightByHost.get(host) ?? 0) < perHost
+      ) {
         this.begin(host, queue.shift()!);
       }
       if (queue.length === 0) this.waiting.delete(host);
-      if (this.inFlight >= total) return;
+      if (this.deliveries.size >= total) return;
     }
   }
 
   private begin(host: string, entry: OutboxEntry): void {
     if (!this.running) return; // stopping: left unsettled and handed back
-    this.inFlight++;
     this.inFlightByHost.set(host, (this.inFlightByHost.get(host) ?? 0) + 1);
     const delivery = this.deliverAndSettle(entry).finally(() => {
       this.deliveries.delete(delivery);
-      this.inFlight--;
-      this.held--;
       this.heldIds.delete(entry.entryId);
       const left = (this.inFlightByHost.get(host) ?? 1) - 1;
       if (left === 0) this.inFlightByHost.delete(host);

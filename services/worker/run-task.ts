@@ -31,7 +31,6 @@ export interface TaskRunnerDeps {
   /** Indexes a dead letter for the API. */
   recordDeadLetter(entry: DeadLetter): Promise<void>;
   cancellations: HandlerRunDeps['cancellations'];
-  /** Sends the completion callback and records its outcome; resolves when done or given up. */
   /** Puts the task's completion callback in the outbox (CallbackDispatcher delivers it). */
   queueCallback(id: string, url: string): Promise<void>;
   retryPolicy: RetryPolicy;
@@ -202,7 +201,7 @@ export class TaskRunner {
       await this.giveUp(task, isRetriable(outcome.error) ? 'attempts-exhausted' : 'non-retriable', failures);
     }
     // Queued, not sent: the slot and the offset are released now, whatever the receiver does.
-    if (task.callbackUrl) await this.deps.persist(() => this.deps.queueCallback(task.id, task.callbackUrl!));
+    if (task.callbackUrl) await this.queueCallback(task.id, task.callbackUrl);
   }
 
   /** Publishes the next attempt to a delay tier first, then records `retrying`: see the README's guarantees. */
@@ -323,7 +322,10 @@ export class TaskRunner {
    */
   private async notifyOnce(id: string, url: string): Promise<void> {
     const record = await this.deps.persist(() => this.deps.store.get(id));
-    if (record && record.callback === undefined)
-      await this.deps.persist(() => this.deps.queueCallback(id, url));
+    if (record && record.callback === undefined) await this.queueCallback(id, url);
+  }
+
+  private queueCallback(id: string, url: string): Promise<void> {
+    return this.deps.persist(() => this.deps.queueCallback(id, url));
   }
 }

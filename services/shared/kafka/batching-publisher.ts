@@ -289,6 +289,6 @@ function byTopic(batch: Entry[]): TopicMessages[] {
 }
 
 /** What Kafka counts against max.message.bytes, near enough: the value and the key. */
-function messageBytes(message: OutgoingMessage): number {
+export function messageBytes(message: OutgoingMessage): number {
   return message.value.length + (message.key === undefined ? 0 : Buffer.byteLength(message.key));
 }

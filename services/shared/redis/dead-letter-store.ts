@@ -55,7 +55,6 @@ export class InvalidCursorError extends Error {
   }
 }
 
-/** Where dead letters are indexed for the API. RedisDeadLetterStore is the real one. */
 export interface ListOptions {
   limit: number;
   cursor?: string;
@@ -69,6 +68,7 @@ export interface ListOptions {
 /** Entries read from Redis per round trip: few, so a page's budget bounds what is held too. */
 const READ_CHUNK = 16;
 
+/** Where dead letters are indexed for the API. RedisDeadLetterStore is the real one. */
 export interface DeadLetterStore {
   /** Indexes a dead letter; adding an id again replaces it (its replay state included). */
   add(entry: DeadLetter): Promise<void>;
@@ -134,16 +134,15 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     // Kept as long as if it had never been lost: TTL seconds after it died.
     const ttlMs = entry.deadAt + this.options.ttlSeconds * 1000 - Date.now();
     if (ttlMs <= 0) return 'expired';
-    const set = await this.redis.set(
-      this.keys.deadLetter(entry.id),
-      JSON.stringify(entry),
-      'PX',
-      ttlMs,
-      'NX',
-    );
-    // Indexed either way: a previous restore may have stopped between the two writes.
-    await this.redis.zadd(this.keys.deadLetters(), entry.deadAt, entry.id);
-    return set === 'OK' ? 'restored' : 'present';
+    // One round trip; indexed either way (indexing again what is indexed changes nothing).
+    const results = await this.redis
+      .multi()
+      .set(this.keys.deadLetter(entry.id), JSON.stringify(entry), 'PX', ttlMs, 'NX')
+      .zadd(this.keys.deadLetters(), entry.deadAt, entry.id)
+      .exec();
+    const failed = results?.find(([err]) => err)?.[0];
+    if (!results || failed) throw failed ?? new Error('dead letter not restored: transaction aborted');
+    return results[0]![1] === 'OK' ? 'restored' : 'present';
   }
 
   async list({ limit, cursor, maxBytes = Infinity }: ListOptions): Promise<DeadLetterPage> {
