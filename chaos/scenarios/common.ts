@@ -76,3 +76,29 @@ export async function redisOutage(ctx: ScenarioContext): Promise<{ down: number;
   ctx.mark('Redis started');
   return { down, up };
 }
+
+/** How long the processes get to be ready again once a broker outage ends. */
+export const REJOIN_TIMEOUT_MS = 120_000;
+
+/**
+ * Waits for the API and every worker to be ready again (they come back on their own, without a
+ * restart) and marks the outcome: ms from `since` to each one's readiness, and those not ready in
+ * time. A dead consumer is its own check (every scenario makes it); others are the scenario's.
+ */
+export async function everyProcessReady(
+  ctx: ScenarioContext,
+  since: number,
+): Promise<{ readyAfter: Map<string, number>; notReady: string[] }> {
+  const readyAfter = new Map<string, number>();
+  const notReady: string[] = [];
+  await Promise.all(
+    [ctx.deployment.api, ...ctx.deployment.workers].map((p) =>
+      p.ready(REJOIN_TIMEOUT_MS).then(
+        () => readyAfter.set(p.name, Date.now() - since),
+        (err: unknown) => (p.deadConsumer ? undefined : notReady.push(`${p.name}: ${String(err)}`)),
+      ),
+    ),
+  );
+  ctx.mark(notReady.length === 0 ? 'every process ready again' : `${notReady.length} process(es) not ready`);
+  return { readyAfter, notReady };
+}

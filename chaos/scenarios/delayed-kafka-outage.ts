@@ -5,9 +5,7 @@ import { readRecords } from '../reconcile';
 import { readRuns } from '../runs';
 import type { ScenarioDefinition } from '../scenario';
 import { seconds } from '../stats';
-
-/** How long the processes get to be ready again once the broker answers. */
-const REJOIN_TIMEOUT_MS = 120_000;
+import { everyProcessReady, REJOIN_TIMEOUT_MS } from './common';
 
 /** Every load task waits 2 to 5 s before it is due: most of them wait on a delay tier. */
 const delayOf = (seq: number) => 2000 + ((seq * 37) % 4) * 1000;
@@ -20,7 +18,7 @@ const delayOf = (seq: number) => 2000 + ((seq * 37) % 4) * 1000;
 export function delayedKafkaOutageScenario(): ScenarioDefinition {
   const cancelled: string[] = [];
   const t = { down: 0, up: 0 };
-  const notReady: string[] = [];
+  let notReady: string[] = [];
   return {
     id: 'delayed-kafka-outage',
     title: 'Kafka stopped while delayed tasks wait',
@@ -60,18 +58,7 @@ export function delayedKafkaOutageScenario(): ScenarioDefinition {
       await kafka.start();
       t.up = Date.now();
       ctx.mark('Kafka answering');
-      await Promise.all(
-        [ctx.deployment.api, ...ctx.deployment.workers].map((p) =>
-          p
-            .ready(REJOIN_TIMEOUT_MS)
-            .catch((err: unknown) =>
-              p.deadConsumer ? undefined : notReady.push(`${p.name}: ${String(err)}`),
-            ),
-        ),
-      );
-      ctx.mark(
-        notReady.length === 0 ? 'every process ready again' : `${notReady.length} process(es) not ready`,
-      );
+      ({ notReady } = await everyProcessReady(ctx, t.up));
     },
     async verify(ctx, ledger) {
       const { deployment } = ctx;

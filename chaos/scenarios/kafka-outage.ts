@@ -1,12 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ScenarioDefinition } from '../scenario';
 import { seconds } from '../stats';
-import { attemptsWithin, latencyFigures, statusBreakdown } from './common';
+import {
+  attemptsWithin,
+  everyProcessReady,
+  latencyFigures,
+  REJOIN_TIMEOUT_MS,
+  statusBreakdown,
+} from './common';
 
 /** The API's PUBLISH_TIMEOUT_MS in the deployment: the bound a refused submission should meet. */
 const PUBLISH_TIMEOUT_MS = 2000;
-/** How long the processes get to be ready again once the broker answers. */
-const REJOIN_TIMEOUT_MS = 120_000;
 /** Room for the HTTP round trip on a busy two-core machine. */
 const ANSWER_BOUND_MS = PUBLISH_TIMEOUT_MS + 1500;
 
@@ -17,8 +21,8 @@ const ANSWER_BOUND_MS = PUBLISH_TIMEOUT_MS + 1500;
  */
 export function kafkaOutageScenario(): ScenarioDefinition {
   const t = { stopBegin: 0, down: 0, startBegin: 0, up: 0 };
-  const readyAfter = new Map<string, number>();
-  const notReady: string[] = [];
+  let readyAfter = new Map<string, number>();
+  let notReady: string[] = [];
   return {
     id: 'kafka-outage',
     title: 'Kafka stopped, then started',
@@ -39,20 +43,9 @@ export function kafkaOutageScenario(): ScenarioDefinition {
       await kafka.start();
       t.up = Date.now();
       ctx.mark('Kafka answering');
-      // The workers come back on their own (no restart); wait for them so the cool-down measures
-      // steady state. One that does not is a finding, not a reason to stop the scenario.
-      await Promise.all(
-        [ctx.deployment.api, ...ctx.deployment.workers].map((p) =>
-          p.ready(REJOIN_TIMEOUT_MS).then(
-            () => readyAfter.set(p.name, Date.now() - t.up),
-            // A dead consumer is its own check (every scenario makes it); others are this one's.
-            (err: unknown) => (p.deadConsumer ? undefined : notReady.push(`${p.name}: ${String(err)}`)),
-          ),
-        ),
-      );
-      ctx.mark(
-        notReady.length === 0 ? 'every process ready again' : `${notReady.length} process(es) not ready`,
-      );
+      // Waited for so the cool-down measures steady state. One that does not come back is a
+      // finding, not a reason to stop the scenario.
+      ({ readyAfter, notReady } = await everyProcessReady(ctx, t.up));
     },
     async verify(ctx, ledger) {
       const attempts = ctx.load.attempts();
