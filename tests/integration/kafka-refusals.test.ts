@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BatchingPublisher } from '../../services/shared/kafka/batching-publisher';
+import { ensureTopics } from '../../services/shared/kafka/client';
 import { allTopics, kafkaNames } from '../../services/shared/kafka/names';
 import { KafkaRefusedError } from '../../services/shared/kafka/refusals';
 import { RedisDeadLetterStore } from '../../services/shared/redis/dead-letter-store';
@@ -22,12 +23,15 @@ async function topicsWithLimit(topics: string[], limit: number, numPartitions = 
   await admin.connect();
   try {
     await admin.createTopics({
+      // kafkajs' own wait gives up on a broker still creating the topic; ensureTopics waits instead.
+      waitForLeaders: false,
       topics: topics.map((topic) => ({
         topic,
         numPartitions,
         configEntries: [{ name: 'max.message.bytes', value: String(limit) }],
       })),
     });
+    await ensureTopics(admin, topics, numPartitions);
   } finally {
     await admin.disconnect();
   }
