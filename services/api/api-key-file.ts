@@ -1,9 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../shared/logger';
+import { AccessFileError, parseAccessFile } from '../shared/tenancy/access-file';
 import { ApiKeyRing, type KeyRingSource } from './auth';
-
-/** 16 to 256 printable ASCII characters: the rule for API_KEYS and for every line of API_KEYS_FILE. */
-export const API_KEY_PATTERN = /^[\x21-\x7e]{16,256}$/;
 
 export interface ApiKeyFileOptions {
   /** Keys accepted whatever the file says (API_KEYS). */
@@ -14,11 +12,12 @@ export interface ApiKeyFileOptions {
 }
 
 /**
- * API_KEYS_FILE: keys one per line (commas also separate, as in API_KEYS), re-read every
- * `reloadMs`. A Kubernetes Secret mounted as a volume is updated in place (without subPath), so
- * removing a key from the Secret revokes it within the kubelet's sync period plus `reloadMs`,
- * with no restart. A file that disappears counts as empty (its keys are revoked); one that cannot
- * be read for another reason keeps the keys last read.
+ * API_KEYS_FILE (its format: shared/tenancy/access-file.ts), re-read every `reloadMs`. A
+ * Kubernetes Secret mounted as a volume is updated in place (without subPath), so removing a key
+ * from the Secret revokes it within the kubelet's sync period plus `reloadMs`, with no restart.
+ * A file that disappears counts as empty (its keys are revoked). One that cannot be read for
+ * another reason, or now has a bad line, leaves the last good file in force: half an edit must
+ * not lock out every tenant whose line came after the mistake.
  */
 export class ApiKeyFile {
   private ring: ApiKeyRing;
@@ -32,7 +31,7 @@ export class ApiKeyFile {
     text: string,
   ) {
     this.lastText = text;
-    this.ring = new ApiKeyRing([...options.fixed, ...parse(text).valid]);
+    this.ring = new ApiKeyRing(options.fixed, parseAccessFile(text));
   }
 
   /** Reads the file once, refusing to start on a file that is missing or holds a bad key. */
@@ -43,12 +42,12 @@ export class ApiKeyFile {
     } catch (err) {
       throw new Error(`API_KEYS_FILE=${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? err}`);
     }
-    const { invalid } = parse(text);
-    if (invalid > 0) {
-      // The keys themselves are never echoed.
-      throw new Error(
-        `API_KEYS_FILE=${path} has ${invalid} key(s) that are not 16 to 256 printable characters`,
-      );
+    try {
+      parseAccessFile(text);
+    } catch (err) {
+      // The problems name lines, never a key.
+      if (err instanceof AccessFileError) throw new Error(`API_KEYS_FILE=${path}: ${err.message}`);
+      throw err;
     }
     const file = new ApiKeyFile(path, options, text);
     if (file.ring.size === 0)
@@ -79,11 +78,23 @@ export class ApiKeyFile {
     }
     if (text === this.lastText) return;
     this.lastText = text;
-    const { valid, invalid } = parse(text);
-    this.ring = new ApiKeyRing([...fixed, ...valid]);
-    // A running API cannot refuse to start: a bad line is dropped (that key does not work) and said.
-    if (invalid > 0) logger.warn('API_KEYS_FILE has keys that are not valid; they are ignored', { invalid });
-    logger.info('API keys reloaded', { path: this.path, keys: this.ring.size });
+    let ring;
+    try {
+      ring = new ApiKeyRing(fixed, parseAccessFile(text));
+    } catch (err) {
+      if (!(err instanceof AccessFileError)) throw err;
+      logger.error('API_KEYS_FILE has bad lines; the last good file stays in force', {
+        path: this.path,
+        problems: err.problems,
+      });
+      return;
+    }
+    this.ring = ring;
+    logger.info('API keys reloaded', {
+      path: this.path,
+      keys: ring.size,
+      tenants: ring.tenantNames().length,
+    });
   }
 
   close(): void {
@@ -99,13 +110,4 @@ export class ApiKeyFile {
     // Reloading keys is no reason to keep the process alive.
     this.timer.unref();
   }
-}
-
-function parse(text: string): { valid: string[]; invalid: number } {
-  const entries = text
-    .split(/[\r\n,]/)
-    .map((line) => line.trim())
-    .filter((line) => line !== '');
-  const valid = entries.filter((key) => API_KEY_PATTERN.test(key));
-  return { valid, invalid: entries.length - valid.length };
 }

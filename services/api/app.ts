@@ -30,10 +30,10 @@ import { Validator } from './validation';
 
 export interface ApiDeps {
   config: Pick<ApiConfig, 'maxBodyBytes' | 'maxBatchTasks' | 'apiKeys' | 'allowedTypes'> &
-    Partial<Pick<ApiConfig, 'callbackAllow' | 'longPolls'>>;
+    Partial<Pick<ApiConfig, 'callbackAllow' | 'longPolls' | 'rateLimit'>>;
   /** The keys in force when they can change (API_KEYS_FILE); otherwise config.apiKeys, fixed. */
   keyRing?: KeyRingSource;
-  /** Per-key submission limit (RATE_LIMIT_PER_SECOND); absent: no limit. */
+  /** Checks submission rates: config.rateLimit's, or a tenant's own; absent: no limit. */
   rateLimiter?: RateLimiter;
   names: KafkaNames;
   store: TaskStore;
@@ -67,7 +67,12 @@ export function createApp(deps: ApiDeps): Express {
   const keyRing = deps.keyRing ?? (fixedRing.size > 0 ? () => fixedRing : undefined);
   const submissionLimit =
     deps.rateLimiter &&
-    new SubmissionLimit({ limiter: deps.rateLimiter, events: deps.events, logger: deps.logger });
+    new SubmissionLimit({
+      limiter: deps.rateLimiter,
+      events: deps.events,
+      logger: deps.logger,
+      ...(config.rateLimit && config.rateLimit.perSecond > 0 && { defaultRate: config.rateLimit }),
+    });
   const openApi = openApiDocument({
     maxBatchTasks: config.maxBatchTasks,
     authRequired: keyRing !== undefined,

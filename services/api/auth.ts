@@ -1,50 +1,96 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
+import type { ParamsDictionary } from 'express-serve-static-core';
 import { ApiError } from '../shared/errors';
+import { keyDigest, type AccessList, type KeyGrant } from '../shared/tenancy/access-file';
+import { ALL_SCOPES, allows, SCOPES, type Scope } from '../shared/tenancy/scopes';
+import { DEFAULT_TENANT, type Tenant } from '../shared/tenancy/tenant';
 
-const digest = (key: string) => createHash('sha256').update(key).digest();
+/** Who is calling: which key (never the key itself), for which tenant, allowed to do what. */
+export interface Caller {
+  /** Identifies the caller's key without revealing it; 'anonymous' when auth is off. */
+  principal: string;
+  tenant: Tenant;
+  scopes: ReadonlySet<Scope>;
+}
 
 declare module 'express-serve-static-core' {
   interface Request {
-    /** Identifies the caller's key without revealing it (scopes Idempotency-Keys); 'anonymous' when auth is off. */
-    principal: string;
+    caller: Caller;
   }
 }
 
-/** Who a request counts against: its API key's principal, or its address when auth is off. */
+/** Who a request counts against for long polls: its key, or its address when auth is off. */
 export function clientOf(req: Request): string {
-  return req.principal === 'anonymous' ? `ip:${req.ip ?? 'unknown'}` : `key:${req.principal}`;
+  const { principal } = req.caller;
+  return principal === 'anonymous' ? `ip:${req.ip ?? 'unknown'}` : `key:${principal}`;
 }
 
-/** The keys accepted at one moment; a reload of API_KEYS_FILE builds a new ring. */
-export class ApiKeyRing {
-  private readonly digests: Buffer[];
+/**
+ * Whose Idempotency-Keys a request's is checked against: its tenant's (any of the tenant's keys
+ * may retry a request another made). The default tenant's stay per key, as they were before
+ * tenants: a retry made across the upgrade must find the reply (and task ids) it was given.
+ */
+export function idempotencyScope(caller: Caller): string {
+  return caller.tenant.name === DEFAULT_TENANT ? caller.principal : `tenant:${caller.tenant.name}`;
+}
 
-  constructor(keys: Iterable<string>) {
-    this.digests = [...new Set(keys)].map(digest);
+/** Whether the caller may see what belongs to `tenant`: its own tenant's, or anything as admin. */
+export function canSee(caller: Caller, tenant: string): boolean {
+  return caller.tenant.name === tenant || caller.scopes.has('admin');
+}
+
+/** The keys accepted at one moment, with what each may do; a reload of API_KEYS_FILE builds a new ring. */
+export class ApiKeyRing {
+  private readonly grants: KeyGrant[];
+  private readonly tenants: ReadonlyMap<string, Tenant>;
+
+  /** `fixed`: API_KEYS, of the default tenant with every scope; `access`: the keys file. */
+  constructor(fixed: Iterable<string>, access?: AccessList) {
+    this.tenants = access?.tenants ?? new Map([[DEFAULT_TENANT, { name: DEFAULT_TENANT }]]);
+    const fromEnv = [...new Set(fixed)].map((key): KeyGrant => ({
+      digest: keyDigest(key),
+      tenant: DEFAULT_TENANT,
+      scopes: ALL_SCOPES,
+    }));
+    this.grants = [...fromEnv, ...(access?.keys ?? [])];
   }
 
   get size(): number {
-    return this.digests.length;
+    return this.grants.length;
+  }
+
+  /** Every tenant this ring knows (declared in the keys file, and `default`). */
+  tenantNames(): string[] {
+    return [...this.tenants.keys()];
   }
 
   /**
-   * The principal of `offered`, or undefined when no key matches. Both sides are SHA-256 digests
-   * (fixed length, so timingSafeEqual applies), and every key is compared without stopping at a
-   * match, so timing tells nothing about any key or about how many there are before it.
+   * The caller holding `offered`, or undefined when no key matches. Both sides are SHA-256
+   * digests (fixed length, so timingSafeEqual applies), and every key is compared without
+   * stopping at a match, so timing tells nothing about any key or about how many there are
+   * before it. A key in both API_KEYS and the file is API_KEYS'.
    */
-  principalOf(offered: string): string | undefined {
-    const candidate = digest(offered);
-    let found = false;
-    for (const known of this.digests) {
-      if (timingSafeEqual(known, candidate)) found = true;
+  callerOf(offered: string): Caller | undefined {
+    const candidate = keyDigest(offered);
+    let found: KeyGrant | undefined;
+    for (const grant of this.grants) {
+      if (timingSafeEqual(grant.digest, candidate) && !found) found = grant;
     }
-    return found ? candidate.subarray(0, 8).toString('hex') : undefined;
+    if (!found) return undefined;
+    return {
+      principal: candidate.subarray(0, 8).toString('hex'),
+      tenant: this.tenants.get(found.tenant) ?? { name: found.tenant },
+      scopes: found.scopes,
+    };
   }
 }
 
 /** Where the current ring comes from: fixed (API_KEYS), or re-read from API_KEYS_FILE. */
 export type KeyRingSource = () => ApiKeyRing;
+
+/** An API without keys: everyone is the default tenant with every scope. */
+const ANONYMOUS: Caller = { principal: 'anonymous', tenant: { name: DEFAULT_TENANT }, scopes: ALL_SCOPES };
 
 /**
  * Bearer API keys; `keys` undefined turns auth off. A source whose ring becomes empty refuses
@@ -54,7 +100,7 @@ export type KeyRingSource = () => ApiKeyRing;
 export function apiKeyAuth(keys: KeyRingSource | undefined): RequestHandler {
   return (req, res, next) => {
     if (!keys) {
-      req.principal = 'anonymous';
+      req.caller = ANONYMOUS;
       return next();
     }
     const header = req.get('authorization');
@@ -68,12 +114,23 @@ export function apiKeyAuth(keys: KeyRingSource | undefined): RequestHandler {
         header ? 'use "Authorization: Bearer <key>"' : 'an API key is required',
       );
     }
-    const principal = keys().principalOf(match[1]!);
-    if (principal === undefined) {
+    const caller = keys().callerOf(match[1]!);
+    if (caller === undefined) {
       res.set('WWW-Authenticate', 'Bearer realm="spillway", error="invalid_token"');
       throw new ApiError(401, 'unauthorized', 'the API key is not valid');
     }
-    req.principal = principal;
+    req.caller = caller;
     next();
+  };
+}
+
+/** 403 `missing_scope` unless the caller's key has `scope` (or `admin`). */
+export function requireScope<Params = ParamsDictionary>(scope: Scope): RequestHandler<Params> {
+  return (req, res, next) => {
+    if (allows(req.caller.scopes, scope)) return next();
+    res.set('WWW-Authenticate', `Bearer realm="spillway", error="insufficient_scope", scope="${scope}"`);
+    throw new ApiError(403, 'missing_scope', `this API key lacks the scope "${scope}"`, [
+      { field: 'authorization', message: `a key with the scope "${scope}" (scopes: ${SCOPES.join(', ')})` },
+    ]);
   };
 }

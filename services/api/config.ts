@@ -3,7 +3,7 @@ import { EnvReader } from '../shared/env-reader';
 import type { BatchingOptions } from '../shared/kafka/batching-publisher';
 import { readFleetConfig, type FleetConfig } from '../shared/kubernetes/fleet-config';
 import { readCallbackAllowList, type AddressAllowList } from '../shared/net/address-policy';
-import { API_KEY_PATTERN } from './api-key-file';
+import { API_KEY_PATTERN } from '../shared/tenancy/access-file';
 import { DEFAULT_LONG_POLL_LIMITS, type LongPollLimits } from './long-polls';
 import { TASK_TYPE_PATTERN } from './schemas';
 

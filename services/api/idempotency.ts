@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import { ApiError, UnavailableError } from '../shared/errors';
 import type { IdempotencyStore } from '../shared/redis/idempotency-store';
 import type { JsonValue } from '../shared/task';
+import { idempotencyScope } from './auth';
 
 export interface Reply {
   status: number;
@@ -53,7 +54,7 @@ export async function respondIdempotently(
   const fingerprint = createHash('sha256')
     .update(`${req.method} ${req.path}\n${JSON.stringify(req.body)}`)
     .digest('hex');
-  const claim = store.claim(req.principal, clientKey, fingerprint);
+  const claim = store.claim(idempotencyScope(req.caller), clientKey, fingerprint);
   let prior;
   try {
     prior = await store.begin(claim);

@@ -94,8 +94,9 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
   const probe = new KafkaInspector(
     createKafka(config.kafka, logger, { retries: 0, connectionTimeoutMs: 1000 }),
   );
+  // The keys file may give tenants rates of their own, now or after a reload.
   const rateLimiter =
-    config.rateLimit.perSecond > 0
+    config.rateLimit.perSecond > 0 || keyFile
       ? new RedisRateLimiter({ url: config.redis.url, queue: config.queue, ...config.rateLimit })
       : undefined;
 

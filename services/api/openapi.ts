@@ -23,6 +23,7 @@ const taskId = { name: 'id', in: 'path', required: true, schema: { type: 'string
 /** Standard error answers every /v1 route can give. */
 const common = {
   '401': error('Missing or invalid API key (when API keys are configured).'),
+  '403': error("The API key lacks this route's scope (`missing_scope`; `details` names it)."),
   '503': error('Kafka or Redis is unavailable; see Retry-After.'),
 };
 const submissionErrors = {
@@ -33,7 +34,7 @@ const submissionErrors = {
   ),
   '415': error('The body is not application/json.'),
   '422': error('A field is not valid; `details` names each one.'),
-  '429': error('Over the per-key rate limit (RATE_LIMIT_PER_SECOND); see Retry-After.'),
+  '429': error("Over the tenant's rate limit (its own, or RATE_LIMIT_PER_SECOND); see Retry-After."),
 };
 const idempotencyKey = {
   name: 'Idempotency-Key',

@@ -2,8 +2,8 @@ import type { Request, RequestHandler } from 'express';
 import { ApiError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { RateLimiter } from '../shared/redis/rate-limiter';
+import type { RateLimit } from '../shared/tenancy/tenant';
 import type { ApiEvents } from './events';
-import { clientOf } from './auth';
 
 /** After a failed check, submissions skip the limiter this long instead of each waiting out its timeout. */
 const BYPASS_AFTER_FAILURE_MS = 1000;
@@ -12,13 +12,16 @@ const WARN_EVERY_MS = 10_000;
 
 export interface SubmissionLimitDeps {
   limiter: RateLimiter;
+  /** RATE_LIMIT_PER_SECOND and _BURST: for tenants without a rate of their own; absent: none. */
+  defaultRate?: RateLimit;
   events: Pick<ApiEvents, 'rateLimited' | 'rateLimiterFailedOpen'>;
   logger: Logger;
 }
 
 /**
- * Charges submissions to their sender's token bucket: the API key (its principal), or the client
- * address when auth is off. Over the limit: 429 `rate_limited` with Retry-After.
+ * Charges submissions to their tenant's token bucket (shared by all of its keys and API
+ * replicas), or to the client's address when auth is off. The tenant's own rate (keys file)
+ * applies, else the default; a rate of 0 is no limit. Over it: 429 `rate_limited` with Retry-After.
  *
  * When Redis cannot answer, the submission goes through (fail open). The limiter protects
  * fairness between clients, not correctness: a submission needs only Kafka to be accepted, so
@@ -34,12 +37,13 @@ export class SubmissionLimit {
   /** Middleware charging `cost(req)` tokens (1 for a task, the item count for a batch). */
   charge(cost: (req: Request) => number): RequestHandler {
     return async (req, _res, next) => {
+      const rate = req.caller.tenant.rate ?? this.deps.defaultRate;
+      if (!rate || rate.perSecond === 0) return next();
       const now = Date.now();
       if (now < this.bypassUntil) return next();
-      const subject = clientOf(req);
       let decision;
       try {
-        decision = await this.deps.limiter.take(subject, cost(req));
+        decision = await this.deps.limiter.take(subjectOf(req), cost(req), rate);
       } catch (err) {
         this.failedOpen(err);
         return next();
@@ -50,7 +54,7 @@ export class SubmissionLimit {
         throw new ApiError(
           429,
           'rate_limited',
-          `too many submissions from this client; retry in ${seconds} s`,
+          `too many submissions for this ${req.caller.principal === 'anonymous' ? 'client' : 'tenant'}; retry in ${seconds} s`,
           [],
           seconds,
         );
@@ -68,6 +72,12 @@ export class SubmissionLimit {
       this.deps.logger.warn('rate limit not checked; letting submissions through', { error: String(err) });
     }
   }
+}
+
+/** Whose bucket a request spends: its tenant's, or its address's when auth is off (one tenant). */
+function subjectOf(req: Request): string {
+  const { caller } = req;
+  return caller.principal === 'anonymous' ? `ip:${req.ip ?? 'unknown'}` : `tenant:${caller.tenant.name}`;
 }
 
 /**

@@ -115,6 +115,7 @@ export const taskSchema = {
   required: [
     'id',
     'type',
+    'tenant',
     'status',
     'attempts',
     'createdAt',
@@ -129,6 +130,7 @@ export const taskSchema = {
   properties: {
     id: { type: 'string' },
     type: { type: 'string' },
+    tenant: { type: 'string', description: "Whose task it is: the submitting key's tenant." },
     status: { enum: [...TASK_STATUSES] },
     attempts: { type: 'integer', minimum: 0, description: 'Attempts started so far.' },
     createdAt: timestamp,
@@ -227,11 +229,12 @@ export const deadLetterSchema = {
     task: nullable({
       type: 'object',
       description: 'The task as it was submitted; null for poison.',
-      required: ['id', 'type', 'payload', 'enqueuedAt', 'maxAttempts'],
+      required: ['id', 'type', 'tenant', 'payload', 'enqueuedAt', 'maxAttempts'],
       additionalProperties: false,
       properties: {
         id: { type: 'string' },
         type: { type: 'string' },
+        tenant: { type: 'string' },
         payload: { description: 'Any JSON value.' },
         enqueuedAt: timestamp,
         maxAttempts: { type: 'integer', minimum: 1 },

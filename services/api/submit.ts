@@ -11,6 +11,7 @@ import type { KafkaNames } from '../shared/kafka/names';
 import type { Logger } from '../shared/logger';
 import type { TaskStore, Transition } from '../shared/redis/task-store';
 import type { TaskMessage } from '../shared/task';
+import { DEFAULT_TENANT } from '../shared/tenancy/tenant';
 import { encodeTaskMessage, partitionKeyOf } from '../shared/task-message';
 import type { ApiEvents } from './events';
 import type { Submission } from './validation';
@@ -35,6 +36,15 @@ export class SubmissionInDoubt extends UnavailableError {
     super(message);
     this.name = 'SubmissionInDoubt';
   }
+}
+
+export interface SubmitOptions {
+  /** Whose tasks these are (the caller's tenant). */
+  tenant: string;
+  /** An Idempotency-Key's seed: see submit. */
+  idSeed?: string | undefined;
+  /** Names a submission's fields in errors: '' for a single task, `tasks[3].` in a batch. */
+  fieldPrefix?: (index: number) => string;
 }
 
 interface Planned {
@@ -71,21 +81,19 @@ export class TaskSubmitter {
   constructor(private readonly deps: SubmitterDeps) {}
 
   /**
-   * `idSeed` fixes the ids (an Idempotency-Key's seed): submitting the same submissions with the
+   * `options.idSeed` fixes the ids (an Idempotency-Key's seed): submitting the same submissions with the
    * same seed again publishes the same tasks, which the workers run once.
    */
-  async submit(
-    submissions: Submission[],
-    idSeed?: string,
-    /** Names a submission's fields in errors: '' for a single task, `tasks[3].` in a batch. */
-    fieldPrefix: (index: number) => string = () => '',
-  ): Promise<Accepted[]> {
+  async submit(submissions: Submission[], options: SubmitOptions): Promise<Accepted[]> {
+    const { idSeed, fieldPrefix = () => '' } = options;
     const { publisher, names, events } = this.deps;
     const started = performance.now();
     const now = Date.now();
+    // The default tenant's messages carry no tenant: as they were before tenants.
+    const owner = options.tenant === DEFAULT_TENANT ? {} : { tenant: options.tenant };
     const planned = submissions.map((submission, index): Planned => {
       const id = idSeed === undefined ? randomUUID() : seededTaskId(idSeed, index);
-      const message: TaskMessage = { id, enqueuedAt: now, ...submission };
+      const message: TaskMessage = { id, enqueuedAt: now, ...owner, ...submission };
       const delay = message.runAt === undefined ? undefined : planDelay(message.runAt, now, names.delayTiers);
       const outgoing: OutgoingMessage = {
         topic: delay?.topic ?? names.tasksTopic,
@@ -147,6 +155,7 @@ export class TaskSubmitter {
       status,
       attempt: 0,
       at: createdAt,
+      ...(message.tenant !== undefined && { tenant: message.tenant }),
       ...(status === 'scheduled' && { runAt: new Date(message.runAt!) }),
     }));
     await store

@@ -7,6 +7,12 @@ export interface ErrorDetail {
   message: string;
 }
 
+/** What to do about an answer that says the key is wrong or not enough. */
+const HINTS: Record<number, string> = {
+  401: ' (set SPILLWAY_API_KEY to a key of API_KEYS or the keys file)',
+  403: " (this key's scopes do not allow it: docs/tenants.md#scopes)",
+};
+
 /** The API answered with its error shape (or something else that is not 2xx). */
 export class ApiResponseError extends CliError {
   constructor(
@@ -82,7 +88,7 @@ export class ApiClient {
       typeof error?.message === 'string' ? error.message : text.slice(0, 200) || res.statusText,
       Array.isArray(error?.details) ? (error.details as ErrorDetail[]) : [],
       Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
-      res.status === 401 ? ' (set SPILLWAY_API_KEY to one of the API_KEYS)' : '',
+      HINTS[res.status] ?? '',
     );
   }
 

@@ -3,12 +3,14 @@ import { DEFAULT_MAX_ATTEMPTS, type AttemptFailure, type JsonValue, type TaskMes
 /** The one owner of the tasks topic's wire format: JSON, UTF-8, fields of TaskMessage. */
 
 /**
- * The Kafka key of a task's message: its ordering key, or else its id. Every copy of one task
+ * The Kafka key of a task's message: its ordering key (within its tenant), or else its id. Every copy of one task
  * (an Idempotency-Key retry publishes the same id again) then lands in one partition, where the
  * worker's key lanes run one at a time, so the second copy finds the first's outcome.
  */
-export function partitionKeyOf(task: Pick<TaskMessage, 'id' | 'key'>): string {
-  return task.key ?? task.id;
+export function partitionKeyOf(task: Pick<TaskMessage, 'id' | 'key' | 'tenant'>): string {
+  if (task.key === undefined) return task.id;
+  // Two tenants' "user-42" are different keys: one must not wait behind the other's.
+  return task.tenant === undefined ? task.key : `${task.tenant}/${task.key}`;
 }
 
 export function encodeTaskMessage(message: TaskMessage): Buffer {
@@ -49,6 +51,7 @@ export function decodeTaskMessage(value: Buffer | null): TaskMessage {
     timeoutMs: optional(fields, 'timeoutMs', 'number'),
     runAt: optional(fields, 'runAt', 'number'),
     callbackUrl: optional(fields, 'callbackUrl', 'string'),
+    tenant: optional(fields, 'tenant', 'string'),
     attempt: optional(fields, 'attempt', 'number'),
     history: Array.isArray(fields.history) ? (fields.history as AttemptFailure[]) : undefined,
   };

@@ -1,4 +1,5 @@
 import type { TaskRecord } from './task';
+import { tenantOf } from './tenancy/tenant';
 
 /** A task record as the API shows it (services/api/schemas.ts taskSchema): ISO 8601 times, absent fields null. */
 export function taskView(record: TaskRecord) {
@@ -6,6 +7,7 @@ export function taskView(record: TaskRecord) {
   return {
     id: record.id,
     type: record.type,
+    tenant: tenantOf(record),
     status: record.status,
     attempts: record.attempts,
     createdAt: iso(record.createdAt),

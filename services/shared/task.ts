@@ -9,6 +9,7 @@
  * - task message: what the API publishes on the tasks topic and a worker consumes.
  * - task record: what Redis holds about a task; what `GET /v1/tasks/:id` returns.
  * - queue: a named set of topics, consumer group and Redis keys (`SPILLWAY_QUEUE`).
+ * - tenant: whose tasks they are; an API key belongs to one (services/shared/tenancy).
  * - lag: task messages on the tasks topic that the worker group has not committed yet.
  */
 
@@ -51,6 +52,8 @@ export interface TaskMessage {
   runAt?: number;
   /** Where to POST the task's record when it finishes. */
   callbackUrl?: string;
+  /** Whose task it is; absent: the default tenant (and every message from before tenants). */
+  tenant?: string;
   /** Which attempt this message is for; absent means 1 (a retry carries the next number). */
   attempt?: number;
   /** The failed attempts before this one, oldest first (carried by retries). */
@@ -74,6 +77,8 @@ export interface AttemptFailure {
 export interface TaskRecord {
   id: string;
   type: string;
+  /** Whose task it is; absent: the default tenant. */
+  tenant?: string;
   status: TaskStatus;
   /** Attempts started so far. */
   attempts: number;

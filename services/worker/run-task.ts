@@ -5,7 +5,13 @@ import type { KafkaNames } from '../shared/kafka/names';
 import { KafkaRefusedError } from '../shared/kafka/refusals';
 import type { Logger } from '../shared/logger';
 import { TaskCancelledError } from '../shared/redis/cancel-listener';
-import type { Claim, TaskStore, Transition, TransitionOutcome } from '../shared/redis/task-store';
+import {
+  identityOf,
+  type Claim,
+  type TaskStore,
+  type Transition,
+  type TransitionOutcome,
+} from '../shared/redis/task-store';
 import {
   TERMINAL_STATUSES,
   type AttemptFailure,
@@ -50,7 +56,7 @@ export interface TaskRunnerDeps {
 }
 
 /** What every transition of one attempt carries. */
-type AttemptBase = Pick<Transition, 'id' | 'type' | 'createdAt' | 'attempt'>;
+type AttemptBase = Pick<Transition, 'id' | 'type' | 'createdAt' | 'tenant' | 'attempt'>;
 
 /** How often a delivery held by another worker's claim looks again. */
 const HELD_ELSEWHERE_POLL_MS = 500;
@@ -82,7 +88,7 @@ export class TaskRunner {
     const { store, events } = this.deps;
     const attempt = task.attempt ?? 1;
     const logger = this.deps.logger.child({ taskId: task.id, type: task.type, attempt });
-    const base: AttemptBase = { id: task.id, type: task.type, createdAt: new Date(task.enqueuedAt), attempt };
+    const base: AttemptBase = { ...identityOf(task), attempt };
 
     const { outcome: start, startedAt } = await this.start(task, base, logger);
     if (!start.applied) {
@@ -237,9 +243,7 @@ export class TaskRunner {
     const error = history.at(-1)!.error;
     await persist(() =>
       store.transition({
-        id: task.id,
-        type: task.type,
-        createdAt: new Date(task.enqueuedAt),
+        ...identityOf(task),
         status: 'retrying',
         attempt,
         at: new Date(),
@@ -284,9 +288,7 @@ export class TaskRunner {
     await persist(() => this.deps.recordDeadLetter(entry));
     await persist(() =>
       store.transition({
-        id: task.id,
-        type: task.type,
-        createdAt: new Date(task.enqueuedAt),
+        ...identityOf(task),
         status: 'failed',
         attempt: task.attempt ?? 1,
         at: new Date(),

@@ -1,7 +1,7 @@
 import type { IHeaders, KafkaMessage, Message, TopicMessages } from 'kafkajs';
 import { planDelay, RELEASE_AT_HEADER } from '../shared/kafka/delay-tiers';
 import type { KafkaNames } from '../shared/kafka/names';
-import type { Transition } from '../shared/redis/task-store';
+import { identityOf, type Transition } from '../shared/redis/task-store';
 import type { TaskMessage } from '../shared/task';
 import { decodeTaskMessage, PoisonMessageError } from '../shared/task-message';
 
@@ -81,9 +81,7 @@ export function byTopic(routes: readonly Route[]): TopicMessages[] {
 /** Records of tasks that reached the tasks topic; the store ignores any a worker already moved on. */
 export function queuedTransitions(tasks: readonly TaskMessage[], at: Date): Transition[] {
   return tasks.map((task) => ({
-    id: task.id,
-    type: task.type,
-    createdAt: new Date(task.enqueuedAt),
+    ...identityOf(task),
     status: 'queued',
     attempt: 0,
     at,

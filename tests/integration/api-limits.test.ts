@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from '../helpers/http';
 import { apiFor, metricValue } from '../helpers/services';
 import { uniqueQueue } from '../helpers/stack';
@@ -118,21 +121,34 @@ describe('request limits', () => {
 });
 
 describe('rate limiting', () => {
+  // One key per tenant: the limit is the tenant's (tests/integration/tenancy.test.ts: shared by its keys).
   const KEYS = ['key-a-0123456789abcdef', 'key-b-0123456789abcdef', 'key-c-0123456789abcdef'];
   const bearer = (i: number) => ({ authorization: `Bearer ${KEYS[i]}` });
+  const dir = mkdtempSync(join(tmpdir(), 'spillway-rate-'));
   let api: Awaited<ReturnType<typeof apiFor>>;
-  beforeAll(
-    async () =>
-      (api = await apiFor(uniqueQueue(), {
-        API_KEYS: KEYS.join(','),
-        // Slow enough that no test here sees a refill it does not wait for.
-        RATE_LIMIT_PER_SECOND: '1',
-        RATE_LIMIT_BURST: '3',
-      })),
-  );
-  afterAll(() => api.stop());
+  beforeAll(async () => {
+    const file = join(dir, 'api-keys');
+    const tenants = ['a', 'b', 'c'];
+    writeFileSync(
+      file,
+      [
+        ...tenants.map((t) => `tenant ${t}`),
+        ...tenants.map((t, i) => `key ${t} ${KEYS[i]} tasks:submit,tasks:read`),
+      ].join('\n'),
+    );
+    api = await apiFor(uniqueQueue(), {
+      API_KEYS_FILE: file,
+      // Slow enough that no test here sees a refill it does not wait for.
+      RATE_LIMIT_PER_SECOND: '1',
+      RATE_LIMIT_BURST: '3',
+    });
+  });
+  afterAll(async () => {
+    await api.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
-  it('answers 429 rate_limited with Retry-After once a key spent its burst, and keeps keys apart', async () => {
+  it('answers 429 rate_limited with Retry-After once a tenant spent its burst, and keeps tenants apart', async () => {
     const statuses = [];
     for (let i = 0; i < 3; i++)
       statuses.push((await post(api.url, '/v1/tasks', { type: 'echo' }, bearer(0))).status);
@@ -144,13 +160,16 @@ describe('rate limiting', () => {
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(await metricValue(api.url, 'spillway_rate_limited_total')).toBeGreaterThanOrEqual(1);
 
-    // Another key has its own bucket; reads are never limited.
-    expect((await post(api.url, '/v1/tasks', { type: 'echo' }, bearer(1))).status).toBe(202);
-    expect((await request(api.url, 'GET', '/v1/stats', { headers: bearer(0) })).status).toBe(200);
+    // Another tenant has its own bucket; reads are never limited.
+    const other = await post(api.url, '/v1/tasks', { type: 'echo' }, bearer(1));
+    expect(other.status).toBe(202);
+    expect((await request(api.url, 'GET', `/v1/tasks/${other.body.id}`, { headers: bearer(1) })).status).toBe(
+      200,
+    );
   });
 
   it('charges a batch its number of tasks; one bigger than the burst passes on a full bucket and leaves a debt', async () => {
-    // Key C: a full bucket of 3.
+    // Tenant c: a full bucket of 3.
     const batch = (n: number) => ({ tasks: Array.from({ length: n }, () => ({ type: 'echo' })) });
     const first = await post(api.url, '/v1/tasks/batch', batch(5), bearer(2));
     expect(first.status).toBe(202);
@@ -162,7 +181,7 @@ describe('rate limiting', () => {
   });
 
   it('charges invalid submissions too', async () => {
-    // Key B spent 1 of 3 above.
+    // Tenant b spent 1 of 3 above.
     expect((await post(api.url, '/v1/tasks', { type: 'bad type' }, bearer(1))).status).toBe(422);
     expect((await post(api.url, '/v1/tasks', { nothing: true }, bearer(1))).status).toBe(422);
     expect((await post(api.url, '/v1/tasks', { type: 'echo' }, bearer(1))).status).toBe(429);

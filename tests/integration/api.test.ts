@@ -50,6 +50,7 @@ describe('API against real Kafka and Redis', () => {
     expect(record.body).toEqual({
       id: res.body.id,
       type: 'echo',
+      tenant: 'default',
       status: 'queued',
       attempts: 0,
       createdAt: res.body.createdAt,

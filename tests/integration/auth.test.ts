@@ -75,7 +75,7 @@ describe('API keys', () => {
     }
   });
 
-  it('scopes Idempotency-Keys to the API key', async () => {
+  it('scopes Idempotency-Keys to the API key (API_KEYS keys, as before tenants)', async () => {
     const body = { type: 'echo', payload: 'same' };
     const a = await request(api.url, 'POST', '/v1/tasks', {
       json: body,
@@ -179,13 +179,18 @@ describe('API_KEYS_FILE', () => {
     }
   });
 
-  it('ignores a bad line written later (that key does not work), keeping the good ones', async () => {
+  it('keeps the last good file in force when a later one has a bad line', async () => {
     writeKeys(KEY_A);
     const api = await apiFor(uniqueQueue(), { API_KEYS_FILE: file, API_KEYS_RELOAD_MS: '100' });
     try {
       writeKeys(`short\n${KEY_B}\n`);
+      // Half an edit must not lock anyone out: the file read before stays in force, whole.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await statusWith(api.url, KEY_A)).toBe(202);
+      expect(await statusWith(api.url, KEY_B)).toBe(401);
+      // Once mended, the new file takes over.
+      writeKeys(`${KEY_B}\n`);
       await becomes(api.url, KEY_B, 202);
-      expect(await statusWith(api.url, 'short')).toBe(401);
       expect(await statusWith(api.url, KEY_A)).toBe(401);
     } finally {
       await api.stop();
@@ -204,7 +209,9 @@ describe('API_KEYS_FILE', () => {
       },
       (err: Error) => err,
     );
-    expect(failure.message).toMatch(/API_KEYS_FILE=.* has 1 key\(s\) that are not 16 to 256/);
+    expect(failure.message).toMatch(
+      /API_KEYS_FILE=.*: line 2: the key is not 16 to 256 printable characters/,
+    );
     expect(failure.message).not.toContain('too-short-key');
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
@@ -218,6 +218,22 @@ describe('spillway CLI against the local stack', () => {
         expect(withKey.code).toBe(EXIT.ok);
       } finally {
         await locked.stop();
+      }
+    });
+
+    it("4 naming the scope when the key's scopes do not allow the command", async () => {
+      const key = 'cli-submit-only-0123456789';
+      const dir = mkdtempSync(join(tmpdir(), 'spillway-cli-keys-'));
+      writeFileSync(join(dir, 'keys'), `tenant acme\nkey acme ${key} tasks:submit\n`);
+      const scoped = await apiFor(queue, { API_KEYS_FILE: join(dir, 'keys') });
+      try {
+        const refused = await spillway(['stats'], { SPILLWAY_URL: scoped.url, SPILLWAY_API_KEY: key });
+        expect(refused.code).toBe(EXIT.apiError);
+        expect(refused.stderr).toContain('403 missing_scope: this API key lacks the scope "admin"');
+        expect(refused.stderr).toContain('docs/tenants.md#scopes');
+      } finally {
+        await scoped.stop();
+        rmSync(dir, { recursive: true, force: true });
       }
     });
   });

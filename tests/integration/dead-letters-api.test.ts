@@ -1,7 +1,12 @@
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { createApp } from '../../services/api/app';
-import { SubmissionInDoubt, type Accepted, type TaskSubmitter } from '../../services/api/submit';
+import {
+  SubmissionInDoubt,
+  type Accepted,
+  type SubmitOptions,
+  type TaskSubmitter,
+} from '../../services/api/submit';
 import type { Submission } from '../../services/api/validation';
 import type { DeadLetter } from '../../services/shared/dead-letter';
 import { deadLetter as sharedDeadLetter } from '../helpers/dead-letters';
@@ -69,7 +74,7 @@ describe('dead letters over HTTP', () => {
         id: failed.id,
         reason: 'attempts-exhausted',
         deadAt: iso(failed.deadAt),
-        task: { ...failed.task, enqueuedAt: iso(failed.task!.enqueuedAt) },
+        task: { ...failed.task, tenant: 'default', enqueuedAt: iso(failed.task!.enqueuedAt) },
         raw: null,
         error: failed.error,
         history: failed.history.map((h) => ({
@@ -207,7 +212,9 @@ describe('a replay whose submission fails', () => {
       config: { maxBodyBytes: 1024, maxBatchTasks: 10, apiKeys: [], allowedTypes: [] },
       names: unused,
       store: unused,
-      submitter: { submit: (submissions: Submission[]) => submit(submissions) } as unknown as TaskSubmitter,
+      submitter: {
+        submit: (submissions: Submission[], options: SubmitOptions) => submit(submissions, options),
+      } as unknown as TaskSubmitter,
       idempotency: unused,
       deadLetters: store,
       watcher: unused,

@@ -1,6 +1,7 @@
 import express from 'express';
 import Redis from 'ioredis';
 import { errorHandler } from '../../services/api/http';
+import { apiKeyAuth } from '../../services/api/auth';
 import { SubmissionLimit } from '../../services/api/rate-limit';
 import { RedisKeys } from '../../services/shared/redis/keys';
 import { RedisRateLimiter } from '../../services/shared/redis/rate-limiter';
@@ -79,12 +80,14 @@ describe('SubmissionLimit when Redis does not answer', () => {
     });
     const take = jest.spyOn(limiter, 'take');
     const events = { rateLimited: jest.fn(), rateLimiterFailedOpen: jest.fn() };
-    const limit = new SubmissionLimit({ limiter, events, logger: quietLogger });
-    const app = express();
-    app.use((req, _res, next) => {
-      req.principal = 'anonymous';
-      next();
+    const limit = new SubmissionLimit({
+      limiter,
+      events,
+      logger: quietLogger,
+      defaultRate: { perSecond: 1, burst: 1 },
     });
+    const app = express();
+    app.use(apiKeyAuth(undefined));
     app.post(
       '/submit',
       limit.charge(() => 1),

@@ -1,4 +1,9 @@
-import { decodeTaskMessage, encodeTaskMessage, PoisonMessageError } from '../../services/shared/task-message';
+import {
+  decodeTaskMessage,
+  encodeTaskMessage,
+  partitionKeyOf,
+  PoisonMessageError,
+} from '../../services/shared/task-message';
 
 describe('task message wire format', () => {
   it('round-trips a task', () => {
@@ -35,5 +40,25 @@ describe('task message wire format', () => {
     ['a task without enqueuedAt', Buffer.from('{"id":"x","type":"echo"}')],
   ])('calls %s a poison message', (_name, value) => {
     expect(() => decodeTaskMessage(value)).toThrow(PoisonMessageError);
+  });
+});
+
+describe("a task message's Kafka key", () => {
+  const task = { id: 'a3f0c7e2-0000-4000-8000-000000000001' };
+
+  it('is its ordering key, within its tenant, or else its id', () => {
+    expect(partitionKeyOf(task)).toBe(task.id);
+    expect(partitionKeyOf({ ...task, tenant: 'acme' })).toBe(task.id);
+    // The default tenant's keys are as they were before tenants: queued tasks keep their order.
+    expect(partitionKeyOf({ ...task, key: 'user-42' })).toBe('user-42');
+    // Two tenants' "user-42" are two keys: one never waits behind the other's.
+    expect(partitionKeyOf({ ...task, key: 'user-42', tenant: 'acme' })).toBe('acme/user-42');
+    expect(partitionKeyOf({ ...task, key: 'user-42', tenant: 'globex' })).toBe('globex/user-42');
+  });
+
+  it('round-trips the tenant; a message without one (from before tenants) has none', () => {
+    const base = { id: task.id, type: 'echo', payload: null, enqueuedAt: 1, maxAttempts: 1 };
+    expect(decodeTaskMessage(encodeTaskMessage({ ...base, tenant: 'acme' })).tenant).toBe('acme');
+    expect(decodeTaskMessage(encodeTaskMessage(base))).not.toHaveProperty('tenant');
   });
 });

@@ -7,6 +7,8 @@ import { LIMITS } from '../schemas';
 import { SubmissionInDoubt, type Accepted, type TaskSubmitter } from '../submit';
 import type { Submission } from '../validation';
 import type { DeadLetterRebuild } from '../dead-letter-rebuild';
+import { canSee, requireScope } from '../auth';
+import { tenantOf } from '../../shared/tenancy/tenant';
 
 export interface DeadLetterRoutesDeps {
   deadLetters: DeadLetterStore;
@@ -20,12 +22,12 @@ export interface DeadLetterRoutesDeps {
 export function deadLettersRouter({ deadLetters, submitter, logger, rebuild }: DeadLetterRoutesDeps): Router {
   const router = Router();
 
-  router.post('/v1/dead-letters/rebuild', async (_req, res) => {
+  router.post('/v1/dead-letters/rebuild', requireScope('admin'), async (_req, res) => {
     if (!rebuild) throw new ApiError(404, 'route_not_found', 'this API has no Kafka to rebuild from');
     res.json(await rebuild.run());
   });
 
-  router.get('/v1/dead-letters', async (req, res) => {
+  router.get('/v1/dead-letters', requireScope('dead-letters:read'), async (req, res) => {
     const limit = parseLimit(req.query.limit);
     const cursor = req.query.cursor;
     if (cursor !== undefined && (typeof cursor !== 'string' || cursor === '')) throw badCursor();
@@ -34,6 +36,8 @@ export function deadLettersRouter({ deadLetters, submitter, logger, rebuild }: D
       page = await deadLetters.list({
         limit,
         maxBytes: LIMITS.deadLetterPageBytes,
+        // An admin lists every tenant's (and the poison messages, which have no tenant).
+        ...(!req.caller.scopes.has('admin') && { tenant: req.caller.tenant.name }),
         ...(cursor !== undefined && { cursor }),
       });
     } catch (err) {
@@ -42,62 +46,78 @@ export function deadLettersRouter({ deadLetters, submitter, logger, rebuild }: D
     res.json({ items: page.items.map(deadLetterView), nextCursor: page.nextCursor });
   });
 
-  router.post('/v1/dead-letters/:id/replay', async (req, res) => {
-    const id = req.params.id;
-    // Claimed before submitting: two replays at once must not both create a task.
-    const claim = await deadLetters.claimReplay(id);
-    switch (claim.state) {
-      case 'missing':
-        throw new ApiError(404, 'dead_letter_not_found', `no dead letter with id "${id}"`);
-      case 'not-replayable':
-        throw new ApiError(409, 'not_replayable', `dead letter "${id}" is a poison message: it has no task`);
-      case 'replayed':
-        throw new ApiError(
-          409,
-          'already_replayed',
-          `dead letter "${id}" was already replayed as task "${claim.replayedAs}"`,
-        );
-      case 'in-progress':
-        throw new ApiError(409, 'replay_in_progress', `dead letter "${id}" is being replayed`, [], 1);
-    }
-    const { task } = claim.entry;
-    // runAt is left out: a replay runs now.
-    const submission: Submission = {
-      type: task.type,
-      payload: task.payload,
-      maxAttempts: task.maxAttempts,
-      ...(task.key !== undefined && { key: task.key }),
-      ...(task.timeoutMs !== undefined && { timeoutMs: task.timeoutMs }),
-      ...(task.callbackUrl !== undefined && { callbackUrl: task.callbackUrl }),
-    };
-    let accepted: Accepted;
-    try {
-      // Seeded by the dead letter: a replay retried after an unconfirmed send publishes the same task.
-      [accepted] = (await submitter.submit([submission], `replay:${id}`)) as [Accepted];
-    } catch (err) {
-      const release = () =>
-        deadLetters.releaseReplay(id, claim.token).catch((releaseErr: unknown) =>
-          // The claim then lapses after replayClaimSeconds.
-          logger.warn('dead letter replay claim not released', { id, error: String(releaseErr) }),
-        );
-      if (err instanceof SubmissionInDoubt) {
-        // The send may still land: keep the claim until Kafka's answer is known.
-        // If even that is never known, the claim lapses after replayClaimSeconds.
-        void err.outcome.then(
-          (late) => (late ? record(id, late[0]!.id) : release()),
-          () => undefined,
-        );
-      } else {
-        // Released before answering, so a client retrying at once finds it free.
-        await release();
+  router.post(
+    '/v1/dead-letters/:id/replay',
+    requireScope<{ id: string }>('dead-letters:replay'),
+    async (req, res) => {
+      const id = req.params.id;
+      // Another tenant's dead letter is not found (a poison message has no tenant: admin only).
+      const entry = await deadLetters.get(id);
+      const owner = entry?.task ? tenantOf(entry.task) : undefined;
+      if (!entry || !(owner ? canSee(req.caller, owner) : req.caller.scopes.has('admin'))) {
+        throw deadLetterNotFound(id);
       }
-      throw err;
-    }
-    // The task is in Kafka now, so the answer is 202 whatever recording it does.
-    await record(id, accepted.id);
-    res.location(`/v1/tasks/${accepted.id}`);
-    res.status(202).json({ ...accepted, replayOf: id });
-  });
+      // Claimed before submitting: two replays at once must not both create a task.
+      const claim = await deadLetters.claimReplay(id);
+      switch (claim.state) {
+        case 'missing':
+          throw deadLetterNotFound(id);
+        case 'not-replayable':
+          throw new ApiError(
+            409,
+            'not_replayable',
+            `dead letter "${id}" is a poison message: it has no task`,
+          );
+        case 'replayed':
+          throw new ApiError(
+            409,
+            'already_replayed',
+            `dead letter "${id}" was already replayed as task "${claim.replayedAs}"`,
+          );
+        case 'in-progress':
+          throw new ApiError(409, 'replay_in_progress', `dead letter "${id}" is being replayed`, [], 1);
+      }
+      const { task } = claim.entry;
+      // runAt is left out: a replay runs now.
+      const submission: Submission = {
+        type: task.type,
+        payload: task.payload,
+        maxAttempts: task.maxAttempts,
+        ...(task.key !== undefined && { key: task.key }),
+        ...(task.timeoutMs !== undefined && { timeoutMs: task.timeoutMs }),
+        ...(task.callbackUrl !== undefined && { callbackUrl: task.callbackUrl }),
+      };
+      let accepted: Accepted;
+      try {
+        // Seeded by the dead letter: a replay retried after an unconfirmed send publishes the same task.
+        // The replay is the task's tenant's, even when an admin replays it.
+        const options = { tenant: tenantOf(task), idSeed: `replay:${id}` };
+        [accepted] = (await submitter.submit([submission], options)) as [Accepted];
+      } catch (err) {
+        const release = () =>
+          deadLetters.releaseReplay(id, claim.token).catch((releaseErr: unknown) =>
+            // The claim then lapses after replayClaimSeconds.
+            logger.warn('dead letter replay claim not released', { id, error: String(releaseErr) }),
+          );
+        if (err instanceof SubmissionInDoubt) {
+          // The send may still land: keep the claim until Kafka's answer is known.
+          // If even that is never known, the claim lapses after replayClaimSeconds.
+          void err.outcome.then(
+            (late) => (late ? record(id, late[0]!.id) : release()),
+            () => undefined,
+          );
+        } else {
+          // Released before answering, so a client retrying at once finds it free.
+          await release();
+        }
+        throw err;
+      }
+      // The task is in Kafka now, so the answer is 202 whatever recording it does.
+      await record(id, accepted.id);
+      res.location(`/v1/tasks/${accepted.id}`);
+      res.status(202).json({ ...accepted, replayOf: id });
+    },
+  );
 
   /** Records the replay; failing here must not hide a task that exists, so it only logs. */
   async function record(id: string, taskId: string): Promise<void> {
@@ -122,6 +142,7 @@ function deadLetterView(entry: DeadLetter) {
   const taskView = task && {
     id: task.id,
     type: task.type,
+    tenant: tenantOf(task),
     payload: task.payload,
     enqueuedAt: iso(task.enqueuedAt),
     maxAttempts: task.maxAttempts,
@@ -157,6 +178,10 @@ function parseLimit(raw: unknown): number {
     ]);
   }
   return limit;
+}
+
+function deadLetterNotFound(id: string): ApiError {
+  return new ApiError(404, 'dead_letter_not_found', `no dead letter with id "${id}"`);
 }
 
 function badCursor(): ApiError {

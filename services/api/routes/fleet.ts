@@ -8,6 +8,7 @@ import {
   type FleetSource,
   type FleetView,
 } from '../../shared/kubernetes/fleet';
+import { requireScope } from '../auth';
 import { readStats, type StatsRoutesDeps } from './stats';
 
 export interface FleetRoutesDeps extends StatsRoutesDeps {
@@ -35,7 +36,7 @@ const CODES: Record<FleetFailure, string> = {
 export function fleetRouter(deps: FleetRoutesDeps): Router {
   const router = Router();
   const meter = new DrainMeter();
-  router.get('/v1/fleet', async (_req, res) => {
+  router.get('/v1/fleet', requireScope('admin'), async (_req, res) => {
     const { fleet } = deps;
     if (!fleet) {
       throw new ApiError(

@@ -3,6 +3,7 @@ import type { KafkaInspector } from '../../shared/kafka/inspector';
 import type { KafkaNames } from '../../shared/kafka/names';
 import type { DeadLetterStore } from '../../shared/redis/dead-letter-store';
 import type { TaskStore } from '../../shared/redis/task-store';
+import { requireScope } from '../auth';
 
 export interface StatsRoutesDeps {
   store: TaskStore;
@@ -13,11 +14,12 @@ export interface StatsRoutesDeps {
 
 /**
  * GET /v1/stats: is the backlog being absorbed? Counts, the oldest wait, the workers' lag, and how
- * many tasks were given up on.
+ * many tasks were given up on. Queue-wide numbers tell one tenant about the others' volume, so
+ * they are for `admin` keys.
  */
 export function statsRouter(deps: StatsRoutesDeps): Router {
   const router = Router();
-  router.get('/v1/stats', async (_req, res) => {
+  router.get('/v1/stats', requireScope('admin'), async (_req, res) => {
     res.json(await readStats(deps));
   });
   return router;

@@ -1,11 +1,11 @@
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import { ApiError } from '../../shared/errors';
 import type { IdempotencyStore } from '../../shared/redis/idempotency-store';
 import type { TaskStore } from '../../shared/redis/task-store';
 import type { TaskWatcher } from '../../shared/redis/task-watcher';
 import { TERMINAL_STATUSES, type JsonValue } from '../../shared/task';
 import type { ApiEvents } from '../events';
-import { clientOf } from '../auth';
+import { canSee, clientOf, requireScope } from '../auth';
 import type { LongPolls } from '../long-polls';
 import { requireJson } from '../http';
 import { ReplyInDoubt, respondIdempotently } from '../idempotency';
@@ -13,6 +13,8 @@ import { batchCost, type SubmissionLimit } from '../rate-limit';
 import { LIMITS } from '../schemas';
 import { SubmissionInDoubt, type Accepted, type TaskSubmitter } from '../submit';
 import { taskView } from '../../shared/task-view';
+import { tenantOf } from '../../shared/tenancy/tenant';
+import type { TaskRecord } from '../../shared/task';
 import type { Validator } from '../validation';
 
 export interface TaskRoutesDeps {
@@ -37,7 +39,15 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
   const limitOne = submissionLimit?.charge(() => 1) ?? noLimit;
   const limitBatch = submissionLimit?.charge(batchCost(deps.maxBatchTasks)) ?? noLimit;
 
-  router.post('/v1/tasks', limitOne, requireJson, async (req, res) => {
+  const submit = requireScope('tasks:submit');
+
+  /** The record, if it exists and the caller may see it: another tenant's task is not found. */
+  const visibleRecord = async (req: Request, id: string): Promise<TaskRecord | undefined> => {
+    const record = await store.get(id);
+    return record && canSee(req.caller, tenantOf(record)) ? record : undefined;
+  };
+
+  router.post('/v1/tasks', submit, limitOne, requireJson, async (req, res) => {
     await respondIdempotently(idempotency, req, res, async (idSeed) => {
       let submission;
       try {
@@ -47,13 +57,14 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
         events.tasksEnqueued('', 'invalid', 1);
         throw err;
       }
-      const [accepted] = await inDoubtAsReply(submitter.submit([submission], idSeed), ([late]) => late);
+      const submitting = submitter.submit([submission], { tenant: req.caller.tenant.name, idSeed });
+      const [accepted] = await inDoubtAsReply(submitting, ([late]) => late);
       res.location(`/v1/tasks/${accepted!.id}`);
       return { status: 202, body: accepted as unknown as JsonValue };
     });
   });
 
-  router.post('/v1/tasks/batch', limitBatch, requireJson, async (req, res) => {
+  router.post('/v1/tasks/batch', submit, limitBatch, requireJson, async (req, res) => {
     await respondIdempotently(idempotency, req, res, async (idSeed) => {
       const items = validator.batch(req.body);
       const now = Date.now();
@@ -84,17 +95,21 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
       };
       const positions = checked.flatMap((c, i) => (c.submission ? [i] : []));
       const accepted = await inDoubtAsReply(
-        submitter.submit(valid, idSeed, (index) => `tasks[${positions[index]}].`),
+        submitter.submit(valid, {
+          tenant: req.caller.tenant.name,
+          idSeed,
+          fieldPrefix: (index) => `tasks[${positions[index]}].`,
+        }),
         batchReply,
       );
       return { status: 202, body: batchReply(accepted) as unknown as JsonValue };
     });
   });
 
-  router.get('/v1/tasks/:id', async (req, res) => {
+  router.get('/v1/tasks/:id', requireScope<{ id: string }>('tasks:read'), async (req, res) => {
     const id = req.params.id;
     const waitMs = parseWait(req.query.wait);
-    let record = await store.get(id);
+    let record = await visibleRecord(req, id);
     if (!record) throw notFound(id);
     if (waitMs > 0 && !TERMINAL_STATUSES.has(record.status)) {
       const leave = deps.longPolls.enter(clientOf(req));
@@ -117,8 +132,10 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
     res.json(taskView(record));
   });
 
-  router.delete('/v1/tasks/:id', async (req, res) => {
+  router.delete('/v1/tasks/:id', requireScope<{ id: string }>('tasks:cancel'), async (req, res) => {
     const id = req.params.id;
+    // Checked first: another tenant's task is not found, and must not be cancelled.
+    if (!(await visibleRecord(req, id))) throw notFound(id);
     const outcome = await store.cancel(id, new Date());
     if (!outcome.applied && !outcome.current) throw notFound(id);
     if (!outcome.applied) {

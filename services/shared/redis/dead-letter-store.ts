@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { Result } from 'ioredis';
 import type { DeadLetter } from '../dead-letter';
+import { tenantOf } from '../tenancy/tenant';
 import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
 
@@ -58,6 +59,8 @@ export class InvalidCursorError extends Error {
 export interface ListOptions {
   limit: number;
   cursor?: string;
+  /** Only this tenant's; absent: every dead letter, poison included. */
+  tenant?: string;
   /**
    * Stop the page before its entries' JSON passes this many bytes (one entry always fits): a
    * page of 200 letters with 1 MiB payloads would otherwise be 200 MiB in the API's memory.
@@ -119,13 +122,16 @@ export class RedisDeadLetterStore implements DeadLetterStore {
 
   async add(entry: DeadLetter): Promise<void> {
     const { ttlSeconds } = this.options;
-    const results = await this.redis
+    const transaction = this.redis
       .multi()
-      .set(this.keys.deadLetter(entry.id), JSON.stringify(entry), 'EX', ttlSeconds)
-      .zadd(this.keys.deadLetters(), entry.deadAt, entry.id)
-      // The index would otherwise keep the ids of entries nobody lists again forever.
-      .zremrangebyscore(this.keys.deadLetters(), '-inf', `(${this.oldestLiving()}`)
-      .exec();
+      .set(this.keys.deadLetter(entry.id), JSON.stringify(entry), 'EX', ttlSeconds);
+    for (const index of this.indexesOf(entry)) {
+      transaction
+        .zadd(index, entry.deadAt, entry.id)
+        // The index would otherwise keep the ids of entries nobody lists again forever.
+        .zremrangebyscore(index, '-inf', `(${this.oldestLiving()}`);
+    }
+    const results = await transaction.exec();
     const failed = results?.find(([err]) => err)?.[0];
     if (!results || failed) throw failed ?? new Error('dead letter not added: transaction aborted');
   }
@@ -135,17 +141,18 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     const ttlMs = entry.deadAt + this.options.ttlSeconds * 1000 - Date.now();
     if (ttlMs <= 0) return 'expired';
     // One round trip; indexed either way (indexing again what is indexed changes nothing).
-    const results = await this.redis
+    const transaction = this.redis
       .multi()
-      .set(this.keys.deadLetter(entry.id), JSON.stringify(entry), 'PX', ttlMs, 'NX')
-      .zadd(this.keys.deadLetters(), entry.deadAt, entry.id)
-      .exec();
+      .set(this.keys.deadLetter(entry.id), JSON.stringify(entry), 'PX', ttlMs, 'NX');
+    for (const index of this.indexesOf(entry)) transaction.zadd(index, entry.deadAt, entry.id);
+    const results = await transaction.exec();
     const failed = results?.find(([err]) => err)?.[0];
     if (!results || failed) throw failed ?? new Error('dead letter not restored: transaction aborted');
     return results[0]![1] === 'OK' ? 'restored' : 'present';
   }
 
-  async list({ limit, cursor, maxBytes = Infinity }: ListOptions): Promise<DeadLetterPage> {
+  async list({ limit, cursor, tenant, maxBytes = Infinity }: ListOptions): Promise<DeadLetterPage> {
+    const index = this.keys.deadLetters(tenant);
     let after = cursor === undefined ? undefined : decodeCursor(cursor);
     const items: { entry: DeadLetter; score: string }[] = [];
     let bytes = 0;
@@ -154,7 +161,7 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     // One more than asked tells whether a next page exists. Expired entries leave gaps, so this
     // repeats from the last id examined (never an offset: arrivals and removals cannot shift it).
     while (items.length <= limit && !full) {
-      const candidates = await this.indexAfter(after, Math.min(limit + 1 - items.length, READ_CHUNK));
+      const candidates = await this.indexAfter(index, after, Math.min(limit + 1 - items.length, READ_CHUNK));
       if (candidates.length === 0) break;
       const values = await this.redis.mget(candidates.map(({ id }) => this.keys.deadLetter(id)));
       const expired: string[] = [];
@@ -172,9 +179,7 @@ export class RedisDeadLetterStore implements DeadLetterStore {
         bytes += value.length;
       }
       await Promise.all(
-        expired.map((id) =>
-          this.redis.deadLetterForgetIfExpired(this.keys.deadLetters(), this.keys.deadLetter(id), id),
-        ),
+        expired.map((id) => this.redis.deadLetterForgetIfExpired(index, this.keys.deadLetter(id), id)),
       );
       after = candidates.at(-1);
     }
@@ -240,9 +245,14 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     return Date.now() - this.options.ttlSeconds * 1000;
   }
 
-  /** Up to `count` index members after `after` (all from the newest when absent), newest first. */
-  private async indexAfter(after: Position | undefined, count: number): Promise<Position[]> {
-    const index = this.keys.deadLetters();
+  /** The indexes listing `entry`: every dead letter's, and its tenant's if it has a task. */
+  private indexesOf(entry: DeadLetter): string[] {
+    const all = this.keys.deadLetters();
+    return entry.task ? [all, this.keys.deadLetters(tenantOf(entry.task))] : [all];
+  }
+
+  /** Up to `count` members of `index` after `after` (all from the newest when absent), newest first. */
+  private async indexAfter(index: string, after: Position | undefined, count: number): Promise<Position[]> {
     if (!after)
       return pairs(await this.redis.zrevrangebyscore(index, '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, count));
     // Members of one score sort by id; those sharing the cursor's millisecond are few, so all are read.

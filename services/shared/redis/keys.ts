@@ -38,9 +38,14 @@ export class RedisKeys {
     return `${this.prefix}callback-outbox`;
   }
 
-  /** Sorted set of dead-lettered ids, scored by when they died (newest last). */
-  deadLetters(): string {
-    return `${this.prefix}dead-letters`;
+  /**
+   * Sorted set of dead-lettered ids, scored by when they died (newest last): every one, or, with
+   * `tenant`, that tenant's only (a poison message has no tenant: it is in the first alone).
+   */
+  deadLetters(tenant?: string): string {
+    return tenant === undefined
+      ? `${this.prefix}dead-letters`
+      : `${this.prefix}dead-letters:tenant:${tenant}`;
   }
 
   /** String holding one DeadLetter as JSON. */

@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import type { Result } from 'ioredis';
+import type { RateLimit } from '../tenancy/tenant';
 import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
 
@@ -52,14 +53,13 @@ export interface RateLimitDecision {
 
 /** Decides whether a subject may spend `cost` tokens now. RedisRateLimiter is the real one. */
 export interface RateLimiter {
-  take(subject: string, cost: number): Promise<RateLimitDecision>;
+  /** `rate`: the subject's own bucket size and refill (a tenant's); absent, the limiter's default. */
+  take(subject: string, cost: number, rate?: RateLimit): Promise<RateLimitDecision>;
 }
 
-export interface RedisRateLimiterOptions {
+export interface RedisRateLimiterOptions extends RateLimit {
   url: string;
   queue: string;
-  perSecond: number;
-  burst: number;
   /** A check waits no longer for Redis than this (default 500 ms); the caller then fails open. */
   commandTimeoutMs?: number;
 }
@@ -75,8 +75,8 @@ export class RedisRateLimiter implements RateLimiter {
     this.redis.defineCommand('takeTokens', { numberOfKeys: 1, lua: TOKEN_BUCKET_LUA });
   }
 
-  async take(subject: string, cost: number): Promise<RateLimitDecision> {
-    const { perSecond, burst } = this.options;
+  async take(subject: string, cost: number, rate: RateLimit = this.options): Promise<RateLimitDecision> {
+    const { perSecond, burst } = rate;
     const [taken, waitMs] = await this.redis.takeTokens(this.keys.rateLimit(subject), perSecond, burst, cost);
     return { allowed: taken === 1, retryAfterMs: waitMs };
   }

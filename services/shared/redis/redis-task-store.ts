@@ -219,6 +219,7 @@ export class RedisTaskStore implements TaskStore {
       change.status === 'queued' ? at : '',
       change.claim?.claimant ?? '',
       change.claim?.ms ?? 0,
+      change.tenant ?? '',
       ...fields,
     ];
   }
@@ -252,6 +253,7 @@ function toRecord(id: string, hash: Record<string, string>): TaskRecord {
   const record: TaskRecord = {
     id,
     type: hash.type ?? '',
+    ...(hash.tenant !== undefined && { tenant: hash.tenant }),
     status,
     attempts: Number(hash.attempts ?? 0),
     createdAt: date('createdAt') ?? new Date(0),

@@ -1,4 +1,4 @@
-import type { AttemptFailure, JsonValue, TaskError, TaskRecord, TaskStatus } from '../task';
+import type { AttemptFailure, JsonValue, TaskError, TaskMessage, TaskRecord, TaskStatus } from '../task';
 
 /**
  * A request to move a task to `status`. Transitions are monotonic: one that would move a task
@@ -10,6 +10,8 @@ export interface Transition {
   /** Written only if the record does not exist yet (the API's enqueue write may have been lost). */
   type: string;
   createdAt: Date;
+  /** Written only if the record does not exist yet, like `type`; absent: the default tenant. */
+  tenant?: string;
   status: TaskStatus;
   /** 0 for queued/scheduled; the attempt number for every status a worker writes. */
   attempt: number;
@@ -26,6 +28,16 @@ export interface Transition {
    * with `heldElsewhere`.
    */
   claim?: Claim;
+}
+
+/** What every transition of `task` says about it, in case its record must be created. */
+export function identityOf(task: TaskMessage): Pick<Transition, 'id' | 'type' | 'createdAt' | 'tenant'> {
+  return {
+    id: task.id,
+    type: task.type,
+    createdAt: new Date(task.enqueuedAt),
+    ...(task.tenant !== undefined && { tenant: task.tenant }),
+  };
 }
 
 /** A worker's hold on the attempt it runs: `claimant` names the worker process. */

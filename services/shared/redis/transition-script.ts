@@ -8,7 +8,9 @@
  *   [+0] id  [+1] status  [+2] attempt (-1: any attempt, e.g. a cancellation)  [+3] phase
  *   [+4] ttl seconds  [+5] type  [+6] createdAt  [+7] channel to publish a finish on
  *   [+8] waiting score ('' when the task is not waiting)
- *   [+9] claimant ('' for none)  [+10] claim length in ms  [+11..last] field/value pairs to set
+ *   [+9] claimant ('' for none)  [+10] claim length in ms  [+11] tenant ('' for the default;
+ *   written, like type and createdAt, only when the record is created)
+ *   [+12..last] field/value pairs to set
  * and returns {1, previousStatus or ''} when applied, {0, currentStatus or ''} when not, and
  * {2, 'running'} when another claimant's live claim holds this attempt (see CLAIM_LUA).
  *
@@ -51,12 +53,13 @@ local function apply(task, counts, waiting, a, first, last)
     fields[#fields + 1] = 'claimant'; fields[#fields + 1] = claimant
     fields[#fields + 1] = 'claimedUntil'; fields[#fields + 1] = nowMs() + claimMs
   end
-  -- Only this function creates task hashes, so one that exists has its type and createdAt.
+  -- Only this function creates task hashes, so one that exists has its type, createdAt and tenant.
   if not previous then
     fields[#fields + 1] = 'type'; fields[#fields + 1] = a[first + 5]
     fields[#fields + 1] = 'createdAt'; fields[#fields + 1] = a[first + 6]
+    if a[first + 11] ~= '' then fields[#fields + 1] = 'tenant'; fields[#fields + 1] = a[first + 11] end
   end
-  for i = first + 11, last, 2 do
+  for i = first + 12, last, 2 do
     fields[#fields + 1] = a[i]; fields[#fields + 1] = a[i + 1]
     if a[i] == 'runAt' then runAt = tonumber(a[i + 1]) end
   end

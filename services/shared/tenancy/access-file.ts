@@ -1,0 +1,176 @@
+import { createHash } from 'node:crypto';
+import { isScope, SCOPES, type Scope } from './scopes';
+import { DEFAULT_TENANT, TENANT_NAME_PATTERN, type RateLimit, type Tenant } from './tenant';
+
+/**
+ * The API's keys file (API_KEYS_FILE): who may call the API, as which tenant, with which scopes,
+ * and each tenant's limits. One entry per line; `#` starts a comment; fields are separated by
+ * spaces or tabs (so `#` inside a key is part of it):
+ *
+ *   tenant <name> [rate=<tasks per second>] [burst=<tasks>]
+ *   key <tenant> <key | sha256:<64 hex digits>> <scope>[,<scope>...]
+ *   <key>[,<key>...]
+ *
+ * The last form is the file as it was before tenants: bare keys of the tenant `default` with
+ * every scope. A `key` line's tenant must be declared by a `tenant` line (`default` needs none),
+ * so a misspelt tenant is an error rather than a new tenant. docs/tenants.md is the user's guide.
+ */
+
+/** 16 to 256 printable ASCII characters: the rule for API_KEYS and for every key in the file. */
+export const API_KEY_PATTERN = /^[\x21-\x7e]{16,256}$/;
+
+const DIGEST_PREFIX = 'sha256:';
+
+/** What one key may do; the key itself is kept only as its SHA-256 digest. */
+export interface KeyGrant {
+  digest: Buffer;
+  tenant: string;
+  scopes: ReadonlySet<Scope>;
+}
+
+export interface AccessList {
+  /** Every tenant declared, and `default`. */
+  tenants: ReadonlyMap<string, Tenant>;
+  keys: KeyGrant[];
+}
+
+/** A file with at least one bad line; `problems` name each line, never a key. */
+export class AccessFileError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+    this.name = 'AccessFileError';
+  }
+}
+
+export function keyDigest(key: string): Buffer {
+  return createHash('sha256').update(key).digest();
+}
+
+/** Parses the whole file, or throws AccessFileError listing every bad line. */
+export function parseAccessFile(text: string): AccessList {
+  const tenants = new Map<string, Tenant>([[DEFAULT_TENANT, { name: DEFAULT_TENANT }]]);
+  const declaredAt = new Map<string, number>();
+  const keyLines: { line: number; fields: string[] }[] = [];
+  const bareKeys: { line: number; key: string }[] = [];
+  const problems: string[] = [];
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = index + 1;
+    // A key may hold "#", but never a space: a comment starts a line or follows a space.
+    const content = raw.replace(/(^|[ \t])#.*$/, '').trim();
+    const fields = content.split(/[ \t]+/).filter(Boolean);
+    if (fields.length === 0) return;
+    try {
+      if (fields[0] === 'tenant') {
+        const tenant = parseTenant(fields.slice(1));
+        const earlier = declaredAt.get(tenant.name);
+        if (earlier !== undefined)
+          throw new Error(`tenant "${tenant.name}" is declared on line ${earlier} too`);
+        declaredAt.set(tenant.name, line);
+        tenants.set(tenant.name, tenant);
+      } else if (fields[0] === 'key') {
+        keyLines.push({ line, fields: fields.slice(1) });
+      } else {
+        // As before tenants: keys separated by commas (a space may follow each comma).
+        const bare = content.split(/,[ \t]*/).filter(Boolean);
+        if (fields.length > bare.length) {
+          throw new Error('starts with neither "tenant" nor "key", and is not a list of keys');
+        }
+        for (const key of bare) bareKeys.push({ line, key });
+      }
+    } catch (err) {
+      problems.push(`line ${line}: ${(err as Error).message}`);
+    }
+  });
+
+  const keys: KeyGrant[] = [];
+  const seenAt = new Map<string, number>();
+  const addKey = (line: number, grant: KeyGrant) => {
+    const hex = grant.digest.toString('hex');
+    const earlier = seenAt.get(hex);
+    if (earlier !== undefined) throw new Error(`the same key as line ${earlier}`);
+    seenAt.set(hex, line);
+    keys.push(grant);
+  };
+  for (const { line, key } of bareKeys) {
+    try {
+      addKey(line, { digest: parseKey(key), tenant: DEFAULT_TENANT, scopes: new Set(SCOPES) });
+    } catch (err) {
+      problems.push(`line ${line}: ${(err as Error).message}`);
+    }
+  }
+  for (const { line, fields } of keyLines) {
+    try {
+      addKey(line, parseKeyLine(fields, tenants));
+    } catch (err) {
+      problems.push(`line ${line}: ${(err as Error).message}`);
+    }
+  }
+  if (problems.length > 0) {
+    problems.sort((a, b) => lineOf(a) - lineOf(b));
+    throw new AccessFileError(problems);
+  }
+  return { tenants, keys };
+}
+
+const lineOf = (problem: string) => Number(/^line (\d+)/.exec(problem)?.[1] ?? 0);
+
+function parseTenant(fields: string[]): Tenant {
+  const [name, ...settings] = fields;
+  if (name === undefined) throw new Error('"tenant" needs a name');
+  if (!TENANT_NAME_PATTERN.test(name)) {
+    throw new Error(`tenant name "${name}" is not 1 to 63 lowercase letters, digits or dashes`);
+  }
+  const values = new Map<string, string>();
+  for (const setting of settings) {
+    const match = /^([a-z-]+)=(.*)$/.exec(setting);
+    if (!match) throw new Error(`"${setting}" is not a setting (name=value)`);
+    const [, key, value] = match as unknown as [string, string, string];
+    if (key !== 'rate' && key !== 'burst') throw new Error(`unknown setting "${key}" (known: rate, burst)`);
+    if (values.has(key)) throw new Error(`"${key}" is set twice`);
+    values.set(key, value);
+  }
+  const tenant: Tenant = { name };
+  const rate = parseRate(values.get('rate'), values.get('burst'));
+  if (rate) tenant.rate = rate;
+  return tenant;
+}
+
+/** `rate=0` is no limit for this tenant, whatever RATE_LIMIT_PER_SECOND says. */
+function parseRate(rate: string | undefined, burst: string | undefined): RateLimit | undefined {
+  if (rate === undefined) {
+    if (burst !== undefined) throw new Error('"burst" needs "rate"');
+    return undefined;
+  }
+  const perSecond = /^\d+(\.\d+)?$/.test(rate) ? Number(rate) : NaN;
+  if (!(perSecond >= 0 && perSecond <= 1_000_000)) {
+    throw new Error(`rate "${rate}" is not a number of tasks per second from 0 to 1000000`);
+  }
+  const size = burst === undefined ? Math.max(Math.ceil(perSecond), 1) : Number(burst);
+  if (!(Number.isInteger(size) && size >= 1 && size <= 10_000_000)) {
+    throw new Error(`burst "${burst}" is not a whole number of tasks from 1 to 10000000`);
+  }
+  return { perSecond, burst: size };
+}
+
+function parseKeyLine(fields: string[], tenants: ReadonlyMap<string, Tenant>): KeyGrant {
+  if (fields.length !== 3) throw new Error('"key" needs a tenant, a key and scopes (comma-separated)');
+  const [tenant, key, scopeList] = fields as [string, string, string];
+  if (!tenants.has(tenant)) throw new Error(`tenant "${tenant}" is not declared by a "tenant" line`);
+  const scopes = new Set<Scope>();
+  for (const scope of scopeList.split(',')) {
+    if (!isScope(scope)) throw new Error(`unknown scope "${scope}" (known: ${SCOPES.join(', ')})`);
+    scopes.add(scope);
+  }
+  return { digest: parseKey(key), tenant, scopes };
+}
+
+/** A key's digest: given (sha256:<hex>) or computed. Errors never include the key. */
+function parseKey(key: string): Buffer {
+  if (key.startsWith(DIGEST_PREFIX)) {
+    const hex = key.slice(DIGEST_PREFIX.length);
+    if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error('a sha256: digest needs 64 hex digits');
+    return Buffer.from(hex, 'hex');
+  }
+  if (!API_KEY_PATTERN.test(key)) throw new Error('the key is not 16 to 256 printable characters');
+  return keyDigest(key);
+}

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { AccessFileError, keyDigest, parseAccessFile } from '../../services/shared/tenancy/access-file';
+import { SCOPES } from '../../services/shared/tenancy/scopes';
+
+const KEY_A = 'key-a-0123456789abcdef';
+const KEY_B = 'key-b-0123456789abcdef';
+
+/** The problems a file has, or [] when it parses. */
+function problemsOf(text: string): string[] {
+  try {
+    parseAccessFile(text);
+    return [];
+  } catch (err) {
+    if (err instanceof AccessFileError) return err.problems;
+    throw err;
+  }
+}
+
+describe('the keys file', () => {
+  it('reads tenants with their limits, and keys with their tenant and scopes', () => {
+    const digestB = createHash('sha256').update(KEY_B).digest('hex');
+    const access = parseAccessFile(
+      [
+        '# Spillway API keys',
+        'tenant acme rate=200 burst=1000',
+        'tenant globex\trate=2.5   # a comment after a space',
+        'tenant unlimited rate=0',
+        `key acme ${KEY_A} tasks:submit,tasks:read`,
+        `key globex sha256:${digestB} admin`,
+        '',
+      ].join('\n'),
+    );
+    expect([...access.tenants.values()]).toEqual([
+      { name: 'default' },
+      { name: 'acme', rate: { perSecond: 200, burst: 1000 } },
+      { name: 'globex', rate: { perSecond: 2.5, burst: 3 } },
+      { name: 'unlimited', rate: { perSecond: 0, burst: 1 } },
+    ]);
+    expect(access.keys).toEqual([
+      { digest: keyDigest(KEY_A), tenant: 'acme', scopes: new Set(['tasks:submit', 'tasks:read']) },
+      // A digest stands for the key: the Secret need not hold it.
+      { digest: keyDigest(KEY_B), tenant: 'globex', scopes: new Set(['admin']) },
+    ]);
+  });
+
+  it('reads the file of before tenants: bare keys, by line or comma, of the default tenant with every scope', () => {
+    const access = parseAccessFile(`${KEY_A}, ${KEY_B}\n#${KEY_A}x\nkey-with-#-inside-0123\n`);
+    expect(access.keys.map((k) => k.tenant)).toEqual(['default', 'default', 'default']);
+    expect(access.keys.map((k) => k.digest)).toEqual([
+      keyDigest(KEY_A),
+      keyDigest(KEY_B),
+      keyDigest('key-with-#-inside-0123'),
+    ]);
+    expect(access.keys.every((k) => SCOPES.every((scope) => k.scopes.has(scope)))).toBe(true);
+  });
+
+  it.each([
+    ['tenant Acme', 'line 1: tenant name "Acme" is not 1 to 63 lowercase letters, digits or dashes'],
+    ['tenant', 'line 1: "tenant" needs a name'],
+    ['tenant acme\ntenant acme', 'line 2: tenant "acme" is declared on line 1 too'],
+    ['tenant acme rate=fast', 'line 1: rate "fast" is not a number of tasks per second from 0 to 1000000'],
+    ['tenant acme burst=5', 'line 1: "burst" needs "rate"'],
+    ['tenant acme rate=5 burst=0', 'line 1: burst "0" is not a whole number of tasks from 1 to 10000000'],
+    ['tenant acme rate=5 rate=6', 'line 1: "rate" is set twice'],
+    ['tenant acme limit=5', 'line 1: unknown setting "limit" (known: rate, burst)'],
+    ['tenant acme rate', 'line 1: "rate" is not a setting (name=value)'],
+    [`key acme ${KEY_A} tasks:read`, 'line 1: tenant "acme" is not declared by a "tenant" line'],
+    [`tenant acme\nkey acme ${KEY_A}`, 'line 2: "key" needs a tenant, a key and scopes (comma-separated)'],
+    [
+      `tenant acme\nkey acme ${KEY_A} tasks:write`,
+      'line 2: unknown scope "tasks:write" (known: tasks:submit, tasks:read, tasks:cancel, dead-letters:read, dead-letters:replay, admin)',
+    ],
+    [`key default sha256:abc tasks:read`, 'line 1: a sha256: digest needs 64 hex digits'],
+    ['short', 'line 1: the key is not 16 to 256 printable characters'],
+    [`tenent acme`, 'line 1: starts with neither "tenant" nor "key", and is not a list of keys'],
+    [`${KEY_A}\nkey default ${KEY_A} tasks:read`, 'line 2: the same key as line 1'],
+  ])('refuses %j: %s', (text, problem) => {
+    expect(problemsOf(text)).toEqual([problem]);
+  });
+
+  it('names every bad line in order, and never a key', () => {
+    const secret = 'a-secret-key-that-is-long-enough';
+    const problems = problemsOf(
+      [
+        'tenant acme',
+        `key acme ${secret} nope`,
+        'ok-key-0123456789abcdef',
+        `key ghost ${secret}x tasks:read`,
+      ].join('\n'),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^line 2: unknown scope "nope"/),
+      'line 4: tenant "ghost" is not declared by a "tenant" line',
+    ]);
+    expect(problems.join('\n')).not.toContain(secret);
+  });
+});
