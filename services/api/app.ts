@@ -26,11 +26,12 @@ import { fleetRouter } from './routes/fleet';
 import { statsRouter } from './routes/stats';
 import { tasksRouter } from './routes/tasks';
 import type { TaskSubmitter } from './submit';
+import { TenantBacklog } from './tenant-backlog';
 import { Validator } from './validation';
 
 export interface ApiDeps {
   config: Pick<ApiConfig, 'maxBodyBytes' | 'maxBatchTasks' | 'apiKeys' | 'allowedTypes'> &
-    Partial<Pick<ApiConfig, 'callbackAllow' | 'longPolls' | 'rateLimit'>>;
+    Partial<Pick<ApiConfig, 'callbackAllow' | 'longPolls' | 'rateLimit' | 'tenantMaxQueued'>>;
   /** The keys in force when they can change (API_KEYS_FILE); otherwise config.apiKeys, fixed. */
   keyRing?: KeyRingSource;
   /** Checks submission rates: config.rateLimit's, or a tenant's own; absent: no limit. */
@@ -73,6 +74,12 @@ export function createApp(deps: ApiDeps): Express {
       logger: deps.logger,
       ...(config.rateLimit && config.rateLimit.perSecond > 0 && { defaultRate: config.rateLimit }),
     });
+  const backlog = new TenantBacklog({
+    store: deps.store,
+    defaultMax: config.tenantMaxQueued ?? 0,
+    events: deps.events,
+    logger: deps.logger,
+  });
   const openApi = openApiDocument({
     maxBatchTasks: config.maxBatchTasks,
     authRequired: keyRing !== undefined,
@@ -105,7 +112,14 @@ export function createApp(deps: ApiDeps): Express {
   );
   const longPolls = new LongPolls(config.longPolls ?? DEFAULT_LONG_POLL_LIMITS);
   app.use(
-    tasksRouter({ ...deps, validator, maxBatchTasks: config.maxBatchTasks, submissionLimit, longPolls }),
+    tasksRouter({
+      ...deps,
+      validator,
+      maxBatchTasks: config.maxBatchTasks,
+      submissionLimit,
+      backlog,
+      longPolls,
+    }),
   );
   app.use(deadLettersRouter(deps));
   app.use(statsRouter(deps));

@@ -34,6 +34,11 @@ export interface ApiConfig extends CommonConfig {
    * (default 0: no limit) refilled each second, up to RATE_LIMIT_BURST (default: one second's worth).
    */
   rateLimit: { perSecond: number; burst: number };
+  /**
+   * Unfinished tasks a tenant may have before its submissions get 429 `tenant_queue_full`
+   * (TENANT_MAX_QUEUED, default 0: no limit), unless its keys-file line sets max-queued.
+   */
+  tenantMaxQueued: number;
   longPolls: LongPollLimits;
   publishing: BatchingOptions;
   /** GET /v1/fleet (FLEET_NAMESPACE, FLEET_WORKER_DEPLOYMENT, FLEET_SCALED_OBJECT, KUBECONFIG); null: off. */
@@ -57,6 +62,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): Readonly<ApiConfig> {
     apiKeysReloadMs: reader.int('API_KEYS_RELOAD_MS', 2000, { min: 100, max: 300_000 }),
     callbackAllow: readCallbackAllowList(reader),
     rateLimit: readRateLimit(reader),
+    tenantMaxQueued: reader.int('TENANT_MAX_QUEUED', 0, { min: 0, max: 1_000_000_000 }),
     longPolls: {
       total: reader.int('LONG_POLL_MAX', DEFAULT_LONG_POLL_LIMITS.total, { min: 1, max: 1_000_000 }),
       perClient: reader.int('LONG_POLL_MAX_PER_CLIENT', DEFAULT_LONG_POLL_LIMITS.perClient, {

@@ -5,11 +5,15 @@ export type EnqueueOutcome = 'accepted' | 'invalid' | 'unavailable';
 
 export interface ApiEvents extends PublisherEvents {
   httpRequest(method: string, route: string, status: number, seconds: number): void;
-  tasksEnqueued(type: string, outcome: EnqueueOutcome, count: number): void;
+  tasksEnqueued(type: string, outcome: EnqueueOutcome, count: number, tenant: string): void;
   /** Time from a validated submission to Kafka's acknowledgement and the records written. */
   enqueueLatency(seconds: number): void;
   /** A submission refused with 429 by the rate limit. */
-  rateLimited(): void;
+  rateLimited(tenant: string): void;
   /** The rate limit could not be checked (Redis did not answer) and a submission went through. */
   rateLimiterFailedOpen(): void;
+  /** A submission refused with 429 because its tenant had its maximum queued. */
+  tenantQueueFull(tenant: string): void;
+  /** The tenant backlog could not be checked (Redis did not answer) and a submission went through. */
+  backlogCheckFailedOpen(): void;
 }

@@ -4,10 +4,15 @@ import type { ApiEvents, EnqueueOutcome } from './events';
 import { BoundedLabel } from '../shared/bounded-label';
 import type { TaskStore } from '../shared/redis/task-store';
 
+/** Tenants with a label of their own; the rest are counted as "other". */
+const TENANT_LABELS = 100;
+
 /** The API's Prometheus metrics, all named spillway_*; one registry per app instance. */
 export class ApiMetrics implements ApiEvents, MetricsSource {
   private readonly registry = new Registry();
   private readonly taskType: BoundedLabel;
+  /** Tenants come from the keys file, not from clients: bounded anyway, in case it lists thousands. */
+  private readonly tenant = new BoundedLabel(TENANT_LABELS);
   readonly contentType = this.registry.contentType;
 
   private readonly httpRequests = new Counter({
@@ -25,8 +30,8 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
   });
   private readonly enqueued = new Counter({
     name: 'spillway_tasks_enqueued_total',
-    help: 'Task submissions by task type and outcome (accepted, invalid, unavailable).',
-    labelNames: ['type', 'outcome'],
+    help: 'Task submissions by task type, outcome (accepted, invalid, unavailable) and tenant.',
+    labelNames: ['type', 'outcome', 'tenant'],
     registers: [this.registry],
   });
   private readonly enqueueDuration = new Histogram({
@@ -38,7 +43,19 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
 
   private readonly rateLimitedRequests = new Counter({
     name: 'spillway_rate_limited_total',
-    help: 'Submissions refused with 429 because their API key (or client address) was over RATE_LIMIT_PER_SECOND.',
+    help: 'Submissions refused with 429 because their tenant (or client address) was over its rate, by tenant.',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  private readonly tenantQueueFullRequests = new Counter({
+    name: 'spillway_tenant_queue_full_total',
+    help: 'Submissions refused with 429 because their tenant had its maximum queued, by tenant.',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  private readonly backlogCheckFailures = new Counter({
+    name: 'spillway_tenant_backlog_check_failed_open_total',
+    help: 'Submissions let through unchecked because Redis did not answer the tenant backlog check.',
     registers: [this.registry],
   });
   private readonly rateLimiterFailures = new Counter({
@@ -62,7 +79,7 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
   });
 
   constructor(
-    source: Pick<TaskStore, 'oldestWaitingSince' | 'memoryUse'>,
+    source: Pick<TaskStore, 'oldestWaitingSince' | 'memoryUse' | 'openTasksByTenant'>,
     /** TASK_TYPES: with an allow-list only its types get a label of their own (see BoundedLabel). */
     knownTypes: readonly string[] = [],
   ) {
@@ -106,6 +123,22 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
         }
       },
     });
+    const tenant = this.tenant;
+    new Gauge({
+      name: 'spillway_tenant_open_tasks',
+      help: "Each tenant's unfinished tasks (queued, scheduled, running, retrying), what max-queued limits; read from Redis at scrape.",
+      labelNames: ['tenant'],
+      registers: [this.registry],
+      async collect() {
+        try {
+          const open = await source.openTasksByTenant();
+          this.reset();
+          for (const [name, count] of open) this.inc({ tenant: tenant.of(name) }, count);
+        } catch {
+          // Redis unreachable: keep the last values.
+        }
+      },
+    });
     collectDefaultMetrics({ register: this.registry, prefix: 'spillway_api_' });
   }
 
@@ -114,16 +147,24 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
     this.httpDuration.observe({ method, route }, seconds);
   }
 
-  tasksEnqueued(type: string, outcome: EnqueueOutcome, count: number): void {
-    this.enqueued.inc({ type: this.taskType.of(type), outcome }, count);
+  tasksEnqueued(type: string, outcome: EnqueueOutcome, count: number, tenant: string): void {
+    this.enqueued.inc({ type: this.taskType.of(type), outcome, tenant: this.tenant.of(tenant) }, count);
   }
 
   enqueueLatency(seconds: number): void {
     this.enqueueDuration.observe(seconds);
   }
 
-  rateLimited(): void {
-    this.rateLimitedRequests.inc();
+  rateLimited(tenant: string): void {
+    this.rateLimitedRequests.inc({ tenant: this.tenant.of(tenant) });
+  }
+
+  tenantQueueFull(tenant: string): void {
+    this.tenantQueueFullRequests.inc({ tenant: this.tenant.of(tenant) });
+  }
+
+  backlogCheckFailedOpen(): void {
+    this.backlogCheckFailures.inc();
   }
 
   rateLimiterFailedOpen(): void {

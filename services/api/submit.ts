@@ -11,7 +11,7 @@ import type { KafkaNames } from '../shared/kafka/names';
 import type { Logger } from '../shared/logger';
 import type { TaskStore, Transition } from '../shared/redis/task-store';
 import type { TaskMessage } from '../shared/task';
-import { DEFAULT_TENANT } from '../shared/tenancy/tenant';
+import { DEFAULT_TENANT, tenantOf } from '../shared/tenancy/tenant';
 import { encodeTaskMessage, partitionKeyOf } from '../shared/task-message';
 import type { ApiEvents } from './events';
 import type { Submission } from './validation';
@@ -108,7 +108,8 @@ export class TaskSubmitter {
     try {
       await publisher.publish(planned.map((p) => p.outgoing));
     } catch (err) {
-      for (const { message } of planned) events.tasksEnqueued(message.type, 'unavailable', 1);
+      for (const { message } of planned)
+        events.tasksEnqueued(message.type, 'unavailable', 1, tenantOf(message));
       if (err instanceof InDoubtError) {
         const outcome = err.landed.then((landed) => (landed ? this.record(planned, now) : undefined));
         throw new SubmissionInDoubt(err.message, outcome);
@@ -116,7 +117,7 @@ export class TaskSubmitter {
       throw err;
     }
     const accepted = await this.record(planned, now);
-    for (const { message } of planned) events.tasksEnqueued(message.type, 'accepted', 1);
+    for (const { message } of planned) events.tasksEnqueued(message.type, 'accepted', 1, tenantOf(message));
     events.enqueueLatency((performance.now() - started) / 1000);
     return accepted;
   }
@@ -127,7 +128,8 @@ export class TaskSubmitter {
     if (max === undefined) return;
     const index = planned.findIndex(({ outgoing }) => messageBytes(outgoing) > max);
     if (index < 0) return;
-    for (const { message } of planned) this.deps.events.tasksEnqueued(message.type, 'invalid', 1);
+    for (const { message } of planned)
+      this.deps.events.tasksEnqueued(message.type, 'invalid', 1, tenantOf(message));
     const bytes = planned[index]!.outgoing.value.length;
     throw new ApiError(
       413,

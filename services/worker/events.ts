@@ -9,8 +9,8 @@ export type TaskOutcome = 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
 
 export interface WorkerEvents {
   /** A task's handler started; `queueWaitSeconds` is the time since the API accepted it. */
-  taskStarted(type: string, queueWaitSeconds: number): void;
-  taskFinished(type: string, outcome: TaskOutcome, seconds: number): void;
+  taskStarted(type: string, tenant: string, queueWaitSeconds: number): void;
+  taskFinished(type: string, tenant: string, outcome: TaskOutcome, seconds: number): void;
   /** A delivery of a task that had already finished (redelivery after a crash or rebalance). */
   duplicateSkipped(type: string): void;
   /** A delivery of an attempt another live worker still runs (it lost the partition): waited for. */

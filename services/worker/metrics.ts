@@ -11,12 +11,21 @@ const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
 export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEvents, MetricsSource {
   private readonly registry = new Registry();
   private readonly taskType: BoundedLabel;
+  /** Tenants come from the API's keys file through the messages; bounded all the same. */
+  private readonly tenant = new BoundedLabel(100);
   readonly contentType = this.registry.contentType;
 
   private readonly queueWait = new Histogram({
     name: 'spillway_task_queue_wait_seconds',
     help: 'Time from the API accepting a task to a worker starting it, by task type.',
     labelNames: ['type'],
+    buckets: SECONDS,
+    registers: [this.registry],
+  });
+  private readonly tenantQueueWait = new Histogram({
+    name: 'spillway_tenant_queue_wait_seconds',
+    help: 'Time from the API accepting a task to a worker starting it, by tenant: fairness under a burst.',
+    labelNames: ['tenant'],
     buckets: SECONDS,
     registers: [this.registry],
   });
@@ -29,8 +38,8 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
   });
   private readonly processed = new Counter({
     name: 'spillway_tasks_processed_total',
-    help: 'Attempts ended on this worker, by task type and outcome (succeeded, failed, cancelled, interrupted).',
-    labelNames: ['type', 'outcome'],
+    help: 'Attempts ended on this worker, by task type, outcome (succeeded, failed, cancelled, interrupted) and tenant.',
+    labelNames: ['type', 'outcome', 'tenant'],
     registers: [this.registry],
   });
   private readonly inFlight = new Gauge({
@@ -116,15 +125,17 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
     collectDefaultMetrics({ register: this.registry, prefix: 'spillway_worker_' });
   }
 
-  taskStarted(type: string, queueWaitSeconds: number): void {
-    this.queueWait.observe({ type: this.taskType.of(type) }, Math.max(0, queueWaitSeconds));
+  taskStarted(type: string, tenant: string, queueWaitSeconds: number): void {
+    const wait = Math.max(0, queueWaitSeconds);
+    this.queueWait.observe({ type: this.taskType.of(type) }, wait);
+    this.tenantQueueWait.observe({ tenant: this.tenant.of(tenant) }, wait);
     this.inFlight.inc();
   }
 
-  taskFinished(type: string, outcome: TaskOutcome, seconds: number): void {
+  taskFinished(type: string, tenant: string, outcome: TaskOutcome, seconds: number): void {
     const labels = { type: this.taskType.of(type), outcome };
     this.processing.observe(labels, seconds);
-    this.processed.inc(labels);
+    this.processed.inc({ ...labels, tenant: this.tenant.of(tenant) });
     this.inFlight.dec();
   }
 

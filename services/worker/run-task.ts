@@ -20,6 +20,7 @@ import {
   type TaskMessage,
 } from '../shared/task';
 import { encodeTaskMessage, partitionKeyOf } from '../shared/task-message';
+import { tenantOf } from '../shared/tenancy/tenant';
 import type { WorkerEvents } from './events';
 import type { HandlerRegistry } from './handlers';
 import { runHandler, ShutdownInterruption, type HandlerOutcome, type HandlerRunDeps } from './handler-run';
@@ -169,7 +170,7 @@ export class TaskRunner {
       return;
     }
 
-    events.taskStarted(task.type, (startedAt - (task.runAt ?? task.enqueuedAt)) / 1000);
+    events.taskStarted(task.type, tenantOf(task), (startedAt - (task.runAt ?? task.enqueuedAt)) / 1000);
     // Every attempt has a timeout: the task's own, else the default, and never above the most.
     const { defaultMs, maxMs } = this.deps.timeouts;
     const timeoutMs = Math.min(task.timeoutMs ?? defaultMs, maxMs);
@@ -188,18 +189,18 @@ export class TaskRunner {
       await persist(() =>
         store.transition({ ...base, status: 'succeeded', at: new Date(), result: outcome.result }),
       );
-      events.taskFinished(task.type, 'succeeded', seconds);
+      events.taskFinished(task.type, tenantOf(task), 'succeeded', seconds);
     } else if (outcome.error instanceof ShutdownInterruption) {
-      events.taskFinished(task.type, 'interrupted', seconds);
+      events.taskFinished(task.type, tenantOf(task), 'interrupted', seconds);
       throw outcome.error;
     } else if (outcome.error instanceof TaskCancelledError) {
       // The API marked it cancelled already; there is nothing to write but the callback.
-      events.taskFinished(task.type, 'cancelled', seconds);
+      events.taskFinished(task.type, tenantOf(task), 'cancelled', seconds);
       logger.info('task cancelled while running');
     } else {
       const error: TaskError = toTaskError(outcome.error);
       const failures = boundedHistory([...history, { attempt, startedAt, finishedAt: Date.now(), error }]);
-      events.taskFinished(task.type, 'failed', seconds);
+      events.taskFinished(task.type, tenantOf(task), 'failed', seconds);
       if (isRetriable(outcome.error) && attempt < task.maxAttempts) {
         await this.retryLater(task, failures);
         return; // not finished: the callback waits for the final outcome

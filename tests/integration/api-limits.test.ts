@@ -158,7 +158,7 @@ describe('rate limiting', () => {
     expect(refused.status).toBe(429);
     expect(refused.body).toEqual(apiError('rate_limited'));
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(await metricValue(api.url, 'spillway_rate_limited_total')).toBeGreaterThanOrEqual(1);
+    expect(await metricValue(api.url, 'spillway_rate_limited_total{tenant="a"}')).toBeGreaterThanOrEqual(1);
 
     // Another tenant has its own bucket; reads are never limited.
     const other = await post(api.url, '/v1/tasks', { type: 'echo' }, bearer(1));

@@ -141,8 +141,10 @@ describe('API against real Kafka and Redis', () => {
   it('exports enqueue and HTTP metrics by route template, never raw paths', async () => {
     await request(url, 'GET', '/v1/tasks/some-id-that-does-not-exist');
     const metrics = (await request(url, 'GET', '/metrics')).body as string;
-    expect(metrics).toMatch(/spillway_tasks_enqueued_total\{type="echo",outcome="accepted"\} 1/);
-    expect(metrics).toMatch(/spillway_tasks_enqueued_total\{type="",outcome="invalid"\} 2/);
+    expect(metrics).toMatch(
+      /spillway_tasks_enqueued_total\{type="echo",outcome="accepted",tenant="default"\} 1/,
+    );
+    expect(metrics).toMatch(/spillway_tasks_enqueued_total\{type="",outcome="invalid",tenant="default"\} 2/);
     expect(metrics).toMatch(
       /spillway_http_requests_total\{method="GET",route="\/v1\/tasks\/:id",status="404"\} 2/,
     );

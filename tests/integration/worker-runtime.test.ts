@@ -175,8 +175,10 @@ describe('the worker runtime', () => {
     const started = Date.now();
     expect(await store.cancel(task.id, new Date())).toMatchObject({ applied: true, previous: 'running' });
     await eventually(async () =>
-      (await metricValue(worker.url, 'spillway_tasks_processed_total{type="sleep",outcome="cancelled"}')) ===
-      1
+      (await metricValue(
+        worker.url,
+        'spillway_tasks_processed_total{type="sleep",outcome="cancelled",tenant="default"}',
+      )) === 1
         ? true
         : undefined,
     );

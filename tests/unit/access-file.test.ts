@@ -22,7 +22,7 @@ describe('the keys file', () => {
     const access = parseAccessFile(
       [
         '# Spillway API keys',
-        'tenant acme rate=200 burst=1000',
+        'tenant acme rate=200 burst=1000 max-queued=50000',
         'tenant globex\trate=2.5   # a comment after a space',
         'tenant unlimited rate=0',
         `key acme ${KEY_A} tasks:submit,tasks:read`,
@@ -32,7 +32,7 @@ describe('the keys file', () => {
     );
     expect([...access.tenants.values()]).toEqual([
       { name: 'default' },
-      { name: 'acme', rate: { perSecond: 200, burst: 1000 } },
+      { name: 'acme', rate: { perSecond: 200, burst: 1000 }, maxQueued: 50000 },
       { name: 'globex', rate: { perSecond: 2.5, burst: 3 } },
       { name: 'unlimited', rate: { perSecond: 0, burst: 1 } },
     ]);
@@ -60,9 +60,10 @@ describe('the keys file', () => {
     ['tenant acme\ntenant acme', 'line 2: tenant "acme" is declared on line 1 too'],
     ['tenant acme rate=fast', 'line 1: rate "fast" is not a number of tasks per second from 0 to 1000000'],
     ['tenant acme burst=5', 'line 1: "burst" needs "rate"'],
-    ['tenant acme rate=5 burst=0', 'line 1: burst "0" is not a whole number of tasks from 1 to 10000000'],
+    ['tenant acme rate=5 burst=0', 'line 1: burst "0" is not a whole number from 1 to 10000000'],
+    ['tenant acme max-queued=-1', 'line 1: max-queued "-1" is not a whole number from 0 to 1000000000'],
     ['tenant acme rate=5 rate=6', 'line 1: "rate" is set twice'],
-    ['tenant acme limit=5', 'line 1: unknown setting "limit" (known: rate, burst)'],
+    ['tenant acme limit=5', 'line 1: unknown setting "limit" (known: rate, burst, max-queued)'],
     ['tenant acme rate', 'line 1: "rate" is not a setting (name=value)'],
     [`key acme ${KEY_A} tasks:read`, 'line 1: tenant "acme" is not declared by a "tenant" line'],
     [`tenant acme\nkey acme ${KEY_A}`, 'line 2: "key" needs a tenant, a key and scopes (comma-separated)'],

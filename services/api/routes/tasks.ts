@@ -15,6 +15,7 @@ import { SubmissionInDoubt, type Accepted, type TaskSubmitter } from '../submit'
 import { taskView } from '../../shared/task-view';
 import { tenantOf } from '../../shared/tenancy/tenant';
 import type { TaskRecord } from '../../shared/task';
+import type { TenantBacklog } from '../tenant-backlog';
 import type { Validator } from '../validation';
 
 export interface TaskRoutesDeps {
@@ -26,6 +27,8 @@ export interface TaskRoutesDeps {
   events: ApiEvents;
   /** Per-key submission rate limit; absent: none (RATE_LIMIT_PER_SECOND 0). */
   submissionLimit?: SubmissionLimit;
+  /** Each tenant's maximum queued. */
+  backlog: TenantBacklog;
   maxBatchTasks: number;
   longPolls: LongPolls;
 }
@@ -47,14 +50,16 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
     return record && canSee(req.caller, tenantOf(record)) ? record : undefined;
   };
 
-  router.post('/v1/tasks', submit, limitOne, requireJson, async (req, res) => {
+  const { check: backlogCheck } = deps.backlog;
+
+  router.post('/v1/tasks', submit, limitOne, backlogCheck, requireJson, async (req, res) => {
     await respondIdempotently(idempotency, req, res, async (idSeed) => {
       let submission;
       try {
         submission = validator.submission(req.body, Date.now());
       } catch (err) {
         // An invalid body's type is not trusted as a label value.
-        events.tasksEnqueued('', 'invalid', 1);
+        events.tasksEnqueued('', 'invalid', 1, req.caller.tenant.name);
         throw err;
       }
       const submitting = submitter.submit([submission], { tenant: req.caller.tenant.name, idSeed });
@@ -64,7 +69,7 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
     });
   });
 
-  router.post('/v1/tasks/batch', submit, limitBatch, requireJson, async (req, res) => {
+  router.post('/v1/tasks/batch', submit, limitBatch, backlogCheck, requireJson, async (req, res) => {
     await respondIdempotently(idempotency, req, res, async (idSeed) => {
       const items = validator.batch(req.body);
       const now = Date.now();
@@ -78,7 +83,7 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
       });
       const valid = checked.flatMap((c) => (c.submission ? [c.submission] : []));
       const rejected = checked.length - valid.length;
-      if (rejected > 0) events.tasksEnqueued('', 'invalid', rejected);
+      if (rejected > 0) events.tasksEnqueued('', 'invalid', rejected, req.caller.tenant.name);
       if (valid.length === 0) {
         throw new ApiError(
           422,

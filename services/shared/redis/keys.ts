@@ -18,6 +18,11 @@ export class RedisKeys {
     return `${this.prefix}counts`;
   }
 
+  /** Hash of unfinished tasks (queued, scheduled, running, retrying) per tenant: max-queued's count. */
+  openByTenant(): string {
+    return `${this.prefix}open-by-tenant`;
+  }
+
   /** Sorted set of tasks that are due and not started, scored by when they became due. */
   waiting(): string {
     return `${this.prefix}waiting`;

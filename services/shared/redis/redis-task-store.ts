@@ -162,6 +162,15 @@ export class RedisTaskStore implements TaskStore {
     >;
   }
 
+  async openTasks(tenant: string): Promise<number> {
+    return Math.max(0, Number((await this.redis.hget(this.keys.openByTenant(), tenant)) ?? 0));
+  }
+
+  async openTasksByTenant(): Promise<Map<string, number>> {
+    const hash = await this.redis.hgetall(this.keys.openByTenant());
+    return new Map(Object.entries(hash).map(([tenant, n]) => [tenant, Math.max(0, Number(n))]));
+  }
+
   async oldestWaitingSince(): Promise<Date | undefined> {
     const [, score] = await this.redis.zrange(this.keys.waiting(), 0, 0, 'WITHSCORES');
     return score === undefined ? undefined : new Date(Number(score));
@@ -226,7 +235,12 @@ export class RedisTaskStore implements TaskStore {
 
   /** TRANSITION_LUA's key count, keys and arguments for the transitions of one call. */
   private manyArgs(call: QueuedTransition[]): (string | number)[] {
-    const out: (string | number)[] = [call.length + 2, this.keys.counts(), this.keys.waiting()];
+    const out: (string | number)[] = [
+      call.length + 3,
+      this.keys.counts(),
+      this.keys.waiting(),
+      this.keys.openByTenant(),
+    ];
     for (const t of call) out.push(t.key);
     for (const t of call) out.push(t.args.length, ...t.args);
     return out;

@@ -77,6 +77,13 @@ export interface TaskStore {
   recordCallback(id: string, outcome: JsonValue): Promise<void>;
   /** Tasks in each status now (finished statuses: how many ever ended so). */
   counts(): Promise<Record<TaskStatus, number>>;
+  /**
+   * A tenant's unfinished tasks (queued, scheduled, running, retrying), kept by the transitions
+   * themselves. A record that expires unfinished (after TASK_TTL_SECONDS) stays counted.
+   */
+  openTasks(tenant: string): Promise<number>;
+  /** openTasks of every tenant that has had any. */
+  openTasksByTenant(): Promise<Map<string, number>>;
   /** When the task that has waited longest became due; undefined when none waits. */
   oldestWaitingSince(): Promise<Date | undefined>;
   /** Redis' memory in use and its maxmemory (0: no limit), for the memory alert. */

@@ -3,7 +3,7 @@
  * status counts and waiting set in step with it. Kept as a string (not a .lua file) so the
  * compiled output and the images need nothing beside the JavaScript.
  *
- * `apply(task, counts, waiting, a, first, last)` reads one transition's arguments from
+ * `apply(task, counts, waiting, open, a, first, last)` reads one transition's arguments from
  * a[first..last]:
  *   [+0] id  [+1] status  [+2] attempt (-1: any attempt, e.g. a cancellation)  [+3] phase
  *   [+4] ttl seconds  [+5] type  [+6] createdAt  [+7] channel to publish a finish on
@@ -26,10 +26,10 @@ local function nowMs()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local function apply(task, counts, waiting, a, first, last)
+local function apply(task, counts, waiting, open, a, first, last)
   local id, status, attempt, phase = a[first], a[first + 1], tonumber(a[first + 2]), tonumber(a[first + 3])
   local claimant, claimMs = a[first + 9], tonumber(a[first + 10])
-  local current = redis.call('HMGET', task, 'status', 'attempts', 'phase', 'claimant', 'claimedUntil', 'runAt')
+  local current = redis.call('HMGET', task, 'status', 'attempts', 'phase', 'claimant', 'claimedUntil', 'runAt', 'tenant')
   local runAt = tonumber(current[6])
   local previous = current[1]
   if previous then
@@ -79,6 +79,13 @@ local function apply(task, counts, waiting, a, first, last)
     if previous then redis.call('HINCRBY', counts, previous, -1) end
     redis.call('HINCRBY', counts, status, 1)
   end
+  -- A tenant's open tasks: +1 when its task's record appears unfinished, -1 when it finishes.
+  local tenant = current[7] or (a[first + 11] ~= '' and a[first + 11]) or 'default'
+  if not previous and not finished(status) then
+    redis.call('HINCRBY', open, tenant, 1)
+  elseif previous and finished(status) then
+    redis.call('HINCRBY', open, tenant, -1)
+  end
   -- Only queued tasks are in the waiting set (one whose record expired may be left in it).
   if a[first + 8] ~= '' then
     redis.call('ZADD', waiting, a[first + 8], id)
@@ -92,15 +99,16 @@ end
 
 /**
  * Applies the transitions of one call in order (RedisTaskStore sends even a lone one this way).
- * KEYS [1] counts hash [2] waiting sorted set [3..] one task hash per transition; ARGV per
+ * KEYS [1] counts hash [2] waiting sorted set [3] open-by-tenant hash [4..] one task hash per
+ * transition; ARGV per
  * transition: its argument count, then its arguments as above. Returns the pairs of each
  * outcome, flattened.
  */
 export const TRANSITION_LUA = `${APPLY_LUA}
 local out, at = {}, 1
-for k = 3, #KEYS do
+for k = 4, #KEYS do
   local n = tonumber(ARGV[at])
-  local outcome = apply(KEYS[k], KEYS[1], KEYS[2], ARGV, at + 1, at + n)
+  local outcome = apply(KEYS[k], KEYS[1], KEYS[2], KEYS[3], ARGV, at + 1, at + n)
   out[#out + 1] = outcome[1]
   out[#out + 1] = outcome[2]
   at = at + n + 1

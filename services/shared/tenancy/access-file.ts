@@ -7,7 +7,7 @@ import { DEFAULT_TENANT, TENANT_NAME_PATTERN, type RateLimit, type Tenant } from
  * and each tenant's limits. One entry per line; `#` starts a comment; fields are separated by
  * spaces or tabs (so `#` inside a key is part of it):
  *
- *   tenant <name> [rate=<tasks per second>] [burst=<tasks>]
+ *   tenant <name> [rate=<tasks per second>] [burst=<tasks>] [max-queued=<tasks>]
  *   key <tenant> <key | sha256:<64 hex digits>> <scope>[,<scope>...]
  *   <key>[,<key>...]
  *
@@ -125,14 +125,26 @@ function parseTenant(fields: string[]): Tenant {
     const match = /^([a-z-]+)=(.*)$/.exec(setting);
     if (!match) throw new Error(`"${setting}" is not a setting (name=value)`);
     const [, key, value] = match as unknown as [string, string, string];
-    if (key !== 'rate' && key !== 'burst') throw new Error(`unknown setting "${key}" (known: rate, burst)`);
+    if (!SETTINGS.includes(key)) throw new Error(`unknown setting "${key}" (known: ${SETTINGS.join(', ')})`);
     if (values.has(key)) throw new Error(`"${key}" is set twice`);
     values.set(key, value);
   }
   const tenant: Tenant = { name };
   const rate = parseRate(values.get('rate'), values.get('burst'));
   if (rate) tenant.rate = rate;
+  const maxQueued = values.get('max-queued');
+  if (maxQueued !== undefined) tenant.maxQueued = wholeNumber('max-queued', maxQueued, 0, 1_000_000_000);
   return tenant;
+}
+
+/** The settings a `tenant` line may have. */
+const SETTINGS = ['rate', 'burst', 'max-queued'];
+
+function wholeNumber(name: string, value: string, min: number, max: number): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max))
+    throw new Error(`${name} "${value}" is not a whole number from ${min} to ${max}`);
+  return n;
 }
 
 /** `rate=0` is no limit for this tenant, whatever RATE_LIMIT_PER_SECOND says. */
@@ -145,10 +157,8 @@ function parseRate(rate: string | undefined, burst: string | undefined): RateLim
   if (!(perSecond >= 0 && perSecond <= 1_000_000)) {
     throw new Error(`rate "${rate}" is not a number of tasks per second from 0 to 1000000`);
   }
-  const size = burst === undefined ? Math.max(Math.ceil(perSecond), 1) : Number(burst);
-  if (!(Number.isInteger(size) && size >= 1 && size <= 10_000_000)) {
-    throw new Error(`burst "${burst}" is not a whole number of tasks from 1 to 10000000`);
-  }
+  const size =
+    burst === undefined ? Math.max(Math.ceil(perSecond), 1) : wholeNumber('burst', burst, 1, 10_000_000);
   return { perSecond, burst: size };
 }
 

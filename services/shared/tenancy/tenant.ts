@@ -19,6 +19,11 @@ export interface Tenant {
   name: string;
   /** Its own submission rate; absent: the API's RATE_LIMIT_PER_SECOND applies. */
   rate?: RateLimit;
+  /**
+   * Its own limit on unfinished tasks (0: none); absent: the API's TENANT_MAX_QUEUED applies.
+   * Submissions are refused while it has this many queued, scheduled or running.
+   */
+  maxQueued?: number;
 }
 
 /** The tenant a stored task or message belongs to: records written before tenants have none. */
