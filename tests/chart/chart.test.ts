@@ -204,7 +204,8 @@ describe.each([['(defaults)', []], ...scenarios.map((f) => [f.split('/').pop()!,
 
   it('hardens every container it runs', () => {
     const pods = objects
-      .filter((o) => ['Deployment', 'StatefulSet', 'Pod'].includes(o.kind))
+      // Jobs: the generator's hooks (generatedSecrets.mode job, the production profile).
+      .filter((o) => ['Deployment', 'StatefulSet', 'Pod', 'Job'].includes(o.kind))
       .map((o) => ({
         name: `${o.kind}/${o.metadata.name}`,
         spec: o.kind === 'Pod' ? o.spec : o.spec.template.spec,

@@ -5,8 +5,11 @@
  * objects, admission, and Pod Security "restricted" warnings on the workload templates.
  *
  * The scenarios point at servers that do not exist here (Strimzi's Kafka, an external Redis), so
- * their pods could only crash-loop: each namespace gets a quota of zero pods, and the controllers
- * create none. What runs for real is tests/k8s/deployment.test.ts.
+ * their pods could only crash-loop: each namespace gets a quota of zero long-running pods, and the
+ * controllers create none. The hook Jobs of generatedSecrets.mode job (the production profile) do
+ * run, under the enforced "restricted" standard, with the API image built here: they only talk to
+ * the API server, and their pods have a deadline, which the quota's NotTerminating scope leaves
+ * out. What runs for real is tests/k8s/deployment.test.ts.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,11 +31,21 @@ const PREEXISTING_SECRETS: Record<string, string> = {
   'spillway-redis': 'redis-password=not-a-real-password',
 };
 
+/** The image the hook Jobs run (the API's): the one built here, as k8s/cluster/values.yaml names it. */
+const HOOK_IMAGE = [
+  '--set',
+  'api.image.repository=localhost/spillway-api,api.image.tag=dev,api.image.pullPolicy=Never',
+];
+
+interface ScenarioValues {
+  kafka?: { create?: boolean };
+  generatedSecrets?: { mode?: string };
+}
+const valuesOf = (file: string) => (parse(readFileSync(file, 'utf8')) as ScenarioValues | null) ?? {};
+
 /** Whether the scenario creates Strimzi resources, which need Strimzi's CRDs. */
 function needsStrimzi(file: string): boolean {
-  return (
-    (parse(readFileSync(file, 'utf8')) as { kafka?: { create?: boolean } } | null)?.kafka?.create !== false
-  );
+  return valuesOf(file).kafka?.create !== false;
 }
 
 async function prepareNamespace(namespace: string): Promise<void> {
@@ -46,7 +59,8 @@ async function prepareNamespace(namespace: string): Promise<void> {
     'pod-security.kubernetes.io/enforce=restricted',
     'pod-security.kubernetes.io/warn=restricted',
   ]);
-  await kubectl(['create', 'quota', 'no-pods', '-n', namespace, '--hard=pods=0']);
+  // Pods with a deadline (a Job's activeDeadlineSeconds) are "Terminating": not counted here.
+  await kubectl(['create', 'quota', 'no-pods', '-n', namespace, '--hard=pods=0', '--scopes=NotTerminating']);
   for (const [name, data] of Object.entries(PREEXISTING_SECRETS)) {
     await kubectl(['create', 'secret', 'generic', name, '-n', namespace, `--from-literal=${data}`]);
   }
@@ -69,7 +83,18 @@ describe('every ci values scenario installs on the real API server', () => {
     const namespace = `matrix-${name}-${Date.now().toString(36)}`;
     await prepareNamespace(namespace);
     try {
-      const result = await helm(['install', 'sp', CHART, '-n', namespace, '-f', file, '--timeout', '2m']);
+      const result = await helm([
+        'install',
+        'sp',
+        CHART,
+        '-n',
+        namespace,
+        '-f',
+        file,
+        ...HOOK_IMAGE,
+        '--timeout',
+        '2m',
+      ]);
       if (needsStrimzi(file) && !(await strimzi)) {
         expect(result.status).not.toBe(0);
         expect(result.stderr).toMatch(/no matches for kind "Kafka(NodePool|Topic|User)?"/);
@@ -89,6 +114,16 @@ describe('every ci values scenario installs on the real API server', () => {
           await kubectl(['get', object.kind, object.metadata.name, '-n', namespace, '-o', 'json']),
         );
         expect(live.metadata.name).toBe(object.metadata.name);
+      }
+      if (valuesOf(file).generatedSecrets?.mode === 'job') {
+        // The hook Job ran, admitted under "restricted", and made the Secrets the pods will read.
+        for (const secret of ['sp-spillway-api-keys', 'sp-spillway-redis']) {
+          const live = JSON.parse(await kubectl(['get', 'secret', secret, '-n', namespace, '-o', 'json']));
+          expect([secret, live.metadata.annotations?.['spillway.dev/generated-by']]).toEqual([
+            secret,
+            'secrets-init',
+          ]);
+        }
       }
     } finally {
       await helm(['uninstall', 'sp', '-n', namespace, '--wait', '--timeout', '2m']);

@@ -70,22 +70,11 @@ it(
 );
 
 it('runs a task submitted through the API Service (kubectl port-forward)', async () => {
-  const url = await release.apiUrl();
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${await release.apiKey()}` };
-  const sent = await fetch(`${url}/v1/tasks`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ type: 'echo', payload: { from: 'kubernetes' } }),
-  });
-  expect(sent.status).toBe(202);
-  const { id } = (await sent.json()) as { id: string };
-  const task = (await (await fetch(`${url}/v1/tasks/${id}?wait=30`, { headers })).json()) as {
-    status: string;
-    result: unknown;
-  };
+  const { submitted, id, task } = await release.echo({ from: 'kubernetes' });
+  expect(submitted).toBe(202);
   expect(task).toMatchObject({ status: 'succeeded', result: { from: 'kubernetes' } });
   // Without the key the API refuses: the chart turned authentication on.
-  expect((await fetch(`${url}/v1/tasks/${id}`)).status).toBe(401);
+  expect((await fetch(`${await release.apiUrl()}/v1/tasks/${id}`)).status).toBe(401);
 }, 60_000);
 
 it(

@@ -104,6 +104,17 @@ Kafka names, derived from `queue` exactly as services/shared/kafka/names.ts deri
 {{- end }}
 {{- end }}
 
+{{/*
+Non-empty when the chart generates the value itself, i.e. names no Secret of the operator's own.
+generatedSecrets.mode says how: rendered into the manifest, or made in the cluster by a hook Job.
+*/}}
+{{- define "spillway.generatesRedisPassword" -}}
+{{- if and .Values.redis.create (not .Values.redis.auth.existingSecret) }}yes{{ end }}
+{{- end }}
+{{- define "spillway.generatesApiKey" -}}
+{{- if and .Values.api.auth.enabled (not .Values.api.auth.existingSecret) }}yes{{ end }}
+{{- end }}
+
 {{- define "spillway.apiKeysSecretName" -}}
 {{- default (include "spillway.componentName" (dict "root" . "component" "api-keys")) .Values.api.auth.existingSecret }}
 {{- end }}
@@ -246,6 +257,29 @@ URLs at submission and the workers check every address they connect to, so both 
 - name: CALLBACK_ALLOW_CIDRS
   value: {{ join "," . | quote }}
 {{- end }}
+{{- end }}
+
+{{/*
+A Kubernetes API token for one container of a pod whose automountServiceAccountToken stays false:
+what automounting would give (a short-lived, rotated token, the cluster CA and the namespace),
+mounted where client libraries look for it (spillway.kubeApiAccessMount).
+*/}}
+{{- define "spillway.kubeApiAccessVolume" -}}
+- name: kube-api-access
+  projected:
+    defaultMode: 0444
+    sources:
+      - serviceAccountToken: { path: token, expirationSeconds: 3607 }
+      - configMap: { name: kube-root-ca.crt, items: [{ key: ca.crt, path: ca.crt }] }
+      - downwardAPI:
+          items:
+            - path: namespace
+              fieldRef: { apiVersion: v1, fieldPath: metadata.namespace }
+{{- end }}
+{{- define "spillway.kubeApiAccessMount" -}}
+- name: kube-api-access
+  mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+  readOnly: true
 {{- end }}
 
 {{/*

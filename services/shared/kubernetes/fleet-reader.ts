@@ -2,7 +2,7 @@ import {
   AppsV1Api,
   AutoscalingV2Api,
   CustomObjectsApi,
-  KubeConfig,
+  type KubeConfig,
   type V1Deployment,
   type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
@@ -19,6 +19,7 @@ import {
   type KubeFleet,
   type ScaledObjectLike,
 } from './fleet';
+import { apiStatus, currentServer, loadKubeConfig, networkErrorCode } from './kube-client';
 import type { KubeSource } from './kube-source';
 import { FLEET_PERMISSIONS, type FleetObject } from './permissions';
 
@@ -55,15 +56,7 @@ export class KubeFleetReader implements FleetSource {
   ): KubeFleetReader {
     const kubeConfig = loadKubeConfig(source);
     const context = kubeConfig.getContextObject(kubeConfig.getCurrentContext());
-    const server = kubeConfig.getCurrentCluster()?.server;
-    if (!server || server.includes('undefined')) {
-      throw new FleetError(
-        'no-config',
-        source.kubeconfig.length > 0
-          ? `no cluster in kubeconfig context "${kubeConfig.getCurrentContext()}" (kubectl config get-contexts)`
-          : 'not inside a cluster (KUBERNETES_SERVICE_HOST is not set): set KUBECONFIG',
-      );
-    }
+    const server = currentServer(kubeConfig, source);
     const namespace = targets.namespace ?? context?.namespace?.trim() ?? 'default';
     return new KubeFleetReader(kubeConfig, server, { ...targets, namespace }, timeoutMs);
   }
@@ -132,9 +125,9 @@ export class KubeFleetReader implements FleetSource {
         `Kubernetes API ${server} did not answer within ${this.timeoutMs / 1000} s (${what}): check that the cluster is up (kubectl cluster-info)`,
       );
     }
-    const status = (err as { code?: unknown }).code;
-    if (typeof status === 'number' && 'body' in (err as object)) {
-      const message = statusMessage((err as { body: unknown }).body);
+    const answered = apiStatus(err);
+    if (answered) {
+      const { status, message } = answered;
       if (status === 404) {
         const hint =
           object === 'scaledObject' && /could not find the requested resource/.test(message)
@@ -163,10 +156,11 @@ export class KubeFleetReader implements FleetSource {
         `Kubernetes API ${server} answered ${status} reading ${what}: ${message}`,
       );
     }
-    if (typeof status === 'string') {
+    const network = networkErrorCode(err);
+    if (network) {
       return new FleetError(
         'unreachable',
-        `Kubernetes API ${server} unreachable (${status}): check that the cluster is up and the kubeconfig's current context (kubectl cluster-info)`,
+        `Kubernetes API ${server} unreachable (${network}): check that the cluster is up and the kubeconfig's current context (kubectl cluster-info)`,
       );
     }
     return new FleetError(
@@ -174,53 +168,4 @@ export class KubeFleetReader implements FleetSource {
       `reading ${what} from ${server} failed: ${err instanceof Error ? err.message : String(err)}`,
     );
   }
-}
-
-function loadKubeConfig(source: KubeSource): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  if (source.kubeconfig.length === 0) {
-    kubeConfig.loadFromCluster();
-    return kubeConfig;
-  }
-  for (const [i, file] of source.kubeconfig.entries()) {
-    try {
-      if (i === 0) {
-        kubeConfig.loadFromFile(file);
-      } else {
-        const next = new KubeConfig();
-        next.loadFromFile(file);
-        // As kubectl merges: the first file that sets the current context wins.
-        kubeConfig.mergeConfig(next, Boolean(kubeConfig.getCurrentContext()));
-      }
-    } catch (err) {
-      throw new FleetError(
-        'no-config',
-        `cannot read kubeconfig ${file}: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
-  }
-  if (source.context) {
-    if (!kubeConfig.getContextObject(source.context)) {
-      throw new FleetError(
-        'no-config',
-        `no context "${source.context}" in the kubeconfig (kubectl config get-contexts)`,
-      );
-    }
-    kubeConfig.setCurrentContext(source.context);
-  }
-  return kubeConfig;
-}
-
-/** The message of a Kubernetes Status body (client-node 1.x passes it as text). */
-function statusMessage(body: unknown): string {
-  let parsed = body;
-  if (typeof body === 'string') {
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return body.slice(0, 200);
-    }
-  }
-  const message = (parsed as { message?: unknown } | null)?.message;
-  return typeof message === 'string' ? message : (JSON.stringify(parsed)?.slice(0, 200) ?? '');
 }

@@ -95,7 +95,13 @@ export class Release {
     return `${this.fullname}-worker`;
   }
 
-  async install(values: object): Promise<string> {
+  /** The cluster values, then this release's queue and a test's own values. */
+  private valuesArgs(values: object): string[] {
+    return ['-f', CLUSTER_VALUES, '-f', valuesFile({ queue: this.queue, ...values })];
+  }
+
+  /** `helm install`; without `wait: false` it returns once every pod is ready (hooks are waited for anyway). */
+  async install(values: object, options: { wait?: boolean } = {}): Promise<string> {
     return helmOk([
       'install',
       this.name,
@@ -103,14 +109,14 @@ export class Release {
       '-n',
       this.namespace,
       '--create-namespace',
-      '-f',
-      CLUSTER_VALUES,
-      '-f',
-      valuesFile({ queue: this.queue, ...values }),
-      '--wait',
-      '--timeout',
-      '5m',
+      ...this.valuesArgs(values),
+      ...(options.wait === false ? [] : ['--wait', '--timeout', '5m']),
     ]);
+  }
+
+  /** `helm template` of the release with the same values as install: what a GitOps tool renders. */
+  async template(values: object): Promise<string> {
+    return helmOk(['template', this.name, CHART, '-n', this.namespace, ...this.valuesArgs(values)]);
   }
 
   /**
@@ -125,10 +131,7 @@ export class Release {
       CHART,
       '-n',
       this.namespace,
-      '-f',
-      CLUSTER_VALUES,
-      '-f',
-      valuesFile({ queue: this.queue, ...values }),
+      ...this.valuesArgs(values),
       ...(options.wait === false ? [] : ['--wait', '--timeout', '5m']),
       ...(options.forceConflicts ? ['--force-conflicts'] : []),
     ]);
@@ -176,6 +179,24 @@ export class Release {
   async apiUrl(): Promise<string> {
     this.forward ??= await portForward(this.namespace, `svc/${this.fullname}-api`, 80);
     return this.forward.url;
+  }
+
+  /**
+   * An `echo` task submitted through the API's Service with the release's key, read back once it
+   * finished (or after 30 s): `submitted` is the submission's HTTP status.
+   */
+  async echo(payload: object): Promise<{ submitted: number; id: string; task: unknown }> {
+    const url = await this.apiUrl();
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${await this.apiKey()}` };
+    const sent = await fetch(`${url}/v1/tasks`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ type: 'echo', payload }),
+    });
+    const { id } = (await sent.json()) as { id: string };
+    if (sent.status !== 202) return { submitted: sent.status, id, task: undefined };
+    const task = await (await fetch(`${url}/v1/tasks/${id}?wait=30`, { headers })).json();
+    return { submitted: sent.status, id, task };
   }
 
   /** The first key of the API-key Secret the chart generated. */
