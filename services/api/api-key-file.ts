@@ -9,6 +9,8 @@ export interface ApiKeyFileOptions {
   /** How often the file is read again (API_KEYS_RELOAD_MS). */
   reloadMs: number;
   logger: Logger;
+  /** Told of each ring a reload puts in force (the tenants' limits may have changed). */
+  onChange?: (ring: ApiKeyRing) => void;
 }
 
 /**
@@ -93,8 +95,9 @@ export class ApiKeyFile {
     logger.info('API keys reloaded', {
       path: this.path,
       keys: ring.size,
-      tenants: ring.tenantNames().length,
+      tenants: ring.tenantList().length,
     });
+    this.options.onChange?.(ring);
   }
 
   close(): void {

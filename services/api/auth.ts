@@ -61,8 +61,8 @@ export class ApiKeyRing {
   }
 
   /** Every tenant this ring knows (declared in the keys file, and `default`). */
-  tenantNames(): string[] {
-    return [...this.tenants.keys()];
+  tenantList(): Tenant[] {
+    return [...this.tenants.values()];
   }
 
   /**

@@ -39,6 +39,11 @@ export interface ApiConfig extends CommonConfig {
    * (TENANT_MAX_QUEUED, default 0: no limit), unless its keys-file line sets max-queued.
    */
   tenantMaxQueued: number;
+  /**
+   * Tasks a tenant may run at once across every worker (TENANT_MAX_RUNNING, default 0: no limit),
+   * unless its keys-file line sets max-running. The API writes these to Redis for the workers.
+   */
+  tenantMaxRunning: number;
   longPolls: LongPollLimits;
   publishing: BatchingOptions;
   /** GET /v1/fleet (FLEET_NAMESPACE, FLEET_WORKER_DEPLOYMENT, FLEET_SCALED_OBJECT, KUBECONFIG); null: off. */
@@ -63,6 +68,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): Readonly<ApiConfig> {
     callbackAllow: readCallbackAllowList(reader),
     rateLimit: readRateLimit(reader),
     tenantMaxQueued: reader.int('TENANT_MAX_QUEUED', 0, { min: 0, max: 1_000_000_000 }),
+    tenantMaxRunning: reader.int('TENANT_MAX_RUNNING', 0, { min: 0, max: 1_000_000 }),
     longPolls: {
       total: reader.int('LONG_POLL_MAX', DEFAULT_LONG_POLL_LIMITS.total, { min: 1, max: 1_000_000 }),
       perClient: reader.int('LONG_POLL_MAX_PER_CLIENT', DEFAULT_LONG_POLL_LIMITS.perClient, {

@@ -13,7 +13,11 @@ import { RedisRateLimiter } from '../shared/redis/rate-limiter';
 import { RedisTaskStore } from '../shared/redis/redis-task-store';
 import { TaskWatcher } from '../shared/redis/task-watcher';
 import { SPILLWAY_VERSION } from '../shared/version';
+import { RedisTenantPermits } from '../shared/redis/tenant-permits';
+import type { Tenant } from '../shared/tenancy/tenant';
 import { ApiKeyFile } from './api-key-file';
+import { ApiKeyRing } from './auth';
+import { TenantLimitPublisher } from './tenant-limits';
 import { createApp } from './app';
 import { loadApiConfig, type ApiConfig } from './config';
 import { ApiMetrics } from './metrics';
@@ -29,6 +33,8 @@ export interface RunningApi {
 /** Wires and starts the API process: the one place it connects to Kafka and Redis. */
 export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Promise<RunningApi> {
   // First: a key file that cannot be read must stop the start before anything connects.
+  // The keys file's changes reach the tenant limits once those are wired, after connecting.
+  const onTenants: { change?: (tenants: readonly Tenant[]) => void } = {};
   const keyFile =
     config.apiKeysFile === undefined
       ? undefined
@@ -36,6 +42,7 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
           fixed: config.apiKeys,
           reloadMs: config.apiKeysReloadMs,
           logger,
+          onChange: (ring) => onTenants.change?.(ring.tenantList()),
         });
   // Before connecting too: a bad kubeconfig stops the start. Loaded only when configured: the
   // Kubernetes client is large, and an ES module jest cannot load (Node 20.19+ require()s it).
@@ -62,6 +69,11 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     ttlSeconds: config.taskTtlSeconds,
     finishedTtlSeconds: config.finishedTaskTtlSeconds,
   });
+  // Each tenant's max-running, where the workers' leases read it.
+  const permits = new RedisTenantPermits({ url: config.redis.url, queue: config.queue });
+  const tenantLimits = new TenantLimitPublisher(permits, config.tenantMaxRunning, logger);
+  onTenants.change = (tenants) => void tenantLimits.publish(tenants);
+  await tenantLimits.publish((keyFile?.current() ?? new ApiKeyRing(config.apiKeys)).tenantList());
   const metrics = new ApiMetrics(store, config.allowedTypes);
   const publisher = new BatchingPublisher(
     kafka,
@@ -156,6 +168,8 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
       () => deadLetters.close(),
       async () => rateLimiter?.close(),
       async () => keyFile?.close(),
+      async () => tenantLimits.close(),
+      () => permits.close(),
       () => store.close(),
     ]),
   };

@@ -4,7 +4,7 @@ import type { Logger } from '../shared/logger';
 import type { RateLimiter } from '../shared/redis/rate-limiter';
 import type { RateLimit } from '../shared/tenancy/tenant';
 import type { ApiEvents } from './events';
-import { FailOpen } from './fail-open';
+import { FailOpen } from '../shared/fail-open';
 
 export interface SubmissionLimitDeps {
   limiter: RateLimiter;

@@ -3,7 +3,7 @@ import { ApiError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { TaskStore } from '../shared/redis/task-store';
 import type { ApiEvents } from './events';
-import { FailOpen } from './fail-open';
+import { FailOpen } from '../shared/fail-open';
 
 export interface TenantBacklogDeps {
   store: Pick<TaskStore, 'openTasks'>;

@@ -21,6 +21,12 @@ export interface WorkerConfig extends CommonConfig {
    * claimant dies, the task runs again once its claim lapses, about when Kafka notices the death.
    */
   claimMs: number;
+  /**
+   * How long a task's place under its tenant's max-running lasts without being renewed
+   * (TENANT_LEASE_MS, default 15000; renewed every third of it): a killed worker's places come
+   * back to its tenant this late at most.
+   */
+  tenantLeaseMs: number;
   /** Longest wait for running tasks on shutdown (SHUTDOWN_TIMEOUT_MS, default 25000; the chart's grace period is 5 s more). */
   shutdownTimeoutMs: number;
   /**
@@ -52,6 +58,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): Readonly<WorkerConfig>
     commitIntervalMs: reader.int('COMMIT_INTERVAL_MS', 1000, { min: 10, max: 60_000 }),
     sessionTimeoutMs,
     claimMs: reader.int('TASK_CLAIM_MS', sessionTimeoutMs, { min: 1000, max: 600_000 }),
+    tenantLeaseMs: reader.int('TENANT_LEASE_MS', 15_000, { min: 1000, max: 600_000 }),
     shutdownTimeoutMs: reader.int('SHUTDOWN_TIMEOUT_MS', 25_000, { min: 0, max: 600_000 }),
     demoHandlers: reader.oneOf('DEMO_HANDLERS', 'false', ['true', 'false']) === 'true',
     maxResultBytes: reader.int('MAX_RESULT_BYTES', 1024 * 1024, { min: 1024, max: 64 * 1024 * 1024 }),

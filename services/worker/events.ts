@@ -25,6 +25,10 @@ export interface WorkerEvents {
   partitionLag(partition: number, lag: number): void;
   /** The tasks consumer rejoined its group after a rebalance that stopped its fetching this long. */
   rebalanced(seconds: number): void;
+  /** A task waits: its tenant runs its max-running across the fleet. */
+  tenantLimitWait(tenant: string): void;
+  /** The tenant running limit could not be checked (Redis did not answer) and a task ran anyway. */
+  tenantLimitFailedOpen(): void;
 }
 
 /** What the scheduler reports as it moves delayed tasks out of the delay tiers. */

@@ -16,6 +16,8 @@ import { registerDemoHandlers, registerOperationalHandlers } from './demo-handle
 import { HandlerRegistry } from './handlers';
 import { WorkerMetrics } from './metrics';
 import { createScheduler } from './scheduler';
+import { RedisTenantPermits } from '../shared/redis/tenant-permits';
+import { TenantGate } from './tenant-gate';
 import { createWorker } from './worker';
 import { BatchingPublisher } from '../shared/kafka/batching-publisher';
 import { JavaCompatiblePartitioner } from '../shared/kafka/partitioner';
@@ -144,8 +146,11 @@ export async function startWorker(
     },
     { consumer: claimant, limits: config.callbackDispatch, logger },
   );
+  const permits = new RedisTenantPermits({ url: config.redis.url, queue: config.queue });
+  const gate = new TenantGate({ permits, leaseMs: config.tenantLeaseMs, events: metrics, logger });
   const worker = createWorker({
     consumer,
+    gate,
     tasksTopic: names.tasksTopic,
     concurrency: config.concurrency,
     commitIntervalMs: config.commitIntervalMs,
@@ -216,6 +221,10 @@ export async function startWorker(
     () => outbox.close(),
     () => publisher.disconnect(),
     () => cancellations.close(),
+    async () => {
+      gate.close();
+      await permits.close();
+    },
     () => deadLetters.close(),
     () => store.close(),
     () => new Promise<void>((resolve) => server.close(() => resolve())),

@@ -29,6 +29,17 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
     buckets: SECONDS,
     registers: [this.registry],
   });
+  private readonly tenantLimitWaits = new Counter({
+    name: 'spillway_tenant_running_limit_waits_total',
+    help: 'Tasks that waited because their tenant ran its max-running across the fleet, by tenant.',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  private readonly tenantLimitFailures = new Counter({
+    name: 'spillway_tenant_running_limit_failed_open_total',
+    help: 'Tasks run without a running-limit check because Redis did not answer it.',
+    registers: [this.registry],
+  });
   private readonly processing = new Histogram({
     name: 'spillway_task_processing_seconds',
     help: 'Handler run time by task type and outcome.',
@@ -137,6 +148,14 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
     this.processing.observe(labels, seconds);
     this.processed.inc({ ...labels, tenant: this.tenant.of(tenant) });
     this.inFlight.dec();
+  }
+
+  tenantLimitWait(tenant: string): void {
+    this.tenantLimitWaits.inc({ tenant: this.tenant.of(tenant) });
+  }
+
+  tenantLimitFailedOpen(): void {
+    this.tenantLimitFailures.inc();
   }
 
   duplicateSkipped(type: string): void {

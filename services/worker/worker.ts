@@ -7,6 +7,7 @@ import { KeyLanes, Slots } from './concurrency';
 import type { WorkerEvents } from './events';
 import { ShutdownInterruption } from './handler-run';
 import { PartitionLedger } from './partition-ledger';
+import type { TenantGate } from './tenant-gate';
 
 export interface WorkerDeps {
   consumer: Consumer;
@@ -28,6 +29,8 @@ export interface WorkerDeps {
   onConsumerLost(error: Error): void;
   /** Offsets a partition's commit window may hold before the partition pauses (default WINDOW_LIMIT). */
   windowLimit?: number;
+  /** Tenants' max-running across the fleet; absent: none. */
+  gate?: TenantGate;
 }
 
 export interface Worker {
@@ -264,10 +267,27 @@ export function createWorker(deps: WorkerDeps): Worker {
     const key = message.key?.toString() ?? task.key;
     // The slot is taken when the key's turn comes, not before: a task waiting behind others of
     // its key holds none. One that has not started when a drain begins is left to the next owner.
+    // A task whose tenant runs its max-running waits without its slot, so others' tasks run.
     const turn = async () => {
-      await slot.retake();
-      if (draining || shutdown.signal.aborted) throw new ShutdownInterruption(task.id);
-      return deps.run(task, () => slot.free());
+      for (let again = false; ; again = true) {
+        await slot.retake();
+        if (draining || shutdown.signal.aborted) throw new ShutdownInterruption(task.id);
+        const permit = deps.gate ? await deps.gate.tryEnter(task) : undefined;
+        if (permit || !deps.gate) {
+          // The tenant's place, like the slot, is free once the handler settled.
+          const handlerDone = () => {
+            slot.free();
+            permit?.release();
+          };
+          try {
+            return await deps.run(task, handlerDone);
+          } finally {
+            permit?.release();
+          }
+        }
+        slot.free();
+        await deps.gate.wait(task, shutdown.signal, again);
+      }
     };
     for (;;) {
       try {

@@ -64,7 +64,9 @@ describe('one task all the way through separate processes', () => {
       workers.map(async (worker) => {
         const metrics = (await request(worker.url, 'GET', '/metrics')).body as string;
         return Number(
-          /spillway_tasks_processed_total\{type="echo",outcome="succeeded"\} (\d+)/.exec(metrics)?.[1] ?? 0,
+          /spillway_tasks_processed_total\{type="echo",outcome="succeeded",tenant="default"\} (\d+)/.exec(
+            metrics,
+          )?.[1] ?? 0,
         );
       }),
     );

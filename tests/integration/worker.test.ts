@@ -144,7 +144,9 @@ describe('worker against real Kafka and Redis', () => {
       checks: { redis: 'ok', kafka: 'ok' },
     });
     const metrics = (await request(base, 'GET', '/metrics')).body as string;
-    expect(metrics).toMatch(/spillway_tasks_processed_total\{type="echo",outcome="succeeded"\} \d+/);
+    expect(metrics).toMatch(
+      /spillway_tasks_processed_total\{type="echo",outcome="succeeded",tenant="default"\} \d+/,
+    );
     expect(metrics).toMatch(/spillway_task_queue_wait_seconds_count\{type="echo"\} \d+/);
     expect(metrics).toMatch(/spillway_task_processing_seconds_count\{type="fail",outcome="failed"\} 1/);
   });

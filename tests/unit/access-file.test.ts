@@ -23,7 +23,7 @@ describe('the keys file', () => {
       [
         '# Spillway API keys',
         'tenant acme rate=200 burst=1000 max-queued=50000',
-        'tenant globex\trate=2.5   # a comment after a space',
+        'tenant globex\trate=2.5 max-running=10  # a comment after a space',
         'tenant unlimited rate=0',
         `key acme ${KEY_A} tasks:submit,tasks:read`,
         `key globex sha256:${digestB} admin`,
@@ -33,7 +33,7 @@ describe('the keys file', () => {
     expect([...access.tenants.values()]).toEqual([
       { name: 'default' },
       { name: 'acme', rate: { perSecond: 200, burst: 1000 }, maxQueued: 50000 },
-      { name: 'globex', rate: { perSecond: 2.5, burst: 3 } },
+      { name: 'globex', rate: { perSecond: 2.5, burst: 3 }, maxRunning: 10 },
       { name: 'unlimited', rate: { perSecond: 0, burst: 1 } },
     ]);
     expect(access.keys).toEqual([
@@ -63,7 +63,8 @@ describe('the keys file', () => {
     ['tenant acme rate=5 burst=0', 'line 1: burst "0" is not a whole number from 1 to 10000000'],
     ['tenant acme max-queued=-1', 'line 1: max-queued "-1" is not a whole number from 0 to 1000000000'],
     ['tenant acme rate=5 rate=6', 'line 1: "rate" is set twice'],
-    ['tenant acme limit=5', 'line 1: unknown setting "limit" (known: rate, burst, max-queued)'],
+    ['tenant acme limit=5', 'line 1: unknown setting "limit" (known: rate, burst, max-queued, max-running)'],
+    ['tenant acme max-running=x', 'line 1: max-running "x" is not a whole number from 0 to 1000000'],
     ['tenant acme rate', 'line 1: "rate" is not a setting (name=value)'],
     [`key acme ${KEY_A} tasks:read`, 'line 1: tenant "acme" is not declared by a "tenant" line'],
     [`tenant acme\nkey acme ${KEY_A}`, 'line 2: "key" needs a tenant, a key and scopes (comma-separated)'],

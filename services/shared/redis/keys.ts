@@ -18,6 +18,16 @@ export class RedisKeys {
     return `${this.prefix}counts`;
   }
 
+  /** Hash: tenant → tasks it may run at once across the fleet (its max-running); the API writes it. */
+  tenantMaxRunning(): string {
+    return `${this.prefix}tenant-max-running`;
+  }
+
+  /** Sorted set of the leases of one tenant's running tasks, scored by when each lapses. */
+  tenantRunning(tenant: string): string {
+    return `${this.prefix}tenant-running:${tenant}`;
+  }
+
   /** Hash of unfinished tasks (queued, scheduled, running, retrying) per tenant: max-queued's count. */
   openByTenant(): string {
     return `${this.prefix}open-by-tenant`;

@@ -7,7 +7,7 @@ import { DEFAULT_TENANT, TENANT_NAME_PATTERN, type RateLimit, type Tenant } from
  * and each tenant's limits. One entry per line; `#` starts a comment; fields are separated by
  * spaces or tabs (so `#` inside a key is part of it):
  *
- *   tenant <name> [rate=<tasks per second>] [burst=<tasks>] [max-queued=<tasks>]
+ *   tenant <name> [rate=<tasks per second>] [burst=<tasks>] [max-queued=<tasks>] [max-running=<tasks>]
  *   key <tenant> <key | sha256:<64 hex digits>> <scope>[,<scope>...]
  *   <key>[,<key>...]
  *
@@ -134,11 +134,13 @@ function parseTenant(fields: string[]): Tenant {
   if (rate) tenant.rate = rate;
   const maxQueued = values.get('max-queued');
   if (maxQueued !== undefined) tenant.maxQueued = wholeNumber('max-queued', maxQueued, 0, 1_000_000_000);
+  const maxRunning = values.get('max-running');
+  if (maxRunning !== undefined) tenant.maxRunning = wholeNumber('max-running', maxRunning, 0, 1_000_000);
   return tenant;
 }
 
 /** The settings a `tenant` line may have. */
-const SETTINGS = ['rate', 'burst', 'max-queued'];
+const SETTINGS = ['rate', 'burst', 'max-queued', 'max-running'];
 
 function wholeNumber(name: string, value: string, min: number, max: number): number {
   const n = /^\d+$/.test(value) ? Number(value) : NaN;

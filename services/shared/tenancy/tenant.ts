@@ -24,6 +24,11 @@ export interface Tenant {
    * Submissions are refused while it has this many queued, scheduled or running.
    */
   maxQueued?: number;
+  /**
+   * Its own limit on tasks running at once across every worker (0: none); absent: the API's
+   * TENANT_MAX_RUNNING applies. Workers enforce it with leases in Redis.
+   */
+  maxRunning?: number;
 }
 
 /** The tenant a stored task or message belongs to: records written before tenants have none. */
