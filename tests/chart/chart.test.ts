@@ -67,6 +67,8 @@ describe('values.schema.json', () => {
     expect(rejected('worker:\n  concurrency: "16"\n')).toMatch(/got string, want integer/);
     expect(rejected('worker:\n  autoscaling:\n    offsetResetPolicy: newest\n')).toMatch(/offsetResetPolicy/);
     expect(rejected('queue: Orders_EU\n')).toMatch(/queue/);
+    expect(rejected('tenants:\n  maxRunning: -1\n')).toMatch(/maxRunning/);
+    expect(rejected('tenants:\n  leaseMs: 100\n')).toMatch(/leaseMs/);
   });
 
   it('rejects env entries that would override what the chart sets', () => {
@@ -314,7 +316,8 @@ describe('names and secrets', () => {
         'callbacks.allowHosts={hooks.internal,*.svc.cluster.local},callbacks.allowCidrs={10.20.0.0/16}',
         '--set',
         'api.rateLimit.perSecond=100,api.rateLimit.burst=500,worker.maxResultBytes=2097152,' +
-          'worker.defaultTimeoutMs=60000,worker.maxTimeoutMs=7200000',
+          'worker.defaultTimeoutMs=60000,worker.maxTimeoutMs=7200000,' +
+          'tenants.maxQueued=50000,tenants.maxRunning=20,tenants.leaseMs=5000',
       ],
     );
     const apiEnv = envOf(only(objects, 'Deployment', '-api'), 'api');
@@ -324,6 +327,11 @@ describe('names and secrets', () => {
       expect(env.CALLBACK_ALLOW_CIDRS).toBe('10.20.0.0/16');
     }
     expect(apiEnv).toMatchObject({ RATE_LIMIT_PER_SECOND: '100', RATE_LIMIT_BURST: '500' });
+    expect(loadApiConfig(containerEnv(only(objects, 'Deployment', '-api'), 'api'))).toMatchObject({
+      tenantMaxQueued: 50_000,
+      tenantMaxRunning: 20,
+    });
+    expect(loadWorkerConfig(workerEnv).tenantLeaseMs).toBe(5000);
     expect(workerEnv.MAX_RESULT_BYTES).toBe('2097152');
     expect(loadWorkerConfig(workerEnv).timeouts).toEqual({ defaultMs: 60_000, maxMs: 7_200_000 });
     // What the services will parse from them (the whole loaders are checked above).
@@ -333,7 +341,10 @@ describe('names and secrets', () => {
 
     // Defaults: no limit and no allow-list (the loaders' own defaults), the result cap explicit.
     const defaults = render();
-    expect(envOf(only(defaults, 'Deployment', '-api'), 'api')).not.toHaveProperty('RATE_LIMIT_PER_SECOND');
+    const defaultApiEnv = envOf(only(defaults, 'Deployment', '-api'), 'api');
+    for (const name of ['RATE_LIMIT_PER_SECOND', 'TENANT_MAX_QUEUED', 'TENANT_MAX_RUNNING']) {
+      expect(defaultApiEnv).not.toHaveProperty(name);
+    }
     expect(envOf(only(defaults, 'Deployment', '-worker'), 'worker')).not.toHaveProperty(
       'CALLBACK_ALLOW_CIDRS',
     );
