@@ -60,6 +60,7 @@ export async function dropQueues(queues: { system: SystemName; queue: string }[]
 function keyPattern(system: SystemName, queue: string): string | undefined {
   switch (system) {
     case 'spillway':
+    case 'spillway-tenants':
       return `${new RedisKeys(queue).prefix}*`;
     case 'naive':
       return naiveNames(queue).statusKey('*');

@@ -17,6 +17,7 @@ interface PlotInput {
 const range = (s: { min: number; max: number }) => ({ min: s.min, max: s.max });
 const LABELS: Record<string, string> = {
   spillway: 'Spillway',
+  'spillway-tenants': 'Spillway, tenants on',
   bare: 'bare Express',
   bullmq: 'BullMQ',
   naive: 'naive Kafka',

@@ -48,7 +48,8 @@ export function headlines(results: Results): string[] {
     const at = (s: string) => single.find((r) => r.system === s && r.concurrency === c)?.tasksPerSec.median;
     lines.push(
       `enqueue c=${c}: Spillway ${ratio(at('spillway'), at('bare'))} bare Express, ` +
-        `${ratio(at('spillway'), at('bullmq'))} BullMQ, ${ratio(at('spillway'), at('naive'))} naive`,
+        `${ratio(at('spillway'), at('bullmq'))} BullMQ, ${ratio(at('spillway'), at('naive'))} naive; ` +
+        `tenants on ${ratio(at('spillway-tenants'), at('spillway'))} off`,
     );
   }
   const batch = results.enqueue.filter((r) => r.endpoint === 'batch');
@@ -57,7 +58,8 @@ export function headlines(results: Results): string[] {
   if (batch.length > 0) {
     lines.push(
       `enqueue batch (best): Spillway ${fmt(best('spillway'))} tasks/s, ` +
-        `${ratio(best('spillway'), best('bullmq'))} BullMQ addBulk (target 50,000 tasks/s)`,
+        `${ratio(best('spillway'), best('bullmq'))} BullMQ addBulk (target 50,000 tasks/s); ` +
+        `tenants on ${ratio(best('spillway-tenants'), best('spillway'))} off`,
     );
   }
   const drained = (s: string) => results.drain.find((r) => r.system === s)?.tasksPerSec.median;
@@ -94,6 +96,7 @@ export function targets(results: Results): string[] {
         `${(sp.tasksPerSec.median / naive.tasksPerSec.median).toFixed(2)}× the naive design.`,
     );
   }
+  lines.push(...tenantCost(results.enqueue));
   const batches = results.enqueue
     .filter((r) => r.endpoint === 'batch' && r.system === 'spillway')
     .map((r) => r.tasksPerSec.median);
@@ -118,6 +121,31 @@ export function targets(results: Results): string[] {
     lines.push(
       `Slow tasks: the worker at ${(share * 100).toFixed(0)}% of concurrency / task time (target ≥ 80%: ${verdict(share >= 0.8)}); ` +
         `${((slow.fromSubmissionPerSec.median / slow.limitPerSec) * 100).toFixed(0)}% counted from the first submission.`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * What tenants cost at intake: Spillway with a keys file and a tenant whose rate and backlog are
+ * checked on every submission, against Spillway without, in the same run (target: within 5%).
+ */
+function tenantCost(enqueue: EnqueueRow[]): string[] {
+  const best = (endpoint: 'single' | 'batch', system: string) =>
+    Math.max(
+      0,
+      ...enqueue
+        .filter((r) => r.endpoint === endpoint && r.system === system)
+        .map((r) => r.tasksPerSec.median),
+    );
+  const lines: string[] = [];
+  for (const endpoint of ['single', 'batch'] as const) {
+    const on = best(endpoint, 'spillway-tenants');
+    const off = best(endpoint, 'spillway');
+    if (on === 0 || off === 0) continue;
+    lines.push(
+      `Tenants on, ${endpoint} endpoint (best of each): ${fmt(on)} tasks/s against ${fmt(off)} without, ` +
+        `${(on / off).toFixed(2)}× (target ≥ 0.95×: ${verdict(on / off >= 0.95)}).`,
     );
   }
   return lines;

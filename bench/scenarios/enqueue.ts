@@ -4,6 +4,7 @@ import { dropQueues } from '../cleanup';
 import { CpuMeter, medianCpu, stackPids, type CpuPerTask } from '../cpu-time';
 import type { BenchOptions } from '../options';
 import type { SystemName } from '../serve';
+import { authHeaders } from '../systems/types';
 import { benchQueue } from '../stack';
 import { summarize, type Summary } from '../stats';
 
@@ -25,11 +26,17 @@ const batchOf = (n: number) =>
   JSON.stringify({ tasks: Array.from({ length: n }, (_, i) => ({ type: 'echo', payload: { n: i } })) });
 
 /** One autocannon run against loopback, bounded by its duration. */
-export async function load(url: string, body: string, connections: number, seconds: number) {
+export async function load(
+  url: string,
+  body: string,
+  connections: number,
+  seconds: number,
+  headers: Record<string, string> = {},
+) {
   const result = await autocannon({
     url,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body,
     connections,
     duration: seconds,
@@ -44,8 +51,8 @@ export async function load(url: string, body: string, connections: number, secon
 export async function enqueueScenario(options: BenchOptions): Promise<EnqueueRow[]> {
   const rows: EnqueueRow[] = [];
   const plans: { endpoint: 'single' | 'batch'; systems: SystemName[] }[] = [
-    { endpoint: 'single', systems: ['bare', 'spillway', 'bullmq', 'naive'] },
-    { endpoint: 'batch', systems: ['spillway', 'bullmq'] },
+    { endpoint: 'single', systems: ['bare', 'spillway', 'spillway-tenants', 'bullmq', 'naive'] },
+    { endpoint: 'batch', systems: ['spillway', 'spillway-tenants', 'bullmq'] },
   ];
   for (const { endpoint, systems } of plans) {
     const path = endpoint === 'single' ? '/v1/tasks' : '/v1/tasks/batch';
@@ -56,13 +63,14 @@ export async function enqueueScenario(options: BenchOptions): Promise<EnqueueRow
       const api = await startChild(system, 'api', queue);
       const pids = { API: api.pid, ...(await stackPids()) };
       try {
-        await load(api.url + path, body, 16, options.quick ? 0.5 : 2);
+        const headers = authHeaders(system);
+        await load(api.url + path, body, 16, options.quick ? 0.5 : 2, headers);
         for (const concurrency of options.concurrencies) {
           const runs = [];
           const cpu: CpuPerTask[] = [];
           for (let i = 0; i < options.repeats; i++) {
             const meter = new CpuMeter(pids, true);
-            const run = await load(api.url + path, body, concurrency, options.enqueueSeconds);
+            const run = await load(api.url + path, body, concurrency, options.enqueueSeconds, headers);
             cpu.push(meter.perTask(run['2xx'] * perRequest));
             runs.push(run);
           }

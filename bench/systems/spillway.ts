@@ -1,6 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { KAFKA_BROKERS, REDIS_URL } from '../stack';
-import type { StartOptions, Starter } from './types';
+import { TENANT_BENCH_KEY, type StartOptions, type Starter } from './types';
 
 /**
  * Spillway as its images run it: the JavaScript tsc compiled into dist/ (bench/run.ts builds it
@@ -32,6 +34,17 @@ const env = (o: StartOptions) => ({
 });
 
 export const startSpillwayApi: Starter = (o) => startApi(loadApiConfig(env(o)), logger);
+
+/** Spillway with tenants on: a keys file, and a tenant whose rate and backlog are checked on every submission. */
+export const startSpillwayTenantsApi: Starter = (o) => {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'spillway-bench-keys-')), 'keys');
+  writeFileSync(
+    file,
+    'tenant bench rate=1000000 burst=10000000 max-queued=1000000000 max-running=1000\n' +
+      `key bench ${TENANT_BENCH_KEY} tasks:submit,tasks:read\n`,
+  );
+  return startApi(loadApiConfig({ ...env(o), API_KEYS_FILE: file }), logger);
+};
 
 export const startSpillwayWorker: Starter = (o) =>
   startWorker(loadWorkerConfig({ ...env(o), WORKER_CONCURRENCY: String(o.concurrency) }), logger);

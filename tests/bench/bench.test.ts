@@ -43,8 +43,17 @@ describe('npm run bench -- --quick', () => {
     ]) {
       expect(report).toContain(heading);
     }
-    expect(systemsIn('Enqueue, single')).toEqual(new Set(['bare', 'spillway', 'bullmq', 'naive']));
-    expect(systemsIn('Enqueue, batch')).toEqual(new Set(['spillway', 'bullmq']));
+    expect(systemsIn('Enqueue, single')).toEqual(
+      new Set(['bare', 'spillway', 'spillway-tenants', 'bullmq', 'naive']),
+    );
+    expect(systemsIn('Enqueue, batch')).toEqual(new Set(['spillway', 'spillway-tenants', 'bullmq']));
+    // What tenants cost at intake, single and batch, against Spillway without them in the same run.
+    expect(report).toMatch(
+      /Tenants on, single endpoint \(best of each\): [\d,]+ tasks\/s against [\d,]+ without/,
+    );
+    expect(report).toMatch(
+      /Tenants on, batch endpoint \(best of each\): [\d,]+ tasks\/s against [\d,]+ without/,
+    );
     expect(systemsIn('Drain')).toEqual(new Set(['spillway', 'bullmq']));
     expect(systemsIn('Slow tasks')).toEqual(new Set(['spillway', 'bullmq', 'naive']));
     expect(systemsIn('End-to-end')).toEqual(new Set(['spillway', 'bullmq', 'naive']));
@@ -112,8 +121,8 @@ describe('npm run bench -- --quick', () => {
   it("accounts each process's CPU per task, beside the rate it allows", () => {
     const sections: [string, string[], number][] = [
       // The section, its systems, and the column of the system's own process (API or worker).
-      ['CPU per task: enqueue, single', ['bare', 'spillway', 'bullmq', 'naive'], 2],
-      ['CPU per task: enqueue, batch', ['spillway', 'bullmq'], 2],
+      ['CPU per task: enqueue, single', ['bare', 'spillway', 'spillway-tenants', 'bullmq', 'naive'], 2],
+      ['CPU per task: enqueue, batch', ['spillway', 'spillway-tenants', 'bullmq'], 2],
       ['CPU per task: drain', ['spillway', 'bullmq'], 1],
     ];
     for (const [section, systems, own] of sections) {

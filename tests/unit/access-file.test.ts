@@ -80,6 +80,12 @@ describe('the keys file', () => {
     expect(problemsOf(text)).toEqual([problem]);
   });
 
+  it("reports a tenant line's bad setting once, not again on each of its keys", () => {
+    expect(problemsOf(`tenant acme rate=x\nkey acme ${KEY_A} tasks:read`)).toEqual([
+      'line 1: rate "x" is not a number of tasks per second from 0 to 1000000',
+    ]);
+  });
+
   it('names every bad line in order, and never a key', () => {
     const secret = 'a-secret-key-that-is-long-enough';
     const problems = problemsOf(

@@ -61,11 +61,15 @@ export function parseAccessFile(text: string): AccessList {
     if (fields.length === 0) return;
     try {
       if (fields[0] === 'tenant') {
+        const name = fields[1];
+        const earlier = name === undefined ? undefined : declaredAt.get(name);
+        if (earlier !== undefined) throw new Error(`tenant "${name}" is declared on line ${earlier} too`);
+        // Declared even if its settings are bad: its keys' lines then report only their own faults.
+        if (name !== undefined && TENANT_NAME_PATTERN.test(name)) {
+          declaredAt.set(name, line);
+          tenants.set(name, { name });
+        }
         const tenant = parseTenant(fields.slice(1));
-        const earlier = declaredAt.get(tenant.name);
-        if (earlier !== undefined)
-          throw new Error(`tenant "${tenant.name}" is declared on line ${earlier} too`);
-        declaredAt.set(tenant.name, line);
         tenants.set(tenant.name, tenant);
       } else if (fields[0] === 'key') {
         keyLines.push({ line, fields: fields.slice(1) });
