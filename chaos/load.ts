@@ -49,6 +49,8 @@ export interface LoadOptions {
   requestTimeoutMs?: number;
   /** Called once per submission, with the id, on its first 2xx. */
   onAcknowledged?: (id: string) => void;
+  /** Headers of submission `seq` besides the body's (an API key: which tenant submits it). */
+  headers?: (seq: number) => Record<string, string>;
 }
 
 /** Longest pause between retries: a careful client honours Retry-After but does not wait long. */
@@ -62,7 +64,8 @@ const MAX_RETRY_DELAY_MS = 1000;
  */
 export class LoadGenerator {
   readonly submissions: Submission[] = [];
-  private readonly opts: Required<Omit<LoadOptions, 'onAcknowledged'>> & Pick<LoadOptions, 'onAcknowledged'>;
+  private readonly opts: Required<Omit<LoadOptions, 'onAcknowledged' | 'headers'>> &
+    Pick<LoadOptions, 'onAcknowledged' | 'headers'>;
   private running = false;
   private ticker?: NodeJS.Timeout;
   private startedAt = 0;
@@ -163,7 +166,10 @@ export class LoadGenerator {
 
   private async submit(submission: Submission): Promise<void> {
     const body = JSON.stringify(this.opts.task(submission.seq, submission.tag));
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      ...this.opts.headers?.(submission.seq),
+    };
     if (submission.key) headers['idempotency-key'] = submission.key;
     for (;;) {
       await this.takeSlot();

@@ -55,6 +55,8 @@ export interface ScenarioDefinition {
   keyedShare?: number;
   /** The body of a load submission (default: a `counted` task of 10-60 ms). */
   task?: LoadOptions['task'];
+  /** Headers of a load submission (default: none; with API keys, which tenant submits it). */
+  headers?: LoadOptions['headers'];
   /** How long clients may keep retrying after the load stops (default options.clientDrainMs). */
   clientDrainMs?(options: ChaosOptions): number;
   /** Runs while the load runs, after the warm-up. */
@@ -199,6 +201,7 @@ export async function runScenario(
       ratePerSec: options.ratePerSec,
       keyedShare: def.keyedShare ?? 1,
       task: def.task ?? countedTask,
+      ...(def.headers && { headers: def.headers }),
       onAcknowledged: (id) => sampler.track(id),
     });
     const ctx: ScenarioContext = {

@@ -10,6 +10,7 @@ import { poisonScenario } from './poison';
 import { redisOutageScenario } from './redis-outage';
 import { redisOutageRetriesScenario } from './redis-outage-retries';
 import { rollingRestartScenario } from './rolling-restart';
+import { tenantLimitsScenario } from './tenant-limits';
 import { workerKillScenario } from './worker-kill';
 
 /** Every scenario of a full run, in the order they run (fresh definitions: they keep state). */
@@ -26,5 +27,6 @@ export function allScenarios(options: ChaosOptions): ScenarioDefinition[] {
     hungHandlersScenario(),
     callbackHangScenario(),
     rollingRestartScenario(options),
+    tenantLimitsScenario(),
   ];
 }

@@ -237,7 +237,14 @@ export function openApiDocument(options: { maxBatchTasks: number; authRequired: 
       },
     },
     components: {
-      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'One of API_KEYS.' } },
+      securitySchemes: {
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            "A key of API_KEYS or of the keys file. Each key belongs to a tenant (it reaches that tenant's tasks and dead letters only) and has scopes: tasks:submit, tasks:read, tasks:cancel, dead-letters:read, dead-letters:replay, admin (every route and tenant); a route without its scope answers 403 missing_scope.",
+        },
+      },
       schemas: {
         TaskSubmission: taskSubmissionSchema,
         BatchSubmission: batchSubmissionSchema(options.maxBatchTasks),

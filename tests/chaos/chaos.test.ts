@@ -11,6 +11,7 @@ import { poisonScenario } from '../../chaos/scenarios/poison';
 import { redisOutageScenario } from '../../chaos/scenarios/redis-outage';
 import { redisOutageRetriesScenario } from '../../chaos/scenarios/redis-outage-retries';
 import { rollingRestartScenario } from '../../chaos/scenarios/rolling-restart';
+import { tenantLimitsScenario } from '../../chaos/scenarios/tenant-limits';
 import { workerKillScenario } from '../../chaos/scenarios/worker-kill';
 
 const options = quickOptions();
@@ -35,6 +36,7 @@ describe('chaos: faults under a steady load (shortened)', () => {
   const scenarios: [string, () => ScenarioDefinition, 'shared' | 'own-redis' | 'own-redis-2'][] = [
     ['rolling-restart', () => rollingRestartScenario(options), 'shared'],
     ['worker-kill', workerKillScenario, 'shared'],
+    ['tenant-limits', tenantLimitsScenario, 'shared'],
     ['redis-outage', redisOutageScenario, 'own-redis'],
     ['redis-outage-retries', redisOutageRetriesScenario, 'own-redis-2'],
     ['hung-handlers', hungHandlersScenario, 'shared'],
@@ -113,6 +115,12 @@ describe('chaos: faults under a steady load (shortened)', () => {
   it(
     'kill -9 of a worker every few seconds: nothing acknowledged lost, no success re-run',
     async () => expectGuaranteesHeld(await resultOf('worker-kill')),
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    'tenants on, one capped at max-running, workers killed: nothing lost, the cap never passed',
+    async () => expectGuaranteesHeld(await resultOf('tenant-limits')),
     SCENARIO_TIMEOUT_MS,
   );
 

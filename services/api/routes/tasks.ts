@@ -50,9 +50,10 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
     return record && canSee(req.caller, tenantOf(record)) ? record : undefined;
   };
 
-  const { check: backlogCheck } = deps.backlog;
+  const backlogOne = deps.backlog.check(() => 1);
+  const backlogBatch = deps.backlog.check(batchCost(deps.maxBatchTasks));
 
-  router.post('/v1/tasks', submit, limitOne, backlogCheck, requireJson, async (req, res) => {
+  router.post('/v1/tasks', submit, limitOne, backlogOne, requireJson, async (req, res) => {
     await respondIdempotently(idempotency, req, res, async (idSeed) => {
       let submission;
       try {
@@ -69,7 +70,7 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
     });
   });
 
-  router.post('/v1/tasks/batch', submit, limitBatch, backlogCheck, requireJson, async (req, res) => {
+  router.post('/v1/tasks/batch', submit, limitBatch, backlogBatch, requireJson, async (req, res) => {
     await respondIdempotently(idempotency, req, res, async (idSeed) => {
       const items = validator.batch(req.body);
       const now = Date.now();
