@@ -39,7 +39,7 @@ export function tenantLimitsScenario(): ScenarioDefinition {
   let sampler: Promise<void> | undefined;
   return {
     id: 'tenant-limits',
-    title: 'two tenants, one capped at max-running, while workers are killed',
+    title: 'Two tenants, one capped at max-running, while workers are killed',
     fault: `two tenants; one may run ${CAPPED_MAX} tasks at once across the fleet; twice a worker is killed with SIGKILL and replaced`,
     expectNoDuplicates: false,
     deployment: {
