@@ -147,7 +147,13 @@ export async function startWorker(
     { consumer: claimant, limits: config.callbackDispatch, logger },
   );
   const permits = new RedisTenantPermits({ url: config.redis.url, queue: config.queue });
-  const gate = new TenantGate({ permits, leaseMs: config.tenantLeaseMs, events: metrics, logger });
+  const gate = new TenantGate({
+    permits,
+    holder: claimant,
+    leaseMs: config.tenantLeaseMs,
+    events: metrics,
+    logger,
+  });
   const worker = createWorker({
     consumer,
     gate,

@@ -13,6 +13,11 @@ export interface Permit {
 
 export interface TenantGateOptions {
   permits: TenantPermits;
+  /**
+   * This worker process (its claimant): leases are per process, so a copy of a task delivered to
+   * another worker after a rebalance takes a place of its own and gives back only its own.
+   */
+  holder: string;
   /** How long a permit lasts unless renewed (TENANT_LEASE_MS): a killed worker's come back this late at most. */
   leaseMs: number;
   events: Pick<WorkerEvents, 'tenantLimitWait' | 'tenantLimitFailedOpen'>;
@@ -54,7 +59,7 @@ export class TenantGate {
     const tenant = tenantOf(task);
     if (this.failOpen.bypassing) return NO_PERMIT;
     const { permits, leaseMs } = this.options;
-    const holder = `${task.id}:${task.attempt ?? 1}`;
+    const holder = `${this.options.holder}/${task.id}:${task.attempt ?? 1}`;
     let answer;
     try {
       await this.refreshLimits();
