@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../shared/logger';
-import { AccessFileError, parseAccessFile } from '../shared/tenancy/access-file';
+import { AccessFileError, parseAccessFile, type AccessList } from '../shared/tenancy/access-file';
 import { ApiKeyRing, type KeyRingSource } from './auth';
 
 export interface ApiKeyFileOptions {
@@ -31,9 +31,10 @@ export class ApiKeyFile {
     private readonly path: string,
     private readonly options: ApiKeyFileOptions,
     text: string,
+    access: AccessList,
   ) {
     this.lastText = text;
-    this.ring = new ApiKeyRing(options.fixed, parseAccessFile(text));
+    this.ring = new ApiKeyRing(options.fixed, access);
   }
 
   /** Reads the file once, refusing to start on a file that is missing or holds a bad key. */
@@ -44,14 +45,15 @@ export class ApiKeyFile {
     } catch (err) {
       throw new Error(`API_KEYS_FILE=${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? err}`);
     }
+    let access;
     try {
-      parseAccessFile(text);
+      access = parseAccessFile(text);
     } catch (err) {
       // The problems name lines, never a key.
       if (err instanceof AccessFileError) throw new Error(`API_KEYS_FILE=${path}: ${err.message}`);
       throw err;
     }
-    const file = new ApiKeyFile(path, options, text);
+    const file = new ApiKeyFile(path, options, text, access);
     if (file.ring.size === 0)
       options.logger.warn('API_KEYS_FILE holds no key: every /v1 request is refused', { path });
     file.schedule();

@@ -3,6 +3,7 @@ import { ApiError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { RateLimiter } from '../shared/redis/rate-limiter';
 import type { RateLimit } from '../shared/tenancy/tenant';
+import { clientOf } from './auth';
 import type { ApiEvents } from './events';
 import { FailOpen } from '../shared/fail-open';
 
@@ -58,8 +59,7 @@ export class SubmissionLimit {
 
 /** Whose bucket a request spends: its tenant's, or its address's when auth is off (one tenant). */
 function subjectOf(req: Request): string {
-  const { caller } = req;
-  return caller.principal === 'anonymous' ? `ip:${req.ip ?? 'unknown'}` : `tenant:${caller.tenant.name}`;
+  return req.caller.principal === 'anonymous' ? clientOf(req) : `tenant:${req.caller.tenant.name}`;
 }
 
 /**

@@ -51,14 +51,11 @@ export function deadLettersRouter({ deadLetters, submitter, logger, rebuild }: D
     requireScope<{ id: string }>('dead-letters:replay'),
     async (req, res) => {
       const id = req.params.id;
-      // Another tenant's dead letter is not found (a poison message has no tenant: admin only).
-      const entry = await deadLetters.get(id);
-      const owner = entry?.task ? tenantOf(entry.task) : undefined;
-      if (!entry || !(owner ? canSee(req.caller, owner) : req.caller.scopes.has('admin'))) {
-        throw deadLetterNotFound(id);
-      }
-      // Claimed before submitting: two replays at once must not both create a task.
-      const claim = await deadLetters.claimReplay(id);
+      // Claimed before submitting: two replays at once must not both create a task. Another
+      // tenant's dead letter is not found (a poison message has no tenant: admin only).
+      const claim = await deadLetters.claimReplay(id, (entry) =>
+        entry.task ? canSee(req.caller, tenantOf(entry.task)) : req.caller.scopes.has('admin'),
+      );
       switch (claim.state) {
         case 'missing':
           throw deadLetterNotFound(id);

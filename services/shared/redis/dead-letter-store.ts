@@ -83,8 +83,11 @@ export interface DeadLetterStore {
    * state) or it is older than the TTL: `restored`, `present` or `expired`.
    */
   restore(entry: DeadLetter): Promise<'restored' | 'present' | 'expired'>;
-  /** Reserves an entry for one replay, so two concurrent replays cannot both submit it. */
-  claimReplay(id: string): Promise<ReplayClaim>;
+  /**
+   * Reserves an entry for one replay, so two concurrent replays cannot both submit it. An entry
+   * `mayReplay` refuses (another tenant's) is `missing`.
+   */
+  claimReplay(id: string, mayReplay?: (entry: DeadLetter) => boolean): Promise<ReplayClaim>;
   /** Drops a claim whose replay submitted nothing, so the entry may be replayed later. */
   releaseReplay(id: string, token: string): Promise<void>;
   /** Records the task that re-ran the entry; false if it was already replayed (or is gone). */
@@ -196,11 +199,11 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     return value === null ? undefined : visible(JSON.parse(value) as Stored);
   }
 
-  claimReplay(id: string): Promise<ReplayClaim> {
+  claimReplay(id: string, mayReplay: (entry: DeadLetter) => boolean = () => true): Promise<ReplayClaim> {
     const now = Date.now();
     const token = randomUUID();
     return this.update<ReplayClaim>(id, (stored) => {
-      if (!stored) return { result: { state: 'missing' } };
+      if (!stored || !mayReplay(visible(stored))) return { result: { state: 'missing' } };
       if (stored.replayedAs !== undefined)
         return { result: { state: 'replayed', replayedAs: stored.replayedAs } };
       if (!stored.task) return { result: { state: 'not-replayable' } };

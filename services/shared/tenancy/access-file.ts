@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isScope, SCOPES, type Scope } from './scopes';
+import { ALL_SCOPES, isScope, SCOPES, type Scope } from './scopes';
 import { DEFAULT_TENANT, TENANT_NAME_PATTERN, type RateLimit, type Tenant } from './tenant';
 
 /**
@@ -52,7 +52,8 @@ export function parseAccessFile(text: string): AccessList {
   const declaredAt = new Map<string, number>();
   const keyLines: { line: number; fields: string[] }[] = [];
   const bareKeys: { line: number; key: string }[] = [];
-  const problems: string[] = [];
+  const problems: { line: number; message: string }[] = [];
+  const fault = (line: number, err: unknown) => problems.push({ line, message: (err as Error).message });
   text.split(/\r?\n/).forEach((raw, index) => {
     const line = index + 1;
     // A key may hold "#", but never a space: a comment starts a line or follows a space.
@@ -82,7 +83,7 @@ export function parseAccessFile(text: string): AccessList {
         for (const key of bare) bareKeys.push({ line, key });
       }
     } catch (err) {
-      problems.push(`line ${line}: ${(err as Error).message}`);
+      fault(line, err);
     }
   });
 
@@ -97,26 +98,25 @@ export function parseAccessFile(text: string): AccessList {
   };
   for (const { line, key } of bareKeys) {
     try {
-      addKey(line, { digest: parseKey(key), tenant: DEFAULT_TENANT, scopes: new Set(SCOPES) });
+      addKey(line, { digest: parseKey(key), tenant: DEFAULT_TENANT, scopes: ALL_SCOPES });
     } catch (err) {
-      problems.push(`line ${line}: ${(err as Error).message}`);
+      fault(line, err);
     }
   }
   for (const { line, fields } of keyLines) {
     try {
       addKey(line, parseKeyLine(fields, tenants));
     } catch (err) {
-      problems.push(`line ${line}: ${(err as Error).message}`);
+      fault(line, err);
     }
   }
   if (problems.length > 0) {
-    problems.sort((a, b) => lineOf(a) - lineOf(b));
-    throw new AccessFileError(problems);
+    // Key lines are checked once every tenant is known: sorted back into the file's order.
+    problems.sort((a, b) => a.line - b.line);
+    throw new AccessFileError(problems.map(({ line, message }) => `line ${line}: ${message}`));
   }
   return { tenants, keys };
 }
-
-const lineOf = (problem: string) => Number(/^line (\d+)/.exec(problem)?.[1] ?? 0);
 
 function parseTenant(fields: string[]): Tenant {
   const [name, ...settings] = fields;
