@@ -1,4 +1,5 @@
 import type { DeadLetterReason } from '../shared/dead-letter';
+import { DEFAULT_PRIORITY, PRIORITIES } from '../shared/lanes/priority';
 import { TASK_STATUSES } from '../shared/task';
 import { TASK_LIMITS } from '../shared/task-limits';
 
@@ -37,6 +38,12 @@ export const taskSubmissionSchema = {
       minLength: 1,
       maxLength: LIMITS.keyLength,
       description: 'Kafka partition key: tasks with the same key run one at a time, in order.',
+    },
+    priority: {
+      enum: [...PRIORITIES],
+      default: DEFAULT_PRIORITY,
+      description:
+        'The lane the task waits in. Workers take high first and low last, by weight (high 6, normal 3, low 1 of every 10 free slots while all three have tasks waiting), so low is never starved; a lane with nothing waiting gives its share to the others.',
     },
     maxAttempts: {
       type: 'integer',
@@ -116,6 +123,7 @@ export const taskSchema = {
     'id',
     'type',
     'tenant',
+    'priority',
     'status',
     'attempts',
     'createdAt',
@@ -131,6 +139,7 @@ export const taskSchema = {
     id: { type: 'string' },
     type: { type: 'string' },
     tenant: { type: 'string', description: "Whose task it is: the submitting key's tenant." },
+    priority: { enum: [...PRIORITIES], description: 'The lane the task waits in.' },
     status: { enum: [...TASK_STATUSES] },
     attempts: { type: 'integer', minimum: 0, description: 'Attempts started so far.' },
     createdAt: timestamp,
@@ -235,6 +244,7 @@ export const deadLetterSchema = {
         id: { type: 'string' },
         type: { type: 'string' },
         tenant: { type: 'string' },
+        priority: { enum: [...PRIORITIES] },
         payload: { description: 'Any JSON value.' },
         enqueuedAt: timestamp,
         maxAttempts: { type: 'integer', minimum: 1 },
@@ -341,15 +351,21 @@ export const statsSchema = {
     },
     lag: {
       type: 'object',
-      required: ['total', 'partitions'],
+      required: ['total', 'byPriority', 'partitions'],
       properties: {
-        total: { type: 'integer', minimum: 0 },
+        total: { type: 'integer', minimum: 0, description: 'Over every priority lane.' },
+        byPriority: {
+          type: 'object',
+          required: [...PRIORITIES],
+          properties: Object.fromEntries(PRIORITIES.map((p) => [p, { type: 'integer', minimum: 0 }])),
+        },
         partitions: {
           type: 'array',
           items: {
             type: 'object',
-            required: ['partition', 'latestOffset', 'committedOffset', 'lag'],
+            required: ['priority', 'partition', 'latestOffset', 'committedOffset', 'lag'],
             properties: {
+              priority: { enum: [...PRIORITIES] },
               partition: { type: 'integer' },
               latestOffset: { type: 'integer' },
               committedOffset: { oneOf: [{ type: 'integer' }, { type: 'null' }] },

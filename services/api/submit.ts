@@ -7,7 +7,7 @@ import {
 } from '../shared/kafka/batching-publisher';
 import { ApiError, UnavailableError } from '../shared/errors';
 import { planDelay, RELEASE_AT_HEADER } from '../shared/kafka/delay-tiers';
-import type { KafkaNames } from '../shared/kafka/names';
+import { laneTopic, type KafkaNames } from '../shared/kafka/names';
 import type { Logger } from '../shared/logger';
 import type { TaskStore, Transition } from '../shared/redis/task-store';
 import type { TaskMessage } from '../shared/task';
@@ -96,7 +96,7 @@ export class TaskSubmitter {
       const message: TaskMessage = { id, enqueuedAt: now, ...owner, ...submission };
       const delay = message.runAt === undefined ? undefined : planDelay(message.runAt, now, names.delayTiers);
       const outgoing: OutgoingMessage = {
-        topic: delay?.topic ?? names.tasksTopic,
+        topic: delay?.topic ?? laneTopic(names, message.priority),
         value: encodeTaskMessage(message),
         key: partitionKeyOf(message),
         ...(delay && { headers: { [RELEASE_AT_HEADER]: String(delay.releaseAt) } }),

@@ -2,6 +2,7 @@ import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020'
 import addFormats from 'ajv-formats';
 import { ApiError, type ErrorDetail } from '../shared/errors';
 import type { AddressPolicy } from '../shared/net/address-policy';
+import { DEFAULT_PRIORITY, type TaskPriority } from '../shared/lanes/priority';
 import { DEFAULT_MAX_ATTEMPTS, type JsonValue } from '../shared/task';
 import { batchSubmissionSchema, LIMITS, taskSubmissionSchema } from './schemas';
 
@@ -15,6 +16,8 @@ export interface Submission {
   /** Epoch ms; absent when the task may start at once. */
   runAt?: number;
   callbackUrl?: string;
+  /** Absent: normal. */
+  priority?: TaskPriority;
 }
 
 export interface ValidationOptions {
@@ -71,7 +74,15 @@ export class Validator {
       payload: (task.payload ?? null) as JsonValue,
       maxAttempts: (task.maxAttempts as number | undefined) ?? DEFAULT_MAX_ATTEMPTS,
     };
-    const optional = { key: task.key, timeoutMs: task.timeoutMs, runAt, callbackUrl: task.callbackUrl };
+    // Normal is left out: messages and records carry a priority only when it is not the default.
+    const priority = task.priority === DEFAULT_PRIORITY ? undefined : task.priority;
+    const optional = {
+      key: task.key,
+      timeoutMs: task.timeoutMs,
+      runAt,
+      callbackUrl: task.callbackUrl,
+      priority,
+    };
     for (const [name, value] of Object.entries(optional)) {
       if (value !== undefined) Object.assign(submission, { [name]: value });
     }
@@ -133,6 +144,11 @@ function toDetails(errors: ErrorObject[], prefix: string): ErrorDetail[] {
         return {
           field: fieldName(error.instancePath, prefix, String(params.additionalProperty)),
           message: 'unknown field',
+        };
+      case 'enum':
+        return {
+          field: fieldName(error.instancePath, prefix),
+          message: `one of ${(params.allowedValues as unknown[]).join(', ')}`,
         };
       case 'not':
         return {

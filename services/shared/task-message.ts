@@ -1,3 +1,4 @@
+import { isPriority, type TaskPriority } from './lanes/priority';
 import { DEFAULT_MAX_ATTEMPTS, type AttemptFailure, type JsonValue, type TaskMessage } from './task';
 
 /** The one owner of the tasks topic's wire format: JSON, UTF-8, fields of TaskMessage. */
@@ -52,6 +53,7 @@ export function decodeTaskMessage(value: Buffer | null): TaskMessage {
     runAt: optional(fields, 'runAt', 'number'),
     callbackUrl: optional(fields, 'callbackUrl', 'string'),
     tenant: optional(fields, 'tenant', 'string'),
+    priority: optionalPriority(fields.priority),
     attempt: optional(fields, 'attempt', 'number'),
     history: Array.isArray(fields.history) ? (fields.history as AttemptFailure[]) : undefined,
   };
@@ -70,4 +72,10 @@ function optional<T extends 'string' | 'number'>(
   if (value === undefined || value === null) return undefined;
   if (typeof value !== kind) throw new PoisonMessageError(`"${name}" is not a ${kind}`);
   return value as T extends 'string' ? string : number;
+}
+
+function optionalPriority(value: unknown): TaskPriority | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isPriority(value)) throw new PoisonMessageError('"priority" is not high, normal or low');
+  return value;
 }

@@ -1,3 +1,5 @@
+import type { TaskPriority } from './lanes/priority';
+
 /**
  * The words Spillway uses, one meaning each.
  *
@@ -10,6 +12,7 @@
  * - task record: what Redis holds about a task; what `GET /v1/tasks/:id` returns.
  * - queue: a named set of topics, consumer group and Redis keys (`SPILLWAY_QUEUE`).
  * - tenant: whose tasks they are; an API key belongs to one (services/shared/tenancy).
+ * - priority: which lane a task waits in (high, normal, low; services/shared/lanes).
  * - lag: task messages on the tasks topic that the worker group has not committed yet.
  */
 
@@ -54,6 +57,8 @@ export interface TaskMessage {
   callbackUrl?: string;
   /** Whose task it is; absent: the default tenant (and every message from before tenants). */
   tenant?: string;
+  /** Its lane; absent: normal (and every message from before priorities). */
+  priority?: TaskPriority;
   /** Which attempt this message is for; absent means 1 (a retry carries the next number). */
   attempt?: number;
   /** The failed attempts before this one, oldest first (carried by retries). */
@@ -79,6 +84,8 @@ export interface TaskRecord {
   type: string;
   /** Whose task it is; absent: the default tenant. */
   tenant?: string;
+  /** Its lane; absent: normal. */
+  priority?: TaskPriority;
   status: TaskStatus;
   /** Attempts started so far. */
   attempts: number;

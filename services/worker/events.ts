@@ -1,4 +1,5 @@
 /** What the worker reports as it works; metrics.ts turns these into Prometheus series. */
+import type { TaskPriority } from '../shared/lanes/priority';
 import type { DeadLetterReason } from '../shared/dead-letter';
 
 /**
@@ -21,8 +22,8 @@ export interface WorkerEvents {
   deadLettered(reason: DeadLetterReason): void;
   /** A handler ignored its aborted signal and was left running. */
   handlerAbandoned(type: string): void;
-  /** After a batch or a commit: messages of the partition not yet committed. */
-  partitionLag(partition: number, lag: number): void;
+  /** After a batch or a commit: messages of the lane's partition not yet committed. */
+  partitionLag(priority: TaskPriority, partition: number, lag: number): void;
   /** The tasks consumer rejoined its group after a rebalance that stopped its fetching this long. */
   rebalanced(seconds: number): void;
   /** A task waits: its tenant runs its max-running across the fleet. */

@@ -18,7 +18,7 @@ import { WorkerMetrics } from './metrics';
 import { createScheduler } from './scheduler';
 import { RedisTenantPermits } from '../shared/redis/tenant-permits';
 import { TenantGate } from './tenant-gate';
-import { createWorker } from './worker';
+import { createLaneWorkers } from './lanes';
 import { BatchingPublisher } from '../shared/kafka/batching-publisher';
 import { JavaCompatiblePartitioner } from '../shared/kafka/partitioner';
 import { CancelListener } from '../shared/redis/cancel-listener';
@@ -87,11 +87,6 @@ export async function startWorker(
     finishedTtlSeconds: config.finishedTaskTtlSeconds,
   });
   const metrics = new WorkerMetrics(handlers.types());
-  const consumer = kafka.consumer({
-    groupId: names.workerGroup,
-    sessionTimeout: config.sessionTimeoutMs,
-    ...GROUP_TIMING,
-  });
   // Retries and dead letters go to Kafka through the same coalescing publisher as the API's.
   // A retry or dead letter over the topics' limit is refused at once (KafkaRefusedError), never retried.
   const messageBytes = await readMessageLimit(kafka, allTopics(names));
@@ -154,10 +149,12 @@ export async function startWorker(
     events: metrics,
     logger,
   });
-  const worker = createWorker({
-    consumer,
+  const worker = createLaneWorkers({
+    lanes: names.lanes,
+    consumerFor: (lane) =>
+      kafka.consumer({ groupId: lane.group, sessionTimeout: config.sessionTimeoutMs, ...GROUP_TIMING }),
+    weights: config.priorityWeights,
     gate,
-    tasksTopic: names.tasksTopic,
     concurrency: config.concurrency,
     commitIntervalMs: config.commitIntervalMs,
     run: (task, handlerDone) => runner.run(task, handlerDone),
@@ -250,8 +247,8 @@ export async function startWorker(
   const port = (server.address() as AddressInfo).port;
   logger.info('worker started', {
     port,
-    topic: names.tasksTopic,
-    group: names.workerGroup,
+    topics: names.lanes.map((lane) => lane.topic),
+    groups: names.lanes.map((lane) => lane.group),
     schedulerGroup: names.schedulerGroup,
   });
 

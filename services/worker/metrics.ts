@@ -1,3 +1,4 @@
+import type { TaskPriority } from '../shared/lanes/priority';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { BoundedLabel } from '../shared/bounded-label';
 import type { DeadLetterReason } from '../shared/dead-letter';
@@ -111,8 +112,8 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
   });
   private readonly lag = new Gauge({
     name: 'spillway_consumer_lag',
-    help: "Messages on the tasks topic this worker's partitions have not committed, by partition.",
-    labelNames: ['partition'],
+    help: "Messages on the tasks topics this worker's partitions have not committed, by priority lane and partition.",
+    labelNames: ['priority', 'partition'],
     registers: [this.registry],
   });
 
@@ -178,8 +179,8 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
     this.abandoned.inc({ type: this.taskType.of(type) });
   }
 
-  partitionLag(partition: number, lag: number): void {
-    this.lag.set({ partition: String(partition) }, Math.max(0, lag));
+  partitionLag(priority: TaskPriority, partition: number, lag: number): void {
+    this.lag.set({ priority, partition: String(partition) }, Math.max(0, lag));
   }
 
   rebalanced(seconds: number): void {

@@ -1,6 +1,6 @@
 import type { IHeaders, KafkaMessage, Message, TopicMessages } from 'kafkajs';
 import { planDelay, RELEASE_AT_HEADER } from '../shared/kafka/delay-tiers';
-import type { KafkaNames } from '../shared/kafka/names';
+import { laneTopic, type KafkaNames } from '../shared/kafka/names';
 import { identityOf, type Transition } from '../shared/redis/task-store';
 import type { TaskMessage } from '../shared/task';
 import { decodeTaskMessage, PoisonMessageError } from '../shared/task-message';
@@ -53,12 +53,13 @@ export function route(
   task: TaskMessage,
   message: KafkaMessage,
   now: number,
-  names: Pick<KafkaNames, 'tasksTopic' | 'delayTiers'>,
+  names: Pick<KafkaNames, 'lanes' | 'delayTiers'>,
 ): Route {
   const { [RELEASE_AT_HEADER]: _old, ...headers } = message.headers ?? {};
   const plan = task.runAt === undefined ? undefined : planDelay(task.runAt, now, names.delayTiers);
   const base = { key: message.key, value: message.value };
-  if (!plan) return { topic: names.tasksTopic, released: true, task, message: { ...base, headers } };
+  if (!plan)
+    return { topic: laneTopic(names, task.priority), released: true, task, message: { ...base, headers } };
   return {
     topic: plan.topic,
     released: false,

@@ -15,7 +15,7 @@ export interface SchedulerDeps {
   consumer: Consumer;
   /** Idempotent, one request in flight: a retried send cannot duplicate or reorder tasks. */
   producer: Producer;
-  names: Pick<KafkaNames, 'tasksTopic' | 'delayTiers'>;
+  names: Pick<KafkaNames, 'lanes' | 'delayTiers'>;
   store: Pick<TaskStore, 'transitionMany'>;
   events: SchedulerEvents;
   logger: Logger;

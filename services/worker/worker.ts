@@ -3,17 +3,18 @@ import type { DeadLetter } from '../shared/dead-letter';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { decodeTaskMessage, PoisonMessageError } from '../shared/task-message';
-import { KeyLanes, Slots } from './concurrency';
+import type { Lane } from '../shared/kafka/names';
 import type { WorkerEvents } from './events';
+import type { SharedCapacity } from './lanes';
 import { ShutdownInterruption } from './handler-run';
 import { PartitionLedger } from './partition-ledger';
 import type { TenantGate } from './tenant-gate';
 
 export interface WorkerDeps {
   consumer: Consumer;
-  tasksTopic: string;
-  /** Tasks run at once by this process (WORKER_CONCURRENCY). */
-  concurrency: number;
+  /** The lane this consumer drains: its priority and topic. */
+  lane: Pick<Lane, 'priority' | 'topic'>;
+  capacity: SharedCapacity;
   /** How often finished offsets are committed (COMMIT_INTERVAL_MS). */
   commitIntervalMs: number;
   /**
@@ -90,16 +91,11 @@ export const WINDOW_LIMIT = 10_000;
  */
 export function createWorker(deps: WorkerDeps): Worker {
   const { consumer, logger, events } = deps;
+  const { slots, unfinished, keys: keyLanes } = deps.capacity;
+  const { topic, priority } = deps.lane;
   const shutdown = new AbortController();
-  const slots = new Slots(deps.concurrency);
-  /**
-   * Tasks taken and not yet done with: running, or writing their outcome after the handler
-   * freed its slot. Bounded too, so a slow Redis cannot pile up outcomes in memory.
-   */
-  const unfinished = new Slots(deps.concurrency * 2);
-  const lanes = new KeyLanes();
   const windowLimit = deps.windowLimit ?? WINDOW_LIMIT;
-  const keyLimit = keyBacklogLimit(deps.concurrency);
+  const keyLimit = keyBacklogLimit(slots.size);
   /** Per assigned partition; a partition that leaves and comes back starts afresh. */
   let progress = new Map<number, PartitionLedger>();
   /** Partitions paused for a key's backlog (`key`) or a full window, until they drain. */
@@ -126,14 +122,13 @@ export function createWorker(deps: WorkerDeps): Worker {
     const rebalanceMs = rebalancingSince === undefined ? undefined : Date.now() - rebalancingSince;
     rebalancingSince = undefined;
     if (rebalanceMs !== undefined) events.rebalanced(rebalanceMs / 1000);
-    const assigned = new Set(event.payload.memberAssignment[deps.tasksTopic] ?? []);
+    const assigned = new Set(event.payload.memberAssignment[topic] ?? []);
     // Partitions kept across the rebalance keep their progress (their in-flight tasks are
     // still ours and refetched offsets are skipped); others are forgotten, and completions of
     // tasks from a lost partition are no longer committed (the new owner redelivers them).
     progress = new Map([...assigned].map((p) => [p, progress.get(p) ?? new PartitionLedger()]));
     // Holds do not survive a rebalance: each partition is looked at afresh as its batches come.
-    for (const partition of held.keys())
-      consumer.resume([{ topic: deps.tasksTopic, partitions: [partition] }]);
+    for (const partition of held.keys()) consumer.resume([{ topic, partitions: [partition] }]);
     held.clear();
     for (const p of committed.keys()) if (!assigned.has(p)) committed.delete(p);
     logger.info('joined consumer group', { partitions: [...assigned], rebalanceMs });
@@ -153,9 +148,19 @@ export function createWorker(deps: WorkerDeps): Worker {
     const tracker = progress.get(partition);
     if (!tracker) return; // a batch fetched before a rebalance took the partition away
     highWatermarks.set(partition, Number(batch.highWatermark));
+    const taking = () => payload.isRunning() && !payload.isStale() && !draining;
+    /** Heartbeats while waiting; false when this batch must stop taking tasks. */
+    const stillRunning = async () => {
+      try {
+        await payload.heartbeat();
+      } catch {
+        return false; // a rebalance: this offset stays unresolved and is fetched again
+      }
+      return taking();
+    };
     for (const message of batch.messages) {
       // Held: what was fetched before the pause stays unresolved and comes again after it.
-      if (!payload.isRunning() || payload.isStale() || draining || held.has(partition)) return;
+      if (!taking() || held.has(partition)) return;
       const offset = Number(message.offset);
       if (tracker.seen(offset)) {
         // Fetched again (kafkajs restarts fetching from the last commit): in flight or done.
@@ -173,38 +178,45 @@ export function createWorker(deps: WorkerDeps): Worker {
           expected,
           got: offset,
         });
-        consumer.seek({ topic: deps.tasksTopic, partition, offset: String(expected) });
+        consumer.seek({ topic, partition, offset: String(expected) });
         return;
       }
       const key = message.key?.toString();
-      if (tracker.size >= windowLimit || (key !== undefined && lanes.backlog(key) >= keyLimit)) {
+      if (tracker.size >= windowLimit || (key !== undefined && keyLanes.backlog(key) >= keyLimit)) {
         hold(partition, tracker.size >= windowLimit ? undefined : key);
         return;
       }
       // Backpressure: while every slot is busy, nothing more is taken from Kafka. Waiting here
       // (heartbeating) rather than pausing the partition: kafkajs fetches a resumed partition
       // only after its next long-poll, which would idle the slots for up to maxWaitTimeInMs.
-      while (slots.full || unfinished.full) {
-        await (slots.full ? slots : unfinished).freed(HEARTBEAT_WHILE_FULL_MS);
-        try {
-          await payload.heartbeat();
-        } catch {
-          return; // a rebalance: this offset stays unresolved and is fetched again
-        }
-        if (!payload.isRunning() || payload.isStale() || draining) return;
+      // The slot is taken here, in this lane's line (its weight decides when), unless the task
+      // will wait behind its key: it takes one when its turn comes.
+      while (unfinished.full) {
+        await unfinished.freed(HEARTBEAT_WHILE_FULL_MS);
+        if (!(await stillRunning())) return;
+      }
+      const runsNow = key === undefined || keyLanes.backlog(key) === 0;
+      while (runsNow && !(await slots.acquire(priority, HEARTBEAT_WHILE_FULL_MS))) {
+        if (!(await stillRunning())) return;
+      }
+      if (runsNow && !taking()) {
+        slots.release();
+        return;
       }
       tracker.start(offset);
+      // Unconditional: another lane may have filled `unfinished` while this one waited for its
+      // slot, so it may run over by one per lane; it is a bound on memory, not on work.
       unfinished.take();
       // Resolving only moves kafkajs' fetch position: with autoCommit off it commits nothing.
       payload.resolveOffset(message.offset);
-      void dispatch(message, partition, tracker);
+      void dispatch(message, partition, tracker, runsNow);
     }
     await payload.heartbeat();
   }
 
   function hold(partition: number, key: string | undefined): void {
     held.set(partition, { key });
-    consumer.pause([{ topic: deps.tasksTopic, partitions: [partition] }]);
+    consumer.pause([{ topic, partitions: [partition] }]);
     logger.debug('partition paused until it drains', {
       partition,
       key,
@@ -216,15 +228,20 @@ export function createWorker(deps: WorkerDeps): Worker {
   function resumeIfDrained(partition: number): void {
     const hold = held.get(partition);
     if (!hold || draining) return;
-    if (hold.key !== undefined && lanes.backlog(hold.key) >= keyLimit) return;
+    if (hold.key !== undefined && keyLanes.backlog(hold.key) >= keyLimit) return;
     if ((progress.get(partition)?.size ?? 0) >= windowLimit) return;
     held.delete(partition);
-    consumer.resume([{ topic: deps.tasksTopic, partitions: [partition] }]);
+    consumer.resume([{ topic, partitions: [partition] }]);
   }
 
-  async function dispatch(message: KafkaMessage, partition: number, tracker: PartitionLedger): Promise<void> {
+  async function dispatch(
+    message: KafkaMessage,
+    partition: number,
+    tracker: PartitionLedger,
+    slotTaken: boolean,
+  ): Promise<void> {
     let finished = false;
-    let slotHeld = false;
+    let slotHeld = slotTaken;
     const slot: TaskSlot = {
       // The next task starts while this one's outcome is written: the two Redis writes then
       // share a round trip instead of following each other.
@@ -234,7 +251,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       },
       async retake() {
         if (slotHeld) return;
-        await slots.acquire();
+        await slots.acquire(priority);
         slotHeld = true;
       },
     };
@@ -261,7 +278,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         offset: message.offset,
         reason: err.message,
       });
-      await deps.deadLetterPoison(poisonEntry(deps.tasksTopic, partition, message, err));
+      await deps.deadLetterPoison(poisonEntry(topic, partition, message, err));
       return true;
     }
     const key = message.key?.toString() ?? task.key;
@@ -291,7 +308,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     };
     for (;;) {
       try {
-        await lanes.run(key, turn);
+        await keyLanes.run(key, turn);
         return true;
       } catch (err) {
         if (err instanceof ShutdownInterruption || shutdown.signal.aborted) return false;
@@ -310,11 +327,12 @@ export function createWorker(deps: WorkerDeps): Worker {
   async function commit(): Promise<void> {
     const offsets = [...progress.entries()].flatMap(([partition, tracker]) => {
       const offset = tracker.commitOffset(committed.get(partition));
-      return offset === undefined ? [] : [{ topic: deps.tasksTopic, partition, offset: String(offset) }];
+      return offset === undefined ? [] : [{ topic, partition, offset: String(offset) }];
     });
     for (const [partition] of progress) {
       const high = highWatermarks.get(partition);
-      if (high !== undefined) events.partitionLag(partition, high - (committed.get(partition) ?? 0));
+      if (high !== undefined)
+        events.partitionLag(priority, partition, high - (committed.get(partition) ?? 0));
     }
     if (offsets.length === 0) return;
     try {
@@ -331,7 +349,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     async start() {
       await consumer.connect();
       // fromBeginning: a group with no committed offsets must still run the tasks queued before it.
-      await consumer.subscribe({ topics: [deps.tasksTopic], fromBeginning: true });
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
       commitTimer = setInterval(() => void commit(), deps.commitIntervalMs);
     },
@@ -340,7 +358,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         // Stop taking tasks first, keep the group membership while tasks drain, so commits still count.
         draining = true;
         try {
-          consumer.pause([{ topic: deps.tasksTopic }]);
+          consumer.pause([{ topic }]);
         } catch {
           // A consumer kafkajs gave up on (see onConsumerLost) cannot pause, and fetches nothing.
         }

@@ -139,7 +139,7 @@ describe.each([['(defaults)', []], ...scenarios.map((f) => [f.split('/').pop()!,
     ).not.toThrow();
   });
 
-  it('points the ScaledObject at the group, topic and brokers the workers use', () => {
+  it("points the ScaledObject at every lane's group and topic, and the brokers the workers use", () => {
     const worker = envOf(only(objects, 'Deployment', '-worker'), 'worker');
     const names = kafkaNames(worker.SPILLWAY_QUEUE!);
     const scaled = objects.filter((o) => o.kind === 'ScaledObject');
@@ -149,12 +149,18 @@ describe.each([['(defaults)', []], ...scenarios.map((f) => [f.split('/').pop()!,
     }
     const so = scaled[0]!;
     expect(so.spec.scaleTargetRef.name).toBe(only(objects, 'Deployment', '-worker').metadata.name);
-    expect(so.spec.triggers).toHaveLength(1);
-    const trigger = so.spec.triggers[0];
-    expect(trigger.type).toBe('kafka');
-    expect(trigger.metadata.consumerGroup).toBe(names.workerGroup);
-    expect(trigger.metadata.topic).toBe(names.tasksTopic);
-    expect(trigger.metadata.bootstrapServers).toBe(worker.KAFKA_BROKERS);
+    // One trigger per priority lane: a backlog in any lane scales the workers.
+    expect(
+      so.spec.triggers.map((t: { name: string; metadata: Record<string, string> }) => [
+        t.name,
+        t.metadata.consumerGroup,
+        t.metadata.topic,
+      ]),
+    ).toEqual(names.lanes.map((lane) => [lane.priority, lane.group, lane.topic]));
+    for (const trigger of so.spec.triggers) {
+      expect(trigger.type).toBe('kafka');
+      expect(trigger.metadata.bootstrapServers).toBe(worker.KAFKA_BROKERS);
+    }
     expect(so.spec.maxReplicaCount).toBeLessThanOrEqual(Number(worker.KAFKA_TASK_PARTITIONS));
     expect(so.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
     // With nothing in a cluster to look up (a first install), the workers start at the minimum;
@@ -176,7 +182,11 @@ describe.each([['(defaults)', []], ...scenarios.map((f) => [f.split('/').pop()!,
     const names = kafkaNames(worker.SPILLWAY_QUEUE!);
     expect(topics.map((t) => t.spec.topicName).sort()).toEqual(allTopics(names).sort());
     const tasks = topics.find((t) => t.spec.topicName === names.tasksTopic)!;
-    expect(String(tasks.spec.partitions)).toBe(worker.KAFKA_TASK_PARTITIONS);
+    for (const lane of names.lanes) {
+      const topic = topics.find((t) => t.spec.topicName === lane.topic)!;
+      expect(String(topic.spec.partitions)).toBe(worker.KAFKA_TASK_PARTITIONS);
+      expect(topic.spec.config['retention.ms']).toBe(tasks.spec.config['retention.ms']);
+    }
     const scaled = objects.find((o) => o.kind === 'ScaledObject');
     if (scaled) expect(scaled.spec.maxReplicaCount).toBeLessThanOrEqual(tasks.spec.partitions);
     const cluster = only(objects, 'Kafka').metadata.name;
@@ -244,7 +254,7 @@ describe('names and secrets', () => {
     const names = kafkaNames('orders-eu');
     const topics = objects.filter((o) => o.kind === 'KafkaTopic').map((t) => t.spec.topicName);
     expect(topics.sort()).toEqual(allTopics(names).sort());
-    expect(only(objects, 'ScaledObject').spec.triggers[0].metadata.consumerGroup).toBe(names.workerGroup);
+    expect(only(objects, 'ScaledObject').spec.triggers[1].metadata.consumerGroup).toBe(names.workerGroup);
     expect(envOf(only(objects, 'Deployment', '-worker'), 'worker').SPILLWAY_QUEUE).toBe('orders-eu');
   });
 

@@ -51,6 +51,7 @@ describe('API against real Kafka and Redis', () => {
       id: res.body.id,
       type: 'echo',
       tenant: 'default',
+      priority: 'normal',
       status: 'queued',
       attempts: 0,
       createdAt: res.body.createdAt,
@@ -101,11 +102,11 @@ describe('API against real Kafka and Redis', () => {
   });
 
   it('names the bad field in a validation error', async () => {
-    const res = await request(url, 'POST', '/v1/tasks', { json: { type: '', payload: {}, priority: 1 } });
+    const res = await request(url, 'POST', '/v1/tasks', { json: { type: '', payload: {}, urgency: 1 } });
     expect(res.body.error.details).toEqual(
       expect.arrayContaining([
         { field: 'type', message: expect.any(String) },
-        { field: 'priority', message: 'unknown field' },
+        { field: 'urgency', message: 'unknown field' },
       ]),
     );
   });

@@ -74,7 +74,12 @@ describe('dead letters over HTTP', () => {
         id: failed.id,
         reason: 'attempts-exhausted',
         deadAt: iso(failed.deadAt),
-        task: { ...failed.task, tenant: 'default', enqueuedAt: iso(failed.task!.enqueuedAt) },
+        task: {
+          ...failed.task,
+          tenant: 'default',
+          priority: 'normal',
+          enqueuedAt: iso(failed.task!.enqueuedAt),
+        },
         raw: null,
         error: failed.error,
         history: failed.history.map((h) => ({

@@ -5,6 +5,8 @@ import { kafkaNames } from '../../services/shared/kafka/names';
 import { createLogger } from '../../services/shared/logger';
 import { loadWorkerConfig } from '../../services/worker/config';
 import { WorkerMetrics } from '../../services/worker/metrics';
+import { sharedCapacity } from '../../services/worker/lanes';
+import { DEFAULT_LANE_WEIGHTS } from '../../services/shared/lanes/priority';
 import { createWorker } from '../../services/worker/worker';
 import { PrivateKafka } from '../helpers/kafka-server';
 import { eventually, REDIS_URL, uniqueQueue } from '../helpers/stack';
@@ -58,8 +60,8 @@ describe('a worker whose Kafka consumer kafkajs gives up on (a private real brok
     const lost: Error[] = [];
     const worker = createWorker({
       consumer,
-      tasksTopic: names.tasksTopic,
-      concurrency: 2,
+      lane: { priority: 'normal', topic: names.tasksTopic },
+      capacity: sharedCapacity(2, DEFAULT_LANE_WEIGHTS),
       commitIntervalMs: 500,
       run: async () => undefined,
       deadLetterPoison: async () => undefined,

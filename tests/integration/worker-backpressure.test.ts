@@ -6,6 +6,8 @@ import { encodeTaskMessage } from '../../services/shared/task-message';
 import { loadWorkerConfig } from '../../services/worker/config';
 import { WorkerMetrics } from '../../services/worker/metrics';
 import { createLogger } from '../../services/shared/logger';
+import { sharedCapacity } from '../../services/worker/lanes';
+import { DEFAULT_LANE_WEIGHTS } from '../../services/shared/lanes/priority';
 import { createWorker, keyBacklogLimit, type Worker, type WorkerDeps } from '../../services/worker/worker';
 import { committedTo, produce } from '../helpers/kafka';
 import { eventually, KAFKA_BROKERS, quietLogger, REDIS_URL, uniqueQueue } from '../helpers/stack';
@@ -35,8 +37,8 @@ describe('worker intake: one key or one long task cannot take the whole worker',
     worker = createWorker({
       // The worker's own fetch wait (main.ts): a resumed partition is fetched up to one wait later.
       consumer: client.consumer({ groupId: names.workerGroup, maxWaitTimeInMs: 1000 }),
-      tasksTopic: names.tasksTopic,
-      concurrency: 16,
+      lane: { priority: 'normal', topic: names.tasksTopic },
+      capacity: sharedCapacity(16, DEFAULT_LANE_WEIGHTS),
       commitIntervalMs: 200,
       run,
       deadLetterPoison: async () => undefined,

@@ -5,6 +5,8 @@ import { encodeTaskMessage } from '../../services/shared/task-message';
 import type { TaskMessage } from '../../services/shared/task';
 import { loadWorkerConfig } from '../../services/worker/config';
 import { WorkerMetrics } from '../../services/worker/metrics';
+import { sharedCapacity } from '../../services/worker/lanes';
+import { DEFAULT_LANE_WEIGHTS } from '../../services/shared/lanes/priority';
 import { createWorker, type Worker } from '../../services/worker/worker';
 import { committedTo, produce } from '../helpers/kafka';
 import { eventually, KAFKA_BROKERS, quietLogger, REDIS_URL, uniqueQueue } from '../helpers/stack';
@@ -31,8 +33,8 @@ describe('worker slots: a task frees its slot once its handler is done', () => {
     const heldWrites = new Map<string, () => void>();
     worker = createWorker({
       consumer: client.consumer({ groupId: names.workerGroup }),
-      tasksTopic: names.tasksTopic,
-      concurrency,
+      lane: { priority: 'normal', topic: names.tasksTopic },
+      capacity: sharedCapacity(concurrency, DEFAULT_LANE_WEIGHTS),
       commitIntervalMs: 200,
       async run(task, handlerDone) {
         started.push(task.id);
@@ -108,8 +110,8 @@ describe('worker slots: a task frees its slot once its handler is done', () => {
     const held = new Promise<void>((resolve) => (releaseHeld = resolve));
     worker = createWorker({
       consumer: client.consumer({ groupId: names.workerGroup }),
-      tasksTopic: names.tasksTopic,
-      concurrency: 1,
+      lane: { priority: 'normal', topic: names.tasksTopic },
+      capacity: sharedCapacity(1, DEFAULT_LANE_WEIGHTS),
       commitIntervalMs: 200,
       async run(task, handlerDone) {
         runs.push(task.id);

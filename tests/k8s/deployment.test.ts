@@ -152,13 +152,12 @@ it(
         name: release.workerDeployment,
         hpaName,
         ready: { status: 'True' },
-        triggers: [
-          {
-            type: 'kafka',
-            topic: `spillway.${release.queue}.tasks`,
-            consumerGroup: `spillway.${release.queue}.workers`,
-          },
-        ],
+        // One trigger per priority lane, highest first.
+        triggers: ['.high', '', '.low'].map((suffix) => ({
+          type: 'kafka',
+          topic: `spillway.${release.queue}.tasks${suffix}`,
+          consumerGroup: `spillway.${release.queue}.workers${suffix}`,
+        })),
       });
       expect(view.hpa).toMatchObject({ name: hpaName, minReplicas: 1 });
     }

@@ -55,6 +55,19 @@ Kafka names, derived from `queue` exactly as services/shared/kafka/names.ts deri
 */}}
 {{- define "spillway.tasksTopic" -}}spillway.{{ .Values.queue }}.tasks{{- end }}
 {{- define "spillway.workerGroup" -}}spillway.{{ .Values.queue }}.workers{{- end }}
+{{/*
+Priority lanes, highest first (names.ts: laneNames): each a topic and the worker group draining
+it. The normal lane keeps the names above, from before priorities.
+*/}}
+{{- define "spillway.lanes" -}}
+{{- range list "high" "normal" "low" }}
+{{- $suffix := ternary "" (printf ".%s" .) (eq . "normal") }}
+- priority: {{ . }}
+  topic: spillway.{{ $.Values.queue }}.tasks{{ $suffix }}
+  group: spillway.{{ $.Values.queue }}.workers{{ $suffix }}
+  resource: tasks{{ $suffix | replace "." "-" }}
+{{- end }}
+{{- end }}
 {{- define "spillway.schedulerGroup" -}}spillway.{{ .Values.queue }}.scheduler{{- end }}
 {{- define "spillway.deadLetterTopic" -}}spillway.{{ .Values.queue }}.dead-letters{{- end }}
 {{/* Delay tiers, shortest first, with their hold time (names.ts: DELAY_TIER_MS). */}}

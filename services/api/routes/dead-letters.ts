@@ -1,3 +1,4 @@
+import { priorityOf } from '../../shared/lanes/priority';
 import { Router } from 'express';
 import type { DeadLetter } from '../../shared/dead-letter';
 import { ApiError } from '../../shared/errors';
@@ -83,6 +84,7 @@ export function deadLettersRouter({ deadLetters, submitter, logger, rebuild }: D
         ...(task.key !== undefined && { key: task.key }),
         ...(task.timeoutMs !== undefined && { timeoutMs: task.timeoutMs }),
         ...(task.callbackUrl !== undefined && { callbackUrl: task.callbackUrl }),
+        ...(task.priority !== undefined && { priority: task.priority }),
       };
       let accepted: Accepted;
       try {
@@ -140,6 +142,7 @@ function deadLetterView(entry: DeadLetter) {
     id: task.id,
     type: task.type,
     tenant: tenantOf(task),
+    priority: priorityOf(task),
     payload: task.payload,
     enqueuedAt: iso(task.enqueuedAt),
     maxAttempts: task.maxAttempts,

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { KafkaInspector } from '../../shared/kafka/inspector';
+import type { KafkaInspector, PartitionLag } from '../../shared/kafka/inspector';
 import type { KafkaNames } from '../../shared/kafka/names';
 import type { DeadLetterStore } from '../../shared/redis/dead-letter-store';
 import type { TaskStore } from '../../shared/redis/task-store';
@@ -27,16 +27,24 @@ export function statsRouter(deps: StatsRoutesDeps): Router {
 
 /** The body of GET /v1/stats; GET /v1/fleet shows it too. */
 export async function readStats({ store, inspector, names, deadLetters }: StatsRoutesDeps) {
-  const [counts, oldest, partitions, deadLetterCount] = await Promise.all([
+  const [counts, oldest, lanes, deadLetterCount] = await Promise.all([
     store.counts(),
     store.oldestWaitingSince(),
-    inspector.lag(names.workerGroup, names.tasksTopic),
+    Promise.all(names.lanes.map((lane) => inspector.lag(lane.group, lane.topic))),
     deadLetters.count(),
   ]);
+  const total = (partitions: PartitionLag[]) => partitions.reduce((sum, p) => sum + p.lag, 0);
+  const partitions = names.lanes.flatMap((lane, i) =>
+    lanes[i]!.map((p) => ({ priority: lane.priority, ...p })),
+  );
   return {
     counts,
     oldestWaitingAgeSeconds: oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : null,
-    lag: { total: partitions.reduce((sum, p) => sum + p.lag, 0), partitions },
+    lag: {
+      total: total(partitions),
+      byPriority: Object.fromEntries(names.lanes.map((lane, i) => [lane.priority, total(lanes[i]!)])),
+      partitions,
+    },
     deadLetters: deadLetterCount,
   };
 }

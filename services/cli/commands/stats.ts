@@ -43,8 +43,9 @@ export function describeStats(body: QueueStats): string[] {
 
 export function lagTable(body: QueueStats): string[] {
   return table([
-    ['PARTITION', 'LAG', 'COMMITTED', 'LATEST'],
+    ['PRIORITY', 'PARTITION', 'LAG', 'COMMITTED', 'LATEST'],
     ...body.lag.partitions.map((p) => [
+      p.priority ?? 'normal',
       String(p.partition),
       String(p.lag),
       p.committedOffset === null ? '-' : String(p.committedOffset),

@@ -3,12 +3,14 @@ import { intOption, jsonArgument, type Parsed } from '../args';
 import { ApiResponseError, type ErrorDetail } from '../client';
 import { command, type Context } from '../command';
 import { EXIT, usageError, type ExitCode } from '../exit-codes';
+import { isPriority } from '../../shared/lanes/priority';
 import { TASK_LIMITS } from '../../shared/task-limits';
 import { readLines } from '../input';
 
 const OPTIONS = {
   file: { type: 'string', short: 'f' },
   key: { type: 'string' },
+  priority: { type: 'string' },
   'delay-ms': { type: 'string' },
   'run-at': { type: 'string' },
   'max-attempts': { type: 'string' },
@@ -51,6 +53,7 @@ The task options below apply to every task of a file that does not set them itse
 
   -f, --file <path>          JSON lines to submit ("-" for stdin)
       --key <key>            partition key: tasks with one key run in order
+      --priority <p>         high, normal (default) or low: the lane the task waits in
       --delay-ms <ms>        start no earlier than this from now
       --run-at <time>        start no earlier than this RFC 3339 time
       --max-attempts <n>     attempts before the task fails for good (API default 3)
@@ -93,9 +96,12 @@ function taskOptions(values: Values): Task {
   const delayMs = intOption(values['delay-ms'], 'delay-ms', 0, TASK_LIMITS.delayMs);
   const maxAttempts = intOption(values['max-attempts'], 'max-attempts', 1, TASK_LIMITS.maxAttempts);
   const timeoutMs = intOption(values['timeout-ms'], 'timeout-ms', 1, TASK_LIMITS.timeoutMs);
+  if (values.priority !== undefined && !isPriority(values.priority))
+    throw usageError(`--priority "${values.priority}" is not valid: high, normal or low`);
   // The API validates the rest (run-at's format, the URL) and names the field.
   return {
     ...(values.key !== undefined && { key: values.key }),
+    ...(values.priority !== undefined && { priority: values.priority }),
     ...(delayMs !== undefined && { delayMs }),
     ...(values['run-at'] !== undefined && { runAt: values['run-at'] }),
     ...(maxAttempts !== undefined && { maxAttempts }),

@@ -109,7 +109,16 @@ export interface QueueStats {
   oldestWaitingAgeSeconds: number | null;
   lag: {
     total: number;
-    partitions: { partition: number; latestOffset: number; committedOffset: number | null; lag: number }[];
+    /** Absent from APIs older than priorities. */
+    byPriority?: Record<string, number>;
+    partitions: {
+      /** The lane's priority; absent from APIs older than priorities (their one lane is normal). */
+      priority?: string;
+      partition: number;
+      latestOffset: number;
+      committedOffset: number | null;
+      lag: number;
+    }[];
   };
   deadLetters: number;
 }

@@ -1,3 +1,4 @@
+import { isPriority } from '../lanes/priority';
 import Redis, { type Result } from 'ioredis';
 import { TASK_STATUSES, TERMINAL_STATUSES, type JsonValue, type TaskRecord, type TaskStatus } from '../task';
 import { withTimeout } from '../timeout';
@@ -214,6 +215,7 @@ export class RedisTaskStore implements TaskStore {
     if (change.result !== undefined) fields.push('result', JSON.stringify(change.result));
     if (change.error !== undefined) fields.push('error', JSON.stringify(change.error));
     if (change.history !== undefined) fields.push('history', JSON.stringify(change.history));
+    if (change.priority !== undefined) fields.push('priority', change.priority);
     return [
       change.id,
       change.status,
@@ -268,6 +270,7 @@ function toRecord(id: string, hash: Record<string, string>): TaskRecord {
     id,
     type: hash.type ?? '',
     ...(hash.tenant !== undefined && { tenant: hash.tenant }),
+    ...(isPriority(hash.priority) && { priority: hash.priority }),
     status,
     attempts: Number(hash.attempts ?? 0),
     createdAt: date('createdAt') ?? new Date(0),

@@ -1,3 +1,4 @@
+import { DEFAULT_PRIORITY, type TaskPriority } from '../lanes/priority';
 import type { AttemptFailure, JsonValue, TaskError, TaskMessage, TaskRecord, TaskStatus } from '../task';
 
 /**
@@ -12,6 +13,8 @@ export interface Transition {
   createdAt: Date;
   /** Written only if the record does not exist yet, like `type`; absent: the default tenant. */
   tenant?: string;
+  /** The task's lane when not normal (rewritten with every transition that carries it). */
+  priority?: TaskPriority;
   status: TaskStatus;
   /** 0 for queued/scheduled; the attempt number for every status a worker writes. */
   attempt: number;
@@ -31,12 +34,15 @@ export interface Transition {
 }
 
 /** What every transition of `task` says about it, in case its record must be created. */
-export function identityOf(task: TaskMessage): Pick<Transition, 'id' | 'type' | 'createdAt' | 'tenant'> {
+export function identityOf(
+  task: TaskMessage,
+): Pick<Transition, 'id' | 'type' | 'createdAt' | 'tenant' | 'priority'> {
   return {
     id: task.id,
     type: task.type,
     createdAt: new Date(task.enqueuedAt),
     ...(task.tenant !== undefined && { tenant: task.tenant }),
+    ...(task.priority !== undefined && task.priority !== DEFAULT_PRIORITY && { priority: task.priority }),
   };
 }
 
