@@ -145,7 +145,7 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
   const port = (server.address() as AddressInfo).port;
   logger.info('api listening', {
     port,
-    topic: names.tasksTopic,
+    topics: names.lanes.map((lane) => lane.topic),
     auth: config.apiKeys.length > 0 || keyFile !== undefined,
     rateLimitPerSecond: config.rateLimit.perSecond,
   });

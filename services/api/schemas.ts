@@ -43,7 +43,7 @@ export const taskSubmissionSchema = {
       enum: [...PRIORITIES],
       default: DEFAULT_PRIORITY,
       description:
-        'The lane the task waits in. Workers take high first and low last, by weight (high 6, normal 3, low 1 of every 10 free slots while all three have tasks waiting), so low is never starved; a lane with nothing waiting gives its share to the others.',
+        'The lane the task waits in. Workers take high first and low last, by weight (by default high 6, normal 3, low 1 of every 10 free slots while all three have tasks waiting: PRIORITY_WEIGHTS), so low is never starved; a lane with nothing waiting gives its share to the others.',
     },
     maxAttempts: {
       type: 'integer',
@@ -238,7 +238,7 @@ export const deadLetterSchema = {
     task: nullable({
       type: 'object',
       description: 'The task as it was submitted; null for poison.',
-      required: ['id', 'type', 'tenant', 'payload', 'enqueuedAt', 'maxAttempts'],
+      required: ['id', 'type', 'tenant', 'priority', 'payload', 'enqueuedAt', 'maxAttempts'],
       additionalProperties: false,
       properties: {
         id: { type: 'string' },
