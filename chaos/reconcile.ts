@@ -1,3 +1,4 @@
+import { priorityOf } from '../services/shared/lanes/priority';
 import Redis from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kafkaNames } from '../services/shared/kafka/names';
@@ -161,11 +162,15 @@ export async function reconcile(
     const records = await readRecords(redis, keys, acked);
 
     const byTag = new Map(load.submissions.map((s) => [s.tag, s]));
-    const onTopic = await readTopicToEnd(cluster.brokers, kafkaNames(queue).tasksTopic);
+    // Every priority lane's topic: a task is on the one of its priority.
+    const onTopic = (
+      await Promise.all(kafkaNames(queue).lanes.map((lane) => readTopicToEnd(cluster.brokers, lane.topic)))
+    ).flat();
     const topicIds = new Set<string>();
     const idsByTag = new Map<string, Set<string>>();
     const enqueuedAt = new Map<string, number>();
-    const partitionOf = new Map<string, number>();
+    /** `<priority> <partition>`: where the task was on Kafka. */
+    const partitionOf = new Map<string, string>();
     let poisonOnTopic = 0;
     for (const message of onTopic) {
       let task;
@@ -177,7 +182,7 @@ export async function reconcile(
       }
       topicIds.add(task.id);
       enqueuedAt.set(task.id, task.enqueuedAt);
-      partitionOf.set(task.id, message.partition);
+      partitionOf.set(task.id, `${priorityOf(task)} ${message.partition}`);
       const tag = (task.payload as { tag?: unknown } | null)?.tag;
       // Only the load's own tasks: a scenario may submit others (bursts, hanging tasks) beside it.
       if (typeof tag === 'string' && byTag.has(tag)) {
