@@ -4,6 +4,7 @@ export const SCENARIOS = [
   'drain',
   'slow',
   'e2e',
+  'priority',
   'burst',
   'scaleout',
   'ceilings',
@@ -35,6 +36,15 @@ export interface BenchOptions {
   /** End-to-end latency: seconds of fixed-rate submissions per run, after `e2eWarmupSeconds` not counted. */
   e2eSeconds: number;
   e2eWarmupSeconds: number;
+  /**
+   * Priority: `low` `sleep` tasks queued before the worker starts, each this many ms (long enough
+   * that the backlog outlasts the window at concurrency 16), then `high` tasks at a fixed rate for
+   * `prioritySeconds`.
+   */
+  priorityLowTasks: number;
+  priorityLowTaskMs: number;
+  priorityRatePerSec: number;
+  prioritySeconds: number;
   /** Burst: tasks submitted at once, and how many clients submit them in parallel. */
   burstTasks: number;
   burstClients: number;
@@ -74,7 +84,15 @@ export function parseOptions(argv: string[]): BenchOptions {
   );
   if (unknown.length > 0) throw new Error(`unknown option(s): ${unknown.join(' ')}`);
   const scenarios = parseOnly(argv);
-  const shared = { quick, out, scenarios, scaleWorkers: [1, 2, 4], scalePartitions: 8, scaleConcurrency: 20 };
+  const shared = {
+    quick,
+    out,
+    scenarios,
+    scaleWorkers: [1, 2, 4],
+    scalePartitions: 8,
+    scaleConcurrency: 20,
+    priorityRatePerSec: 50,
+  };
   return quick
     ? {
         ...shared,
@@ -89,6 +107,10 @@ export function parseOptions(argv: string[]): BenchOptions {
         slowConcurrency: 100,
         e2eSeconds: 1,
         e2eWarmupSeconds: 0,
+        // 5,000 × 40 ms / 16 at once = 12.5 s of backlog: the worker's start and the 4 s window.
+        priorityLowTasks: 5000,
+        priorityLowTaskMs: 40,
+        prioritySeconds: 4,
         burstTasks: 2000,
         burstClients: 4,
         scaleTasks: 400,
@@ -112,6 +134,10 @@ export function parseOptions(argv: string[]): BenchOptions {
         slowConcurrency: 100,
         e2eSeconds: 10,
         e2eWarmupSeconds: 1,
+        // 100,000 × 5 ms / 16 at once = 31 s of backlog, were every slot given to it.
+        priorityLowTasks: 100_000,
+        priorityLowTaskMs: 5,
+        prioritySeconds: 10,
         burstTasks: 100_000,
         burstClients: 8,
         // One worker: 8,000 × 50 ms / 20 at once = 20 s; four workers about 5 s.

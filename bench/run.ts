@@ -11,6 +11,7 @@ import { ceilingsScenario } from './scenarios/ceilings';
 import { drainScenario } from './scenarios/drain';
 import { E2E_SYSTEMS, e2eScenario, type E2eSystem } from './scenarios/e2e';
 import { enqueueScenario, maxSingleRate, measureSingleRate, type EnqueueRow } from './scenarios/enqueue';
+import { priorityScenario } from './scenarios/priority';
 import { profilesScenario } from './scenarios/profiles';
 import { scaleOutScenario } from './scenarios/scaleout';
 import { slowScenario } from './scenarios/slow';
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
   const drain = await timed('drain', () => drainScenario(options), []);
   const slow = await timed('slow', () => slowScenario(options), []);
   const e2e = await timed('e2e', async () => e2eScenario(options, await maxRates(options, enqueue)), []);
+  const priority = await timed('priority', () => priorityScenario(options), []);
   const burst = await timed('burst', () => burstScenario(options), []);
   const scaleOut = await timed('scaleout', () => scaleOutScenario(options), []);
   const ceilings = await timed('ceilings', () => ceilingsScenario(options), undefined);
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
     drain,
     slow,
     e2e,
+    priority,
     burst,
     scaleOut,
     ceilings,

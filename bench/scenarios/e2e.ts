@@ -41,7 +41,7 @@ interface Plan {
 const CHUNK = 1000;
 
 /** One command per id, sent in pipelines of CHUNK, each reply parsed. */
-async function pipelined<T>(
+export async function pipelined<T>(
   redis: Redis,
   ids: string[],
   add: (p: ReturnType<Redis['pipeline']>, id: string) => void,
@@ -232,15 +232,15 @@ async function submitAtRate(
   return { submitted, failures };
 }
 
-/** POST /v1/tasks with the enqueue scenario's body; resolves with the id, or undefined if not accepted. */
-function postTask(url: string, agent: http.Agent): Promise<string | undefined> {
+/** POST /v1/tasks, the enqueue scenario's body unless given; resolves with the id, or undefined if not accepted. */
+export function postTask(url: string, agent: http.Agent, body = single): Promise<string | undefined> {
   return new Promise((resolve) => {
     const req = http.request(
       `${url}/v1/tasks`,
       {
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(single) },
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
         timeout: 30_000,
       },
       (res) => {
@@ -260,7 +260,7 @@ function postTask(url: string, agent: http.Agent): Promise<string | undefined> {
     );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', () => resolve(undefined));
-    req.end(single);
+    req.end(body);
   });
 }
 

@@ -18,7 +18,7 @@ export interface SubmitStats {
  */
 export async function submitTasks(
   url: string,
-  task: { type: string; payload: unknown },
+  task: { type: string; payload: unknown; priority?: string },
   count: number,
   batchSize: number,
   batchClients = 1,

@@ -26,9 +26,19 @@ export async function listen(app: Express): Promise<{ port: number; close(): Pro
   };
 }
 
-/** The `{type, payload}` of a submission, or undefined for a body that is not one. */
-export function submission(body: unknown): { type: string; payload: unknown } | undefined {
+export interface Submission {
+  type: string;
+  payload: unknown;
+  /** As sent; BullMQ's handler maps Spillway's `high`, `normal` and `low`, and ignores anything else. */
+  priority?: string;
+}
+
+/** The `{type, payload, priority}` of a submission, or undefined for a body that is not one. */
+export function submission(body: unknown): Submission | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
-  const { type, payload } = body as { type?: unknown; payload?: unknown };
-  return typeof type === 'string' ? { type, payload: payload ?? null } : undefined;
+  const { type, payload, priority } = body as { type?: unknown; payload?: unknown; priority?: unknown };
+  if (typeof type !== 'string') return undefined;
+  return typeof priority === 'string'
+    ? { type, payload: payload ?? null, priority }
+    : { type, payload: payload ?? null };
 }
