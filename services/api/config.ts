@@ -4,6 +4,7 @@ import type { BatchingOptions } from '../shared/kafka/batching-publisher';
 import { readFleetConfig, type FleetConfig } from '../shared/kubernetes/fleet-config';
 import { readCallbackAllowList, type AddressAllowList } from '../shared/net/address-policy';
 import { API_KEY_PATTERN } from '../shared/tenancy/access-file';
+import type { RateLimit } from '../shared/tenancy/tenant';
 import { DEFAULT_LONG_POLL_LIMITS, type LongPollLimits } from './long-polls';
 import { TASK_TYPE_PATTERN } from './schemas';
 
@@ -44,6 +45,12 @@ export interface ApiConfig extends CommonConfig {
    * unless its keys-file line sets max-running. The API writes these to Redis for the workers.
    */
   tenantMaxRunning: number;
+  /**
+   * Each tenant's spill allowance: tasks beyond TENANT_SPILL_RATE per second (default 0: no spill),
+   * up to TENANT_SPILL_BURST at once (default ten seconds' worth), go to the overflow lane; a
+   * keys-file line's spill-rate= replaces it.
+   */
+  tenantSpill: RateLimit;
   longPolls: LongPollLimits;
   publishing: BatchingOptions;
   /** GET /v1/fleet (FLEET_NAMESPACE, FLEET_WORKER_DEPLOYMENT, FLEET_SCALED_OBJECT, KUBECONFIG); null: off. */
@@ -69,6 +76,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): Readonly<ApiConfig> {
     rateLimit: readRateLimit(reader),
     tenantMaxQueued: reader.int('TENANT_MAX_QUEUED', 0, { min: 0, max: 1_000_000_000 }),
     tenantMaxRunning: reader.int('TENANT_MAX_RUNNING', 0, { min: 0, max: 1_000_000 }),
+    tenantSpill: readSpill(reader),
     longPolls: {
       total: reader.int('LONG_POLL_MAX', DEFAULT_LONG_POLL_LIMITS.total, { min: 1, max: 1_000_000 }),
       perClient: reader.int('LONG_POLL_MAX_PER_CLIENT', DEFAULT_LONG_POLL_LIMITS.perClient, {
@@ -96,6 +104,12 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): Readonly<ApiConfig> {
   if (apiKeysFile) config.apiKeysFile = apiKeysFile;
   reader.finish();
   return freeze(config);
+}
+
+function readSpill(reader: EnvReader): RateLimit {
+  const perSecond = reader.int('TENANT_SPILL_RATE', 0, { min: 0, max: 1_000_000 });
+  const burst = reader.int('TENANT_SPILL_BURST', Math.max(perSecond * 10, 1), { min: 1, max: 10_000_000 });
+  return { perSecond, burst };
 }
 
 function readRateLimit(reader: EnvReader): ApiConfig['rateLimit'] {

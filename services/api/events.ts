@@ -16,4 +16,8 @@ export interface ApiEvents extends PublisherEvents {
   tenantQueueFull(tenant: string): void;
   /** The tenant backlog could not be checked (Redis did not answer) and a submission went through. */
   backlogCheckFailedOpen(): void;
+  /** Tasks of a tenant over its spill allowance sent to the overflow lane. */
+  tasksSpilled(tenant: string, count: number): void;
+  /** Lanes could not be chosen (Redis did not answer): a submission's tasks went to their priority's lanes. */
+  laneChoiceFailedOpen(): void;
 }

@@ -1,3 +1,5 @@
+import { RedisLaneAssigner } from '../shared/redis/lane-assigner';
+import { LaneChoice } from './lane-choice';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { BatchingPublisher } from '../shared/kafka/batching-publisher';
@@ -112,6 +114,19 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
       ? new RedisRateLimiter({ url: config.redis.url, queue: config.queue, ...config.rateLimit })
       : undefined;
 
+  // A key's hold on its lane lasts, at most, as long as its tasks' records.
+  const laneAssigner = new RedisLaneAssigner({
+    url: config.redis.url,
+    queue: config.queue,
+    entryLifetimeMs: config.taskTtlSeconds * 1000,
+  });
+  const lanes = new LaneChoice({
+    assigner: laneAssigner,
+    defaultSpill: config.tenantSpill,
+    events: metrics,
+    logger,
+  });
+
   const app = createApp({
     config,
     names,
@@ -123,6 +138,7 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
       names,
       events: metrics,
       logger,
+      lanes,
       maxTaskBytes: messageBytes - RETRY_HEADROOM_BYTES,
     }),
     idempotency,
@@ -167,6 +183,7 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
       () => idempotency.close(),
       () => deadLetters.close(),
       async () => rateLimiter?.close(),
+      () => laneAssigner.close(),
       async () => keyFile?.close(),
       async () => tenantLimits.close(),
       () => permits.close(),

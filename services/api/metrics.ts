@@ -58,6 +58,17 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
     help: 'Submissions let through unchecked because Redis did not answer the tenant backlog check.',
     registers: [this.registry],
   });
+  private readonly spilledTasks = new Counter({
+    name: 'spillway_tasks_spilled_total',
+    help: 'Tasks sent to the overflow lane because their tenant was over its spill allowance, by tenant.',
+    labelNames: ['tenant'],
+    registers: [this.registry],
+  });
+  private readonly laneChoiceFailures = new Counter({
+    name: 'spillway_lane_choice_failed_open_total',
+    help: "Submissions whose lanes were not chosen because Redis did not answer: their priority's lanes, no spill, keys not kept in their lanes.",
+    registers: [this.registry],
+  });
   private readonly rateLimiterFailures = new Counter({
     name: 'spillway_rate_limiter_failed_open_total',
     help: 'Submissions let through unchecked because Redis did not answer the rate limiter.',
@@ -165,6 +176,14 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
 
   backlogCheckFailedOpen(): void {
     this.backlogCheckFailures.inc();
+  }
+
+  tasksSpilled(tenant: string, count: number): void {
+    this.spilledTasks.inc({ tenant: this.tenant.of(tenant) }, count);
+  }
+
+  laneChoiceFailedOpen(): void {
+    this.laneChoiceFailures.inc();
   }
 
   rateLimiterFailedOpen(): void {

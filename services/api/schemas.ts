@@ -1,5 +1,5 @@
 import type { DeadLetterReason } from '../shared/dead-letter';
-import { DEFAULT_PRIORITY, PRIORITIES } from '../shared/lanes/priority';
+import { DEFAULT_PRIORITY, LANES, PRIORITIES } from '../shared/lanes/priority';
 import { TASK_STATUSES } from '../shared/task';
 import { TASK_LIMITS } from '../shared/task-limits';
 
@@ -43,7 +43,7 @@ export const taskSubmissionSchema = {
       enum: [...PRIORITIES],
       default: DEFAULT_PRIORITY,
       description:
-        'The lane the task waits in. Workers take high first and low last, by weight (by default high 6, normal 3, low 1 of every 10 free slots while all three have tasks waiting: PRIORITY_WEIGHTS), so low is never starved; a lane with nothing waiting gives its share to the others.',
+        'How soon it should run: the lane it waits in, unless its tenant is over its spill allowance (overflow) or its ordering key has unfinished tasks in another lane (that one). Workers take from the lanes by weight (by default high 6, normal 3, low 1, overflow 1: LANE_WEIGHTS), so no lane is starved; a lane with nothing waiting gives its share to the others.',
     },
     maxAttempts: {
       type: 'integer',
@@ -124,6 +124,7 @@ export const taskSchema = {
     'type',
     'tenant',
     'priority',
+    'lane',
     'status',
     'attempts',
     'createdAt',
@@ -139,7 +140,12 @@ export const taskSchema = {
     id: { type: 'string' },
     type: { type: 'string' },
     tenant: { type: 'string', description: "Whose task it is: the submitting key's tenant." },
-    priority: { enum: [...PRIORITIES], description: 'The lane the task waits in.' },
+    priority: { enum: [...PRIORITIES], description: 'The priority it asked for.' },
+    lane: {
+      enum: [...LANES],
+      description:
+        "The lane it waits in: its priority's, overflow when its tenant was over its spill allowance, or its ordering key's lane.",
+    },
     status: { enum: [...TASK_STATUSES] },
     attempts: { type: 'integer', minimum: 0, description: 'Attempts started so far.' },
     createdAt: timestamp,
@@ -351,21 +357,21 @@ export const statsSchema = {
     },
     lag: {
       type: 'object',
-      required: ['total', 'byPriority', 'partitions'],
+      required: ['total', 'byLane', 'partitions'],
       properties: {
-        total: { type: 'integer', minimum: 0, description: 'Over every priority lane.' },
-        byPriority: {
+        total: { type: 'integer', minimum: 0, description: 'Over every lane.' },
+        byLane: {
           type: 'object',
-          required: [...PRIORITIES],
-          properties: Object.fromEntries(PRIORITIES.map((p) => [p, { type: 'integer', minimum: 0 }])),
+          required: [...LANES],
+          properties: Object.fromEntries(LANES.map((lane) => [lane, { type: 'integer', minimum: 0 }])),
         },
         partitions: {
           type: 'array',
           items: {
             type: 'object',
-            required: ['priority', 'partition', 'latestOffset', 'committedOffset', 'lag'],
+            required: ['lane', 'partition', 'latestOffset', 'committedOffset', 'lag'],
             properties: {
-              priority: { enum: [...PRIORITIES] },
+              lane: { enum: [...LANES] },
               partition: { type: 'integer' },
               latestOffset: { type: 'integer' },
               committedOffset: { oneOf: [{ type: 'integer' }, { type: 'null' }] },

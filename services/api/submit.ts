@@ -9,7 +9,10 @@ import { ApiError, UnavailableError } from '../shared/errors';
 import { planDelay, RELEASE_AT_HEADER } from '../shared/kafka/delay-tiers';
 import { laneTopic, type KafkaNames } from '../shared/kafka/names';
 import type { Logger } from '../shared/logger';
-import type { TaskStore, Transition } from '../shared/redis/task-store';
+import { identityOf, type TaskStore, type Transition } from '../shared/redis/task-store';
+import { laneOf, priorityOf } from '../shared/lanes/priority';
+import type { RateLimit } from '../shared/tenancy/tenant';
+import type { LaneChoice } from './lane-choice';
 import type { TaskMessage } from '../shared/task';
 import { DEFAULT_TENANT, tenantOf } from '../shared/tenancy/tenant';
 import { encodeTaskMessage, partitionKeyOf } from '../shared/task-message';
@@ -41,6 +44,8 @@ export class SubmissionInDoubt extends UnavailableError {
 export interface SubmitOptions {
   /** Whose tasks these are (the caller's tenant). */
   tenant: string;
+  /** The tenant's own spill allowance, if it has one (else LaneChoice's default). */
+  spill?: RateLimit | undefined;
   /** An Idempotency-Key's seed: see submit. */
   idSeed?: string | undefined;
   /** Names a submission's fields in errors: '' for a single task, `tasks[3].` in a batch. */
@@ -59,6 +64,8 @@ export interface SubmitterDeps {
   names: KafkaNames;
   events: ApiEvents;
   logger: Logger;
+  /** Picks each task's lane (spill, keys kept in their lanes); absent: every task in its priority's lane. */
+  lanes?: LaneChoice;
   /**
    * Largest task message the queue takes (undefined: no check): the topics' max.message.bytes less
    * what a retry adds (RETRY_HEADROOM_BYTES), so the task's retries and dead letter fit too.
@@ -91,29 +98,42 @@ export class TaskSubmitter {
     const now = Date.now();
     // The default tenant's messages carry no tenant: as they were before tenants.
     const owner = options.tenant === DEFAULT_TENANT ? {} : { tenant: options.tenant };
-    const planned = submissions.map((submission, index): Planned => {
+    const messages = submissions.map((submission, index): TaskMessage => {
       const id = idSeed === undefined ? randomUUID() : seededTaskId(idSeed, index);
-      const message: TaskMessage = { id, enqueuedAt: now, ...owner, ...submission };
+      return { id, enqueuedAt: now, ...owner, ...submission };
+    });
+    const lanes = this.deps.lanes
+      ? await this.deps.lanes.lanes(options.tenant, options.spill, messages)
+      : messages.map((m) => laneOf(m));
+    const planned = messages.map((message, index): Planned => {
+      // Carried only when it is not the priority's own: retries and delays come back to it.
+      if (lanes[index] !== priorityOf(message)) message.lane = lanes[index];
       const delay = message.runAt === undefined ? undefined : planDelay(message.runAt, now, names.delayTiers);
       const outgoing: OutgoingMessage = {
-        topic: delay?.topic ?? laneTopic(names, message.priority),
+        topic: delay?.topic ?? laneTopic(names, lanes[index]!),
         value: encodeTaskMessage(message),
         key: partitionKeyOf(message),
         ...(delay && { headers: { [RELEASE_AT_HEADER]: String(delay.releaseAt) } }),
       };
       return { message, outgoing, status: delay ? 'scheduled' : 'queued' };
     });
-    this.refuseTooLarge(planned, fieldPrefix);
-
     try {
+      this.refuseTooLarge(planned, fieldPrefix);
       await publisher.publish(planned.map((p) => p.outgoing));
     } catch (err) {
-      for (const { message } of planned)
-        events.tasksEnqueued(message.type, 'unavailable', 1, tenantOf(message));
+      if (!(err instanceof ApiError))
+        for (const { message } of planned)
+          events.tasksEnqueued(message.type, 'unavailable', 1, tenantOf(message));
       if (err instanceof InDoubtError) {
-        const outcome = err.landed.then((landed) => (landed ? this.record(planned, now) : undefined));
+        const outcome = err.landed.then(async (landed) => {
+          if (landed) return this.record(planned, now);
+          await this.deps.lanes?.forget(messages);
+          return undefined;
+        });
         throw new SubmissionInDoubt(err.message, outcome);
       }
+      // Refused or not sent: these tasks hold their keys' lanes for nothing.
+      await this.deps.lanes?.forget(messages);
       throw err;
     }
     const accepted = await this.record(planned, now);
@@ -151,13 +171,10 @@ export class TaskSubmitter {
     // a worker's first status write creates the record; until then GET answers 404.
     const createdAt = new Date(now);
     const records = planned.map(({ message, status }): Transition => ({
-      id: message.id,
-      type: message.type,
-      createdAt,
+      ...identityOf(message),
       status,
       attempt: 0,
       at: createdAt,
-      ...(message.tenant !== undefined && { tenant: message.tenant }),
       ...(status === 'scheduled' && { runAt: new Date(message.runAt!) }),
     }));
     await store

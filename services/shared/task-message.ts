@@ -1,4 +1,4 @@
-import { isPriority, type TaskPriority } from './lanes/priority';
+import { isLane, isPriority } from './lanes/priority';
 import { DEFAULT_MAX_ATTEMPTS, type AttemptFailure, type JsonValue, type TaskMessage } from './task';
 
 /** The one owner of the tasks topic's wire format: JSON, UTF-8, fields of TaskMessage. */
@@ -53,7 +53,8 @@ export function decodeTaskMessage(value: Buffer | null): TaskMessage {
     runAt: optional(fields, 'runAt', 'number'),
     callbackUrl: optional(fields, 'callbackUrl', 'string'),
     tenant: optional(fields, 'tenant', 'string'),
-    priority: optionalPriority(fields.priority),
+    priority: optionalOf(fields, 'priority', isPriority, 'high, normal or low'),
+    lane: optionalOf(fields, 'lane', isLane, 'a lane'),
     attempt: optional(fields, 'attempt', 'number'),
     history: Array.isArray(fields.history) ? (fields.history as AttemptFailure[]) : undefined,
   };
@@ -74,8 +75,14 @@ function optional<T extends 'string' | 'number'>(
   return value as T extends 'string' ? string : number;
 }
 
-function optionalPriority(value: unknown): TaskPriority | undefined {
+function optionalOf<T>(
+  fields: Record<string, unknown>,
+  name: string,
+  is: (value: unknown) => value is T,
+  what: string,
+): T | undefined {
+  const value = fields[name];
   if (value === undefined || value === null) return undefined;
-  if (!isPriority(value)) throw new PoisonMessageError('"priority" is not high, normal or low');
+  if (!is(value)) throw new PoisonMessageError(`"${name}" is not ${what}`);
   return value;
 }

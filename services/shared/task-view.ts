@@ -1,5 +1,5 @@
 import type { TaskRecord } from './task';
-import { priorityOf } from './lanes/priority';
+import { laneOf, priorityOf } from './lanes/priority';
 import { tenantOf } from './tenancy/tenant';
 
 /** A task record as the API shows it (services/api/schemas.ts taskSchema): ISO 8601 times, absent fields null. */
@@ -10,6 +10,7 @@ export function taskView(record: TaskRecord) {
     type: record.type,
     tenant: tenantOf(record),
     priority: priorityOf(record),
+    lane: laneOf(record),
     status: record.status,
     attempts: record.attempts,
     createdAt: iso(record.createdAt),

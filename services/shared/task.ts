@@ -1,4 +1,4 @@
-import type { TaskPriority } from './lanes/priority';
+import type { LaneName, TaskPriority } from './lanes/priority';
 
 /**
  * The words Spillway uses, one meaning each.
@@ -12,7 +12,8 @@ import type { TaskPriority } from './lanes/priority';
  * - task record: what Redis holds about a task; what `GET /v1/tasks/:id` returns.
  * - queue: a named set of topics, consumer group and Redis keys (`SPILLWAY_QUEUE`).
  * - tenant: whose tasks they are; an API key belongs to one (services/shared/tenancy).
- * - priority: which lane a task waits in (high, normal, low; services/shared/lanes).
+ * - priority: how soon a task asks to run (high, normal, low; services/shared/lanes).
+ * - lane: the topic a task waits in: its priority's, or overflow (services/shared/lanes).
  * - lag: task messages on the tasks topic that the worker group has not committed yet.
  */
 
@@ -57,8 +58,13 @@ export interface TaskMessage {
   callbackUrl?: string;
   /** Whose task it is; absent: the default tenant (and every message from before tenants). */
   tenant?: string;
-  /** Its lane; absent: normal (and every message from before priorities). */
+  /** The priority it asked for; absent: normal (and every message from before priorities). */
   priority?: TaskPriority;
+  /**
+   * The lane it waits in, when not its priority's: spilled to overflow, or kept in its key's lane
+   * (services/shared/redis/lane-assigner.ts). Retries and delayed tasks come back to it.
+   */
+  lane?: LaneName;
   /** Which attempt this message is for; absent means 1 (a retry carries the next number). */
   attempt?: number;
   /** The failed attempts before this one, oldest first (carried by retries). */
@@ -84,8 +90,10 @@ export interface TaskRecord {
   type: string;
   /** Whose task it is; absent: the default tenant. */
   tenant?: string;
-  /** Its lane; absent: normal. */
+  /** The priority it asked for; absent: normal. */
   priority?: TaskPriority;
+  /** The lane it waits in, when not its priority's. */
+  lane?: LaneName;
   status: TaskStatus;
   /** Attempts started so far. */
   attempts: number;

@@ -1,6 +1,6 @@
 import { freeze, readCommonConfig, type CommonConfig } from '../shared/config';
 import { EnvReader } from '../shared/env-reader';
-import { DEFAULT_LANE_WEIGHTS, PRIORITIES, type TaskPriority } from '../shared/lanes/priority';
+import { DEFAULT_LANE_WEIGHTS, LANES, type LaneName } from '../shared/lanes/priority';
 import { readCallbackAllowList } from '../shared/net/address-policy';
 import type { CallbackOptions } from './callbacks';
 import type { DispatchLimits } from './callback-dispatcher';
@@ -12,10 +12,10 @@ export interface WorkerConfig extends CommonConfig {
   /** Tasks run at once by one worker process, also from one partition (WORKER_CONCURRENCY, default 16). */
   concurrency: number;
   /**
-   * Shares of free slots the priority lanes get while several have tasks waiting
-   * (PRIORITY_WEIGHTS, "high,normal,low", default "6,3,1"); see lane-slots.ts.
+   * Shares of free slots the lanes get while several have tasks waiting (LANE_WEIGHTS,
+   * "high,normal,low,overflow", default "6,3,1,1"); see lane-slots.ts.
    */
-  priorityWeights: Readonly<Record<TaskPriority, number>>;
+  laneWeights: Readonly<Record<LaneName, number>>;
   /** How often finished offsets are committed (COMMIT_INTERVAL_MS, default 1000). */
   commitIntervalMs: number;
   /** Kafka consumer session timeout (KAFKA_SESSION_TIMEOUT_MS, default 30000). */
@@ -61,7 +61,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): Readonly<WorkerConfig>
     ...readCommonConfig(reader),
     port: reader.int('PORT', 8081, { min: 0, max: 65535 }),
     concurrency: reader.int('WORKER_CONCURRENCY', 16, { min: 1, max: 10_000 }),
-    priorityWeights: readWeights(reader),
+    laneWeights: readWeights(reader),
     commitIntervalMs: reader.int('COMMIT_INTERVAL_MS', 1000, { min: 10, max: 60_000 }),
     sessionTimeoutMs,
     claimMs: reader.int('TASK_CLAIM_MS', sessionTimeoutMs, { min: 1000, max: 600_000 }),
@@ -102,14 +102,17 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): Readonly<WorkerConfig>
   return freeze(config);
 }
 
-function readWeights(reader: EnvReader): Readonly<Record<TaskPriority, number>> {
-  const fallback = PRIORITIES.map((p) => DEFAULT_LANE_WEIGHTS[p]).join(',');
-  const raw = reader.string('PRIORITY_WEIGHTS', fallback, {
-    re: /^\s*[1-9]\d{0,2}\s*,\s*[1-9]\d{0,2}\s*,\s*[1-9]\d{0,2}\s*$/,
-    hint: `three whole numbers from 1 to 999 for ${PRIORITIES.join(',')} (e.g. ${fallback})`,
+const WEIGHT = '\\s*[1-9]\\d{0,2}\\s*';
+const WEIGHTS_PATTERN = new RegExp(`^${LANES.map(() => WEIGHT).join(',')}$`);
+
+function readWeights(reader: EnvReader): Readonly<Record<LaneName, number>> {
+  const fallback = LANES.map((lane) => DEFAULT_LANE_WEIGHTS[lane]).join(',');
+  const raw = reader.string('LANE_WEIGHTS', fallback, {
+    re: WEIGHTS_PATTERN,
+    hint: `${LANES.length} whole numbers from 1 to 999 for ${LANES.join(',')} (e.g. ${fallback})`,
   });
   const numbers = raw.split(',').map(Number);
   // A refused value is reported by reader.finish(); the defaults only stand in until then.
-  if (numbers.length !== PRIORITIES.length || numbers.some((n) => !(n >= 1))) return DEFAULT_LANE_WEIGHTS;
-  return Object.fromEntries(PRIORITIES.map((p, i) => [p, numbers[i]!])) as Record<TaskPriority, number>;
+  if (numbers.length !== LANES.length || numbers.some((n) => !(n >= 1))) return DEFAULT_LANE_WEIGHTS;
+  return Object.fromEntries(LANES.map((lane, i) => [lane, numbers[i]!])) as Record<LaneName, number>;
 }

@@ -1,5 +1,5 @@
 /** What the worker reports as it works; metrics.ts turns these into Prometheus series. */
-import type { TaskPriority } from '../shared/lanes/priority';
+import type { LaneName } from '../shared/lanes/priority';
 import type { DeadLetterReason } from '../shared/dead-letter';
 
 /**
@@ -23,7 +23,7 @@ export interface WorkerEvents {
   /** A handler ignored its aborted signal and was left running. */
   handlerAbandoned(type: string): void;
   /** After a batch or a commit: messages of the lane's partition not yet committed. */
-  partitionLag(priority: TaskPriority, partition: number, lag: number): void;
+  partitionLag(lane: LaneName, partition: number, lag: number): void;
   /** The tasks consumer rejoined its group after a rebalance that stopped its fetching this long. */
   rebalanced(seconds: number): void;
   /** A task waits: its tenant runs its max-running across the fleet. */

@@ -1,29 +1,29 @@
-import type { TaskPriority } from '../shared/lanes/priority';
+import type { LaneName } from '../shared/lanes/priority';
 
 interface Waiter {
   grant(): void;
 }
 
 /**
- * The worker's concurrency slots (WORKER_CONCURRENCY), shared by its priority lanes. While every
- * slot is busy, each lane's tasks wait in the lane's own line, and a freed slot goes straight to
- * one of them, chosen by weight (stride scheduling): with high 6, normal 3, low 1, a backlog of
- * low tasks gets one slot in ten while the other lanes have tasks waiting, and every slot as soon
- * as they have none (work-conserving). A slot is never free while a line waits, so no lane can
+ * The worker's concurrency slots (WORKER_CONCURRENCY), shared by its lanes. While every slot is
+ * busy, each lane's tasks wait in the lane's own line, and a freed slot goes straight to one of
+ * them, chosen by weight (stride scheduling): with high 6, normal 3, low 1, overflow 1, a backlog
+ * of low tasks gets one slot in eleven while every other lane has tasks waiting, and every slot as
+ * soon as they have none (work-conserving). A slot is never free while a line waits, so no lane can
  * slip past the weights by asking at the right moment.
  */
 export class LaneSlots {
   private used = 0;
-  private readonly lines = new Map<TaskPriority, Waiter[]>();
+  private readonly lines = new Map<LaneName, Waiter[]>();
   /** Stride scheduling's pass per lane: the lane with the lowest pass among those waiting is next. */
-  private readonly pass = new Map<TaskPriority, number>();
+  private readonly pass = new Map<LaneName, number>();
   /** The pass of the last grant: a lane that starts waiting joins from here, not from its old pass. */
   private clock = 0;
   private readonly drainWaiters: (() => void)[] = [];
 
   constructor(
     readonly size: number,
-    private readonly weights: Readonly<Record<TaskPriority, number>>,
+    private readonly weights: Readonly<Record<LaneName, number>>,
   ) {
     for (const [lane, weight] of Object.entries(weights)) {
       if (!(weight > 0)) throw new Error(`lane ${lane}'s weight must be above 0, not ${weight}`);
@@ -43,7 +43,7 @@ export class LaneSlots {
    * With `maxWaitMs`, gives up after it and resolves false holding nothing (the caller heartbeats
    * and asks again, keeping its place in no line: its lane's pass is what keeps its share).
    */
-  acquire(lane: TaskPriority, maxWaitMs?: number): Promise<boolean> {
+  acquire(lane: LaneName, maxWaitMs?: number): Promise<boolean> {
     if (!this.full) {
       this.used++;
       return Promise.resolve(true);
@@ -96,8 +96,8 @@ export class LaneSlots {
     return Object.fromEntries([...this.lines].map(([lane, line]) => [lane, line.length]));
   }
 
-  private nextLane(): TaskPriority | undefined {
-    let best: TaskPriority | undefined;
+  private nextLane(): LaneName | undefined {
+    let best: LaneName | undefined;
     for (const [lane, line] of this.lines) {
       if (line.length === 0) continue;
       const [mine, theirs] = [this.pass.get(lane)!, best && this.pass.get(best)!];

@@ -1,6 +1,6 @@
 import type { Consumer } from 'kafkajs';
 import type { Lane } from '../shared/kafka/names';
-import type { TaskPriority } from '../shared/lanes/priority';
+import type { LaneName } from '../shared/lanes/priority';
 import { KeyLanes, Slots } from './concurrency';
 import { LaneSlots } from './lane-slots';
 import { createWorker, type Worker, type WorkerDeps } from './worker';
@@ -23,7 +23,7 @@ export interface SharedCapacity {
 
 export function sharedCapacity(
   concurrency: number,
-  weights: Readonly<Record<TaskPriority, number>>,
+  weights: Readonly<Record<LaneName, number>>,
 ): SharedCapacity {
   return {
     slots: new LaneSlots(concurrency, weights),
@@ -38,12 +38,12 @@ export interface LaneWorkersDeps extends Omit<WorkerDeps, 'consumer' | 'lane' | 
   consumerFor(lane: Lane): Consumer;
   /** Tasks run at once by this process (WORKER_CONCURRENCY), whichever lanes they come from. */
   concurrency: number;
-  weights: Readonly<Record<TaskPriority, number>>;
+  weights: Readonly<Record<LaneName, number>>;
 }
 
 /**
- * One worker per priority lane, as one: each lane has its own consumer and consumer group, so a
- * backlog of low tasks never stands between a high task and its fetch; the lanes share the
+ * One worker per lane, as one: each lane has its own consumer and consumer group, so a backlog
+ * of low (or overflow) tasks never stands between a high task and its fetch; the lanes share the
  * process's slots (by weight) and key lines. Started high first; stopped together.
  */
 export function createLaneWorkers(deps: LaneWorkersDeps): Worker {
@@ -55,7 +55,7 @@ export function createLaneWorkers(deps: LaneWorkersDeps): Worker {
       consumer: consumerFor(lane),
       lane,
       capacity,
-      logger: common.logger.child({ priority: lane.priority }),
+      logger: common.logger.child({ lane: lane.name }),
     }),
   );
   return {

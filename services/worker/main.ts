@@ -153,7 +153,7 @@ export async function startWorker(
     lanes: names.lanes,
     consumerFor: (lane) =>
       kafka.consumer({ groupId: lane.group, sessionTimeout: config.sessionTimeoutMs, ...GROUP_TIMING }),
-    weights: config.priorityWeights,
+    weights: config.laneWeights,
     gate,
     concurrency: config.concurrency,
     commitIntervalMs: config.commitIntervalMs,

@@ -1,4 +1,4 @@
-import type { TaskPriority } from '../shared/lanes/priority';
+import type { LaneName } from '../shared/lanes/priority';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { BoundedLabel } from '../shared/bounded-label';
 import type { DeadLetterReason } from '../shared/dead-letter';
@@ -112,8 +112,8 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
   });
   private readonly lag = new Gauge({
     name: 'spillway_consumer_lag',
-    help: "Messages on the tasks topics this worker's partitions have not committed, by priority lane and partition.",
-    labelNames: ['priority', 'partition'],
+    help: "Messages on the tasks topics this worker's partitions have not committed, by lane and partition.",
+    labelNames: ['lane', 'partition'],
     registers: [this.registry],
   });
 
@@ -179,8 +179,8 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
     this.abandoned.inc({ type: this.taskType.of(type) });
   }
 
-  partitionLag(priority: TaskPriority, partition: number, lag: number): void {
-    this.lag.set({ priority, partition: String(partition) }, Math.max(0, lag));
+  partitionLag(lane: LaneName, partition: number, lag: number): void {
+    this.lag.set({ lane, partition: String(partition) }, Math.max(0, lag));
   }
 
   rebalanced(seconds: number): void {

@@ -1,3 +1,4 @@
+import { laneOf } from '../shared/lanes/priority';
 import type { IHeaders, KafkaMessage, Message, TopicMessages } from 'kafkajs';
 import { planDelay, RELEASE_AT_HEADER } from '../shared/kafka/delay-tiers';
 import { laneTopic, type KafkaNames } from '../shared/kafka/names';
@@ -59,7 +60,7 @@ export function route(
   const plan = task.runAt === undefined ? undefined : planDelay(task.runAt, now, names.delayTiers);
   const base = { key: message.key, value: message.value };
   if (!plan)
-    return { topic: laneTopic(names, task.priority), released: true, task, message: { ...base, headers } };
+    return { topic: laneTopic(names, laneOf(task)), released: true, task, message: { ...base, headers } };
   return {
     topic: plan.topic,
     released: false,

@@ -12,8 +12,8 @@ import type { TenantGate } from './tenant-gate';
 
 export interface WorkerDeps {
   consumer: Consumer;
-  /** The lane this consumer drains: its priority and topic. */
-  lane: Pick<Lane, 'priority' | 'topic'>;
+  /** The lane this consumer drains: its name and topic. */
+  lane: Pick<Lane, 'name' | 'topic'>;
   capacity: SharedCapacity;
   /** How often finished offsets are committed (COMMIT_INTERVAL_MS). */
   commitIntervalMs: number;
@@ -92,7 +92,7 @@ export const WINDOW_LIMIT = 10_000;
 export function createWorker(deps: WorkerDeps): Worker {
   const { consumer, logger, events } = deps;
   const { slots, unfinished, keys: keyLanes } = deps.capacity;
-  const { topic, priority } = deps.lane;
+  const { topic, name: laneName } = deps.lane;
   const shutdown = new AbortController();
   const windowLimit = deps.windowLimit ?? WINDOW_LIMIT;
   const keyLimit = keyBacklogLimit(slots.size);
@@ -196,7 +196,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         if (!(await stillRunning())) return;
       }
       const runsNow = key === undefined || keyLanes.backlog(key) === 0;
-      while (runsNow && !(await slots.acquire(priority, HEARTBEAT_WHILE_FULL_MS))) {
+      while (runsNow && !(await slots.acquire(laneName, HEARTBEAT_WHILE_FULL_MS))) {
         if (!(await stillRunning())) return;
       }
       if (runsNow && !taking()) {
@@ -251,7 +251,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       },
       async retake() {
         if (slotHeld) return;
-        await slots.acquire(priority);
+        await slots.acquire(laneName);
         slotHeld = true;
       },
     };
@@ -332,7 +332,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     for (const [partition] of progress) {
       const high = highWatermarks.get(partition);
       if (high !== undefined)
-        events.partitionLag(priority, partition, high - (committed.get(partition) ?? 0));
+        events.partitionLag(laneName, partition, high - (committed.get(partition) ?? 0));
     }
     if (offsets.length === 0) return;
     try {

@@ -156,7 +156,7 @@ describe.each([['(defaults)', []], ...scenarios.map((f) => [f.split('/').pop()!,
         t.metadata.consumerGroup,
         t.metadata.topic,
       ]),
-    ).toEqual(names.lanes.map((lane) => [lane.priority, lane.group, lane.topic]));
+    ).toEqual(names.lanes.map((lane) => [lane.name, lane.group, lane.topic]));
     for (const trigger of so.spec.triggers) {
       expect(trigger.type).toBe('kafka');
       expect(trigger.metadata.bootstrapServers).toBe(worker.KAFKA_BROKERS);
@@ -327,7 +327,8 @@ describe('names and secrets', () => {
         '--set',
         'api.rateLimit.perSecond=100,api.rateLimit.burst=500,worker.maxResultBytes=2097152,' +
           'worker.defaultTimeoutMs=60000,worker.maxTimeoutMs=7200000,' +
-          'tenants.maxQueued=50000,tenants.maxRunning=20,tenants.leaseMs=5000',
+          'tenants.maxQueued=50000,tenants.maxRunning=20,tenants.leaseMs=5000,' +
+          'tenants.spill.rate=300,tenants.spill.burst=900,lanes.weights.overflow=2',
       ],
     );
     const apiEnv = envOf(only(objects, 'Deployment', '-api'), 'api');
@@ -340,8 +341,10 @@ describe('names and secrets', () => {
     expect(loadApiConfig(containerEnv(only(objects, 'Deployment', '-api'), 'api'))).toMatchObject({
       tenantMaxQueued: 50_000,
       tenantMaxRunning: 20,
+      tenantSpill: { perSecond: 300, burst: 900 },
     });
     expect(loadWorkerConfig(workerEnv).tenantLeaseMs).toBe(5000);
+    expect(loadWorkerConfig(workerEnv).laneWeights).toEqual({ high: 6, normal: 3, low: 1, overflow: 2 });
     expect(workerEnv.MAX_RESULT_BYTES).toBe('2097152');
     expect(loadWorkerConfig(workerEnv).timeouts).toEqual({ defaultMs: 60_000, maxMs: 7_200_000 });
     // What the services will parse from them (the whole loaders are checked above).

@@ -129,9 +129,9 @@ describe('long-poll, cancellation, delays and stats with a worker', () => {
     expect(stats.body.counts).toMatchObject({ queued: 2, cancelled: 1, running: 0 });
     expect(stats.body.oldestWaitingAgeSeconds).toBeGreaterThan(0);
     expect(stats.body.lag.total).toBe(3);
-    // Three partitions in each priority lane; these normal tasks lag in the normal lane only.
-    expect(stats.body.lag.partitions).toHaveLength(9);
-    expect(stats.body.lag.byPriority).toEqual({ high: 0, normal: 3, low: 0 });
+    // Three partitions in each lane; these normal tasks lag in the normal lane only.
+    expect(stats.body.lag.partitions).toHaveLength(12);
+    expect(stats.body.lag.byLane).toEqual({ high: 0, normal: 3, low: 0, overflow: 0 });
 
     worker = await workerFor(queue);
     for (const { body } of waiting.slice(1)) {

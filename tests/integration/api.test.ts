@@ -52,6 +52,7 @@ describe('API against real Kafka and Redis', () => {
       type: 'echo',
       tenant: 'default',
       priority: 'normal',
+      lane: 'normal',
       status: 'queued',
       attempts: 0,
       createdAt: res.body.createdAt,

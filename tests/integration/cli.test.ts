@@ -150,16 +150,14 @@ describe('spillway CLI against the local stack', () => {
     expect(res.code).toBe(EXIT.ok);
     const body = json(res.stdout);
     expect(body.counts.succeeded).toBeGreaterThan(0);
-    // Three partitions in each priority's lane.
-    expect(body.lag.partitions.map((p: { priority: string }) => p.priority).sort()).toEqual([
-      ...Array(3).fill('high'),
-      ...Array(3).fill('low'),
-      ...Array(3).fill('normal'),
-    ]);
-    expect(Object.keys(body.lag.byPriority).sort()).toEqual(['high', 'low', 'normal']);
+    // Three partitions in each lane.
+    expect(body.lag.partitions.map((p: { lane: string }) => p.lane).sort()).toEqual(
+      ['high', 'low', 'normal', 'overflow'].flatMap((lane) => Array(3).fill(lane)),
+    );
+    expect(Object.keys(body.lag.byLane).sort()).toEqual(['high', 'low', 'normal', 'overflow']);
     const human = await run(['stats']);
     expect(human.stdout).toMatch(/^finished\s+succeeded \d+ {2}failed \d+ {2}cancelled \d+$/m);
-    expect(human.stdout).toMatch(/^PRIORITY\s+PARTITION\s+LAG\s+COMMITTED\s+LATEST$/m);
+    expect(human.stdout).toMatch(/^LANE\s+PARTITION\s+LAG\s+COMMITTED\s+LATEST$/m);
   });
 
   describe('exit codes for what went wrong', () => {

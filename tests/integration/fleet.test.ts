@@ -95,7 +95,7 @@ describe('spillway fleet (against a fake Kubernetes API server)', () => {
       drain: { finishedPerSecond: 0, succeededPerSecond: 0, etaSeconds: 0 },
     });
     expect(view.hpa.metrics[0].current).toBeCloseTo(137.333, 3);
-    expect(view.queue.lag.partitions).toHaveLength(9);
+    expect(view.queue.lag.partitions).toHaveLength(12);
     expect(view.drain.windowSeconds).toBeGreaterThanOrEqual(0.3);
 
     // One GET per object, each on a path FLEET_PERMISSIONS (and so the chart's Role) allows.
@@ -117,7 +117,7 @@ describe('spillway fleet (against a fake Kubernetes API server)', () => {
     // Side by side: Kubernetes on the left, the queue on the right of the same lines.
     expect(res.stdout).toMatch(/^WORKERS {3}deployment spillway-worker {4,}QUEUE$/m);
     expect(res.stdout).toMatch(
-      /^ {2}replicas {2}3 ready of 4 desired \(4 updated, 3 available\) {4,}lag +0 on 9 partitions$/m,
+      /^ {2}replicas {2}3 ready of 4 desired \(4 updated, 3 available\) {4,}lag +0 on 12 partitions$/m,
     );
     expect(res.stdout).toMatch(/^ {2}ready {5}True {2}ScaledObjectReady {4,}drain +measuring…$/m);
     expect(res.stdout).toMatch(/^ {2}active\s+True {2}ScalerActive/m);
@@ -126,7 +126,7 @@ describe('spillway fleet (against a fake Kubernetes API server)', () => {
     expect(res.stdout).toMatch(/^HPA {7}keda-hpa-spillway-worker/m);
     expect(res.stdout).toContain('replicas  3 now, 4 desired (1 to 6)');
     expect(res.stdout).toContain('metric    137.33 per worker now, target 100');
-    expect(res.stdout).toMatch(/PRIORITY\s+PARTITION\s+LAG\s+COMMITTED\s+LATEST$/m);
+    expect(res.stdout).toMatch(/LANE\s+PARTITION\s+LAG\s+COMMITTED\s+LATEST$/m);
   });
 
   it('--watch redraws with a drain rate from the previous sample; --json gives a line per redraw', async () => {

@@ -60,7 +60,7 @@ describe('a worker whose Kafka consumer kafkajs gives up on (a private real brok
     const lost: Error[] = [];
     const worker = createWorker({
       consumer,
-      lane: { priority: 'normal', topic: names.tasksTopic },
+      lane: { name: 'normal', topic: names.tasksTopic },
       capacity: sharedCapacity(2, DEFAULT_LANE_WEIGHTS),
       commitIntervalMs: 500,
       run: async () => undefined,

@@ -165,7 +165,7 @@ describe('priority lanes', () => {
     api = await apiFor(queue);
     await submitBatch(api, [...steps('high', 3, 1), ...steps('low', 5, 1)]);
     const stats = await request(api.url, 'GET', '/v1/stats');
-    expect(stats.body.lag.byPriority).toEqual({ high: 3, normal: 0, low: 5 });
+    expect(stats.body.lag.byLane).toEqual({ high: 3, normal: 0, low: 5, overflow: 0 });
     expect(stats.body.lag.total).toBe(8);
   });
 });

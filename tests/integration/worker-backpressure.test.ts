@@ -37,7 +37,7 @@ describe('worker intake: one key or one long task cannot take the whole worker',
     worker = createWorker({
       // The worker's own fetch wait (main.ts): a resumed partition is fetched up to one wait later.
       consumer: client.consumer({ groupId: names.workerGroup, maxWaitTimeInMs: 1000 }),
-      lane: { priority: 'normal', topic: names.tasksTopic },
+      lane: { name: 'normal', topic: names.tasksTopic },
       capacity: sharedCapacity(16, DEFAULT_LANE_WEIGHTS),
       commitIntervalMs: 200,
       run,

@@ -33,7 +33,7 @@ describe('worker slots: a task frees its slot once its handler is done', () => {
     const heldWrites = new Map<string, () => void>();
     worker = createWorker({
       consumer: client.consumer({ groupId: names.workerGroup }),
-      lane: { priority: 'normal', topic: names.tasksTopic },
+      lane: { name: 'normal', topic: names.tasksTopic },
       capacity: sharedCapacity(concurrency, DEFAULT_LANE_WEIGHTS),
       commitIntervalMs: 200,
       async run(task, handlerDone) {
@@ -110,7 +110,7 @@ describe('worker slots: a task frees its slot once its handler is done', () => {
     const held = new Promise<void>((resolve) => (releaseHeld = resolve));
     worker = createWorker({
       consumer: client.consumer({ groupId: names.workerGroup }),
-      lane: { priority: 'normal', topic: names.tasksTopic },
+      lane: { name: 'normal', topic: names.tasksTopic },
       capacity: sharedCapacity(1, DEFAULT_LANE_WEIGHTS),
       commitIntervalMs: 200,
       async run(task, handlerDone) {

@@ -25,6 +25,8 @@ describe('the keys file', () => {
         'tenant acme rate=200 burst=1000 max-queued=50000',
         'tenant globex\trate=2.5 max-running=10  # a comment after a space',
         'tenant unlimited rate=0',
+        'tenant bursty spill-rate=50 spill-burst=500',
+        'tenant steady spill-rate=0',
         `key acme ${KEY_A} tasks:submit,tasks:read`,
         `key globex sha256:${digestB} admin`,
         '',
@@ -35,6 +37,9 @@ describe('the keys file', () => {
       { name: 'acme', rate: { perSecond: 200, burst: 1000 }, maxQueued: 50000 },
       { name: 'globex', rate: { perSecond: 2.5, burst: 3 }, maxRunning: 10 },
       { name: 'unlimited', rate: { perSecond: 0, burst: 1 } },
+      { name: 'bursty', spill: { perSecond: 50, burst: 500 } },
+      // Its own "no spill", whatever TENANT_SPILL_RATE says.
+      { name: 'steady', spill: { perSecond: 0, burst: 1 } },
     ]);
     expect(access.keys).toEqual([
       { digest: keyDigest(KEY_A), tenant: 'acme', scopes: new Set(['tasks:submit', 'tasks:read']) },
@@ -63,7 +68,19 @@ describe('the keys file', () => {
     ['tenant acme rate=5 burst=0', 'line 1: burst "0" is not a whole number from 1 to 10000000'],
     ['tenant acme max-queued=-1', 'line 1: max-queued "-1" is not a whole number from 0 to 1000000000'],
     ['tenant acme rate=5 rate=6', 'line 1: "rate" is set twice'],
-    ['tenant acme limit=5', 'line 1: unknown setting "limit" (known: rate, burst, max-queued, max-running)'],
+    [
+      'tenant acme limit=5',
+      'line 1: unknown setting "limit" (known: rate, burst, max-queued, max-running, spill-rate, spill-burst)',
+    ],
+    ['tenant acme spill-burst=5', 'line 1: "spill-burst" needs "spill-rate"'],
+    [
+      'tenant acme spill-rate=lots',
+      'line 1: spill-rate "lots" is not a number of tasks per second from 0 to 1000000',
+    ],
+    [
+      'tenant acme spill-rate=5 spill-burst=0',
+      'line 1: spill-burst "0" is not a whole number from 1 to 10000000',
+    ],
     ['tenant acme max-running=x', 'line 1: max-running "x" is not a whole number from 0 to 1000000'],
     ['tenant acme rate', 'line 1: "rate" is not a setting (name=value)'],
     [`key acme ${KEY_A} tasks:read`, 'line 1: tenant "acme" is not declared by a "tenant" line'],

@@ -1,15 +1,15 @@
-import { DEFAULT_LANE_WEIGHTS, type TaskPriority } from '../../services/shared/lanes/priority';
+import { DEFAULT_LANE_WEIGHTS, type LaneName } from '../../services/shared/lanes/priority';
 import { LaneSlots } from '../../services/worker/lane-slots';
 
 /** Keeps `perLane` tasks of each given lane waiting, frees `grants` slots one by one, and counts who got them. */
 async function grantsUnderContention(
   slots: LaneSlots,
-  lanes: TaskPriority[],
+  lanes: LaneName[],
   grants: number,
   perLane = 3,
 ): Promise<Record<string, number>> {
   const got: Record<string, number> = {};
-  const wait = (lane: TaskPriority) =>
+  const wait = (lane: LaneName) =>
     void slots.acquire(lane).then(() => {
       got[lane] = (got[lane] ?? 0) + 1;
       wait(lane); // the lane has more tasks behind: it asks again at once
@@ -102,7 +102,7 @@ describe('LaneSlots', () => {
   });
 
   it('refuses a weight that is not above 0', () => {
-    expect(() => new LaneSlots(1, { high: 0, normal: 1, low: 1 })).toThrow(
+    expect(() => new LaneSlots(1, { high: 0, normal: 1, low: 1, overflow: 1 })).toThrow(
       "lane high's weight must be above 0, not 0",
     );
   });

@@ -56,13 +56,13 @@ Kafka names, derived from `queue` exactly as services/shared/kafka/names.ts deri
 {{- define "spillway.tasksTopic" -}}spillway.{{ .Values.queue }}.tasks{{- end }}
 {{- define "spillway.workerGroup" -}}spillway.{{ .Values.queue }}.workers{{- end }}
 {{/*
-Priority lanes, highest first (names.ts: laneNames): each a topic and the worker group draining
-it. The normal lane keeps the names above, from before priorities.
+Lanes, highest priority first, overflow last (names.ts: laneNames): each a topic and the worker
+group draining it. The normal lane keeps the names above, from before priorities.
 */}}
 {{- define "spillway.lanes" -}}
-{{- range list "high" "normal" "low" }}
+{{- range list "high" "normal" "low" "overflow" }}
 {{- $suffix := ternary "" (printf ".%s" .) (eq . "normal") }}
-- priority: {{ . }}
+- name: {{ . }}
   topic: spillway.{{ $.Values.queue }}.tasks{{ $suffix }}
   group: spillway.{{ $.Values.queue }}.workers{{ $suffix }}
   resource: tasks{{ $suffix | replace "." "-" }}

@@ -90,7 +90,10 @@ export function deadLettersRouter({ deadLetters, submitter, logger, rebuild }: D
       try {
         // Seeded by the dead letter: a replay retried after an unconfirmed send publishes the same task.
         // The replay is the task's tenant's, even when an admin replays it.
-        const options = { tenant: tenantOf(task), idSeed: `replay:${id}` };
+        const tenant = tenantOf(task);
+        // The tenant's own spill allowance is known when it replays its own letter.
+        const spill = req.caller.tenant.name === tenant ? req.caller.tenant.spill : undefined;
+        const options = { tenant, spill, idSeed: `replay:${id}` };
         [accepted] = (await submitter.submit([submission], options)) as [Accepted];
       } catch (err) {
         const release = () =>

@@ -34,15 +34,13 @@ export async function readStats({ store, inspector, names, deadLetters }: StatsR
     deadLetters.count(),
   ]);
   const total = (partitions: PartitionLag[]) => partitions.reduce((sum, p) => sum + p.lag, 0);
-  const partitions = names.lanes.flatMap((lane, i) =>
-    lanes[i]!.map((p) => ({ priority: lane.priority, ...p })),
-  );
+  const partitions = names.lanes.flatMap((lane, i) => lanes[i]!.map((p) => ({ lane: lane.name, ...p })));
   return {
     counts,
     oldestWaitingAgeSeconds: oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : null,
     lag: {
       total: total(partitions),
-      byPriority: Object.fromEntries(names.lanes.map((lane, i) => [lane.priority, total(lanes[i]!)])),
+      byLane: Object.fromEntries(names.lanes.map((lane, i) => [lane.name, total(lanes[i]!)])),
       partitions,
     },
     deadLetters: deadLetterCount,

@@ -63,7 +63,8 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
         events.tasksEnqueued('', 'invalid', 1, req.caller.tenant.name);
         throw err;
       }
-      const submitting = submitter.submit([submission], { tenant: req.caller.tenant.name, idSeed });
+      const { name: tenant, spill } = req.caller.tenant;
+      const submitting = submitter.submit([submission], { tenant, spill, idSeed });
       const [accepted] = await inDoubtAsReply(submitting, ([late]) => late);
       res.location(`/v1/tasks/${accepted!.id}`);
       return { status: 202, body: accepted as unknown as JsonValue };
@@ -103,6 +104,7 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
       const accepted = await inDoubtAsReply(
         submitter.submit(valid, {
           tenant: req.caller.tenant.name,
+          spill: req.caller.tenant.spill,
           idSeed,
           fieldPrefix: (index) => `tasks[${positions[index]}].`,
         }),

@@ -43,9 +43,9 @@ export function describeStats(body: QueueStats): string[] {
 
 export function lagTable(body: QueueStats): string[] {
   return table([
-    ['PRIORITY', 'PARTITION', 'LAG', 'COMMITTED', 'LATEST'],
+    ['LANE', 'PARTITION', 'LAG', 'COMMITTED', 'LATEST'],
     ...body.lag.partitions.map((p) => [
-      p.priority ?? 'normal',
+      p.lane ?? 'normal',
       String(p.partition),
       String(p.lag),
       p.committedOffset === null ? '-' : String(p.committedOffset),

@@ -53,7 +53,7 @@ The task options below apply to every task of a file that does not set them itse
 
   -f, --file <path>          JSON lines to submit ("-" for stdin)
       --key <key>            partition key: tasks with one key run in order
-      --priority <p>         high, normal (default) or low: the lane the task waits in
+      --priority <p>         high, normal (default) or low: how soon it should run
       --delay-ms <ms>        start no earlier than this from now
       --run-at <time>        start no earlier than this RFC 3339 time
       --max-attempts <n>     attempts before the task fails for good (API default 3)

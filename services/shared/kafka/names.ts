@@ -1,4 +1,4 @@
-import { DEFAULT_PRIORITY, PRIORITIES, type TaskPriority } from '../lanes/priority';
+import { DEFAULT_PRIORITY, LANES, type LaneName } from '../lanes/priority';
 
 /**
  * The only place Kafka topic and consumer group names are built. The chart derives the same
@@ -10,9 +10,9 @@ export interface DelayTier {
   delayMs: number;
 }
 
-/** One priority's topic and the consumer group that drains it. */
+/** One lane's topic and the consumer group that drains it. */
 export interface Lane {
-  priority: TaskPriority;
+  name: LaneName;
   topic: string;
   group: string;
 }
@@ -22,7 +22,7 @@ export interface KafkaNames {
   tasksTopic: string;
   /** The normal lane's group. */
   workerGroup: string;
-  /** Every priority's lane, highest first (services/shared/lanes/priority.ts). */
+  /** Every lane, highest priority first, overflow last (services/shared/lanes/priority.ts). */
   lanes: readonly Lane[];
   /** Shortest delay first. See delay-tiers.ts for how a delayed task travels through them. */
   delayTiers: readonly DelayTier[];
@@ -38,16 +38,16 @@ const tierLabel = (ms: number) =>
   ms >= 3_600_000 ? `${ms / 3_600_000}h` : ms >= 60_000 ? `${ms / 60_000}m` : `${ms / 1000}s`;
 
 /** The normal lane keeps the names it had before priorities, so an upgrade drains what was queued. */
-function laneNames(queue: string, priority: TaskPriority): Lane {
-  const suffix = priority === DEFAULT_PRIORITY ? '' : `.${priority}`;
-  return { priority, topic: `spillway.${queue}.tasks${suffix}`, group: `spillway.${queue}.workers${suffix}` };
+function laneNames(queue: string, name: LaneName): Lane {
+  const suffix = name === DEFAULT_PRIORITY ? '' : `.${name}`;
+  return { name, topic: `spillway.${queue}.tasks${suffix}`, group: `spillway.${queue}.workers${suffix}` };
 }
 
 export function kafkaNames(queue: string): KafkaNames {
   return {
     tasksTopic: `spillway.${queue}.tasks`,
     workerGroup: `spillway.${queue}.workers`,
-    lanes: PRIORITIES.map((priority) => laneNames(queue, priority)),
+    lanes: LANES.map((name) => laneNames(queue, name)),
     delayTiers: DELAY_TIER_MS.map((delayMs) => ({
       topic: `spillway.${queue}.delay-${tierLabel(delayMs)}`,
       delayMs,
@@ -57,10 +57,9 @@ export function kafkaNames(queue: string): KafkaNames {
   };
 }
 
-/** The topic a due task of this priority goes to. */
-export function laneTopic(names: Pick<KafkaNames, 'lanes'>, priority: TaskPriority | undefined): string {
-  const wanted = priority ?? DEFAULT_PRIORITY;
-  return names.lanes.find((lane) => lane.priority === wanted)!.topic;
+/** The topic of a lane: where a due task of that lane goes. */
+export function laneTopic(names: Pick<KafkaNames, 'lanes'>, lane: LaneName): string {
+  return names.lanes.find((l) => l.name === lane)!.topic;
 }
 
 /** Every topic a queue uses, for creating them. */

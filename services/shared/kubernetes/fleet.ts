@@ -109,11 +109,11 @@ export interface QueueStats {
   oldestWaitingAgeSeconds: number | null;
   lag: {
     total: number;
-    /** Absent from APIs older than priorities. */
-    byPriority?: Record<string, number>;
+    /** Absent from APIs older than lanes. */
+    byLane?: Record<string, number>;
     partitions: {
-      /** The lane's priority; absent from APIs older than priorities (their one lane is normal). */
-      priority?: string;
+      /** Absent from APIs older than lanes (their one lane is normal). */
+      lane?: string;
       partition: number;
       latestOffset: number;
       committedOffset: number | null;

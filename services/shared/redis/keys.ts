@@ -33,6 +33,25 @@ export class RedisKeys {
     return `${this.prefix}open-by-tenant`;
   }
 
+  /**
+   * Sorted set of the unfinished tasks of one ordering key (`pin`: `<tenant>/<key>`), scored by
+   * when each entry lapses; while it has any, the key's tasks go to the lane in keyLane(pin).
+   * The transition script finds keyLane's name from this one: keep the two in step.
+   */
+  pinnedTasks(pin: string): string {
+    return `${this.prefix}key-open:${pin}`;
+  }
+
+  /** String: the lane an ordering key's unfinished tasks wait in (see pinnedTasks). */
+  keyLane(pin: string): string {
+    return `${this.prefix}key-lane:${pin}`;
+  }
+
+  /** Hash holding one tenant's spill allowance bucket (tokens, last refill): beyond it, overflow. */
+  spillAllowance(tenant: string): string {
+    return `${this.prefix}spill:${tenant}`;
+  }
+
   /** Sorted set of tasks that are due and not started, scored by when they became due. */
   waiting(): string {
     return `${this.prefix}waiting`;

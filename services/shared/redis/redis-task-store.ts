@@ -1,4 +1,4 @@
-import { isPriority } from '../lanes/priority';
+import { isLane, isPriority } from '../lanes/priority';
 import Redis, { type Result } from 'ioredis';
 import { TASK_STATUSES, TERMINAL_STATUSES, type JsonValue, type TaskRecord, type TaskStatus } from '../task';
 import { withTimeout } from '../timeout';
@@ -216,6 +216,9 @@ export class RedisTaskStore implements TaskStore {
     if (change.error !== undefined) fields.push('error', JSON.stringify(change.error));
     if (change.history !== undefined) fields.push('history', JSON.stringify(change.history));
     if (change.priority !== undefined) fields.push('priority', change.priority);
+    if (change.lane !== undefined) fields.push('lane', change.lane);
+    // The Redis key of the key's open tasks, which the transition script updates when it finishes.
+    if (change.pin !== undefined) fields.push('pin', this.keys.pinnedTasks(change.pin));
     return [
       change.id,
       change.status,
@@ -271,6 +274,7 @@ function toRecord(id: string, hash: Record<string, string>): TaskRecord {
     type: hash.type ?? '',
     ...(hash.tenant !== undefined && { tenant: hash.tenant }),
     ...(isPriority(hash.priority) && { priority: hash.priority }),
+    ...(isLane(hash.lane) && { lane: hash.lane }),
     status,
     attempts: Number(hash.attempts ?? 0),
     createdAt: date('createdAt') ?? new Date(0),

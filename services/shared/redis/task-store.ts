@@ -1,4 +1,5 @@
-import { DEFAULT_PRIORITY, type TaskPriority } from '../lanes/priority';
+import { DEFAULT_PRIORITY, type LaneName, type TaskPriority } from '../lanes/priority';
+import { tenantOf } from '../tenancy/tenant';
 import type { AttemptFailure, JsonValue, TaskError, TaskMessage, TaskRecord, TaskStatus } from '../task';
 
 /**
@@ -13,8 +14,15 @@ export interface Transition {
   createdAt: Date;
   /** Written only if the record does not exist yet, like `type`; absent: the default tenant. */
   tenant?: string;
-  /** The task's lane when not normal (rewritten with every transition that carries it). */
+  /** The task's priority when not normal (rewritten with every transition that carries it). */
   priority?: TaskPriority;
+  /** Its lane when not its priority's (like `priority`). */
+  lane?: LaneName;
+  /**
+   * `<tenant>/<key>` of a task with an ordering key: when the task finishes, the transition takes
+   * it off its key's open tasks, which keep the key in one lane (lane-assigner.ts).
+   */
+  pin?: string;
   status: TaskStatus;
   /** 0 for queued/scheduled; the attempt number for every status a worker writes. */
   attempt: number;
@@ -36,13 +44,15 @@ export interface Transition {
 /** What every transition of `task` says about it, in case its record must be created. */
 export function identityOf(
   task: TaskMessage,
-): Pick<Transition, 'id' | 'type' | 'createdAt' | 'tenant' | 'priority'> {
+): Pick<Transition, 'id' | 'type' | 'createdAt' | 'tenant' | 'priority' | 'lane' | 'pin'> {
   return {
     id: task.id,
     type: task.type,
     createdAt: new Date(task.enqueuedAt),
     ...(task.tenant !== undefined && { tenant: task.tenant }),
     ...(task.priority !== undefined && task.priority !== DEFAULT_PRIORITY && { priority: task.priority }),
+    ...(task.lane !== undefined && { lane: task.lane }),
+    ...(task.key !== undefined && { pin: pinOf(task) }),
   };
 }
 
@@ -97,4 +107,9 @@ export interface TaskStore {
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The pin of a task with an ordering key: its key within its tenant (partitionKeyOf's, always prefixed). */
+export function pinOf(task: Pick<TaskMessage, 'key' | 'tenant'>): string {
+  return `${tenantOf(task)}/${task.key}`;
 }

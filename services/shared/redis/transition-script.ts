@@ -29,7 +29,8 @@ end
 local function apply(task, counts, waiting, open, a, first, last)
   local id, status, attempt, phase = a[first], a[first + 1], tonumber(a[first + 2]), tonumber(a[first + 3])
   local claimant, claimMs = a[first + 9], tonumber(a[first + 10])
-  local current = redis.call('HMGET', task, 'status', 'attempts', 'phase', 'claimant', 'claimedUntil', 'runAt', 'tenant')
+  local current = redis.call('HMGET', task, 'status', 'attempts', 'phase', 'claimant', 'claimedUntil', 'runAt', 'tenant', 'pin')
+  local pin = current[8]
   local runAt = tonumber(current[6])
   local previous = current[1]
   if previous then
@@ -62,6 +63,7 @@ local function apply(task, counts, waiting, open, a, first, last)
   for i = first + 12, last, 2 do
     fields[#fields + 1] = a[i]; fields[#fields + 1] = a[i + 1]
     if a[i] == 'runAt' then runAt = tonumber(a[i + 1]) end
+    if a[i] == 'pin' then pin = a[i + 1] end
   end
   redis.call('HSET', task, unpack(fields))
   -- The top-level error is the final outcome's: a success on a retry clears the last attempt's
@@ -92,7 +94,18 @@ local function apply(task, counts, waiting, open, a, first, last)
   elseif previous == 'queued' or not previous then
     redis.call('ZREM', waiting, id)
   end
-  if finished(status) then redis.call('PUBLISH', a[first + 7], status) end
+  if finished(status) then
+    redis.call('PUBLISH', a[first + 7], status)
+    -- A task of an ordering key leaves its key's open tasks; the last one out frees the key to
+    -- go to whichever lane its next task asks for (lane-assigner.ts, keys.ts pinnedTasks).
+    if pin then
+      redis.call('ZREM', pin, id)
+      if redis.call('ZCARD', pin) == 0 then
+        local at = string.find(pin, 'key-open:', 1, true)
+        redis.call('DEL', pin, string.sub(pin, 1, at - 1) .. 'key-lane:' .. string.sub(pin, at + 9))
+      end
+    end
+  end
   return {1, previous or ''}
 end
 `;

@@ -8,6 +8,7 @@ import { DEFAULT_TENANT, TENANT_NAME_PATTERN, type RateLimit, type Tenant } from
  * spaces or tabs (so `#` inside a key is part of it):
  *
  *   tenant <name> [rate=<tasks per second>] [burst=<tasks>] [max-queued=<tasks>] [max-running=<tasks>]
+ *          [spill-rate=<tasks per second>] [spill-burst=<tasks>]
  *   key <tenant> <key | sha256:<64 hex digits>> <scope>[,<scope>...]
  *   <key>[,<key>...]
  *
@@ -134,8 +135,17 @@ function parseTenant(fields: string[]): Tenant {
     values.set(key, value);
   }
   const tenant: Tenant = { name };
-  const rate = parseRate(values.get('rate'), values.get('burst'));
+  const rate = parseRate(values.get('rate'), values.get('burst'), 'rate', 'burst', 1);
   if (rate) tenant.rate = rate;
+  // A burst of ten seconds' worth unless set, as TENANT_SPILL_BURST's default.
+  const spill = parseRate(
+    values.get('spill-rate'),
+    values.get('spill-burst'),
+    'spill-rate',
+    'spill-burst',
+    10,
+  );
+  if (spill) tenant.spill = spill;
   const maxQueued = values.get('max-queued');
   if (maxQueued !== undefined) tenant.maxQueued = wholeNumber('max-queued', maxQueued, 0, 1_000_000_000);
   const maxRunning = values.get('max-running');
@@ -144,7 +154,7 @@ function parseTenant(fields: string[]): Tenant {
 }
 
 /** The settings a `tenant` line may have. */
-const SETTINGS = ['rate', 'burst', 'max-queued', 'max-running'];
+const SETTINGS = ['rate', 'burst', 'max-queued', 'max-running', 'spill-rate', 'spill-burst'];
 
 function wholeNumber(name: string, value: string, min: number, max: number): number {
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
@@ -153,18 +163,30 @@ function wholeNumber(name: string, value: string, min: number, max: number): num
   return n;
 }
 
-/** `rate=0` is no limit for this tenant, whatever RATE_LIMIT_PER_SECOND says. */
-function parseRate(rate: string | undefined, burst: string | undefined): RateLimit | undefined {
+/**
+ * A token bucket's rate and burst (`rate`/`burst`, or `spill-rate`/`spill-burst`). A rate of 0 is
+ * no limit (no spill) for this tenant, whatever the API's default says.
+ */
+function parseRate(
+  rate: string | undefined,
+  burst: string | undefined,
+  rateName: string,
+  burstName: string,
+  /** The burst when not set: this many seconds' worth. */
+  burstSeconds: number,
+): RateLimit | undefined {
   if (rate === undefined) {
-    if (burst !== undefined) throw new Error('"burst" needs "rate"');
+    if (burst !== undefined) throw new Error(`"${burstName}" needs "${rateName}"`);
     return undefined;
   }
   const perSecond = /^\d+(\.\d+)?$/.test(rate) ? Number(rate) : NaN;
   if (!(perSecond >= 0 && perSecond <= 1_000_000)) {
-    throw new Error(`rate "${rate}" is not a number of tasks per second from 0 to 1000000`);
+    throw new Error(`${rateName} "${rate}" is not a number of tasks per second from 0 to 1000000`);
   }
   const size =
-    burst === undefined ? Math.max(Math.ceil(perSecond), 1) : wholeNumber('burst', burst, 1, 10_000_000);
+    burst === undefined
+      ? Math.max(Math.ceil(perSecond * burstSeconds), 1)
+      : wholeNumber(burstName, burst, 1, 10_000_000);
   return { perSecond, burst: size };
 }
 

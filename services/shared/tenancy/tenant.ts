@@ -29,6 +29,11 @@ export interface Tenant {
    * TENANT_MAX_RUNNING applies. Workers enforce it with leases in Redis.
    */
   maxRunning?: number;
+  /**
+   * Its own spill allowance; absent: the API's TENANT_SPILL_RATE applies. Tasks submitted beyond
+   * it wait in the overflow lane (docs/priorities.md#fairness-under-a-burst); a rate of 0: none.
+   */
+  spill?: RateLimit;
 }
 
 /** The tenant a stored task or message belongs to: records written before tenants have none. */
