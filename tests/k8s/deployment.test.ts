@@ -152,8 +152,8 @@ it(
         name: release.workerDeployment,
         hpaName,
         ready: { status: 'True' },
-        // One trigger per priority lane, highest first.
-        triggers: ['.high', '', '.low'].map((suffix) => ({
+        // One trigger per lane: the priorities', highest first, then overflow.
+        triggers: ['.high', '', '.low', '.overflow'].map((suffix) => ({
           type: 'kafka',
           topic: `spillway.${release.queue}.tasks${suffix}`,
           consumerGroup: `spillway.${release.queue}.workers${suffix}`,
