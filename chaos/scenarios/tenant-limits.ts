@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RedisTenantPermits } from '../../services/shared/redis/tenant-permits';
+import { metricSum } from '../metrics';
 import { readRuns } from '../runs';
 import { mediumTask, type ScenarioDefinition } from '../scenario';
 
@@ -10,6 +11,8 @@ import { mediumTask, type ScenarioDefinition } from '../scenario';
 const CAPPED_MAX = 4;
 /** Short, so a killed worker's places come back within the scenario. */
 const LEASE_MS = 3000;
+/** The steady tenant's spill allowance, tasks a second: below what it submits, so some spill. */
+const STEADY_SPILL_RATE = 5;
 const key = (tenant: string) => `chaos-${tenant}-key-0123456789abcdef`;
 const tenantOfSeq = (seq: number) => (seq % 2 === 0 ? 'capped' : 'steady');
 
@@ -18,7 +21,8 @@ const tenantOfSeq = (seq: number) => (seq % 2 === 0 ? 'capped' : 'steady');
  * fleet, while workers are killed with SIGKILL (their leases must lapse, not leak). Besides the
  * ledger every scenario checks, the capped tenant's running tasks are counted two ways: its
  * leases in Redis, sampled, and its handler runs from the workers' own logs (a run cut short by
- * a kill ends at the kill), which never exceed the limit.
+ * a kill ends at the kill), which never exceed the limit. The other tenant has a spill allowance
+ * below its share of the load, so part of its tasks wait in the overflow lane under the kills.
  */
 export function tenantLimitsScenario(): ScenarioDefinition {
   const dir = mkdtempSync(join(tmpdir(), 'spillway-chaos-tenants-'));
@@ -27,7 +31,8 @@ export function tenantLimitsScenario(): ScenarioDefinition {
     keysFile,
     [
       `tenant capped max-running=${CAPPED_MAX}`,
-      'tenant steady',
+      // Under its share of the load: part of its tasks spill to the overflow lane, under the kills.
+      `tenant steady spill-rate=${STEADY_SPILL_RATE} spill-burst=${STEADY_SPILL_RATE}`,
       `key capped ${key('capped')} tasks:submit,tasks:read`,
       `key steady ${key('steady')} tasks:submit,tasks:read`,
     ].join('\n'),
@@ -80,6 +85,9 @@ export function tenantLimitsScenario(): ScenarioDefinition {
     async verify(ctx) {
       sampling = false;
       await sampler;
+      const spilled = await metricSum(ctx.deployment.apiUrl, 'spillway_tasks_spilled_total', {
+        tenant: 'steady',
+      });
       const cappedIds = new Set(
         ctx.load.submissions.filter((s) => tenantOfSeq(s.seq) === 'capped').flatMap((s) => s.ids),
       );
@@ -107,6 +115,10 @@ export function tenantLimitsScenario(): ScenarioDefinition {
         { label: `capped tenant: handler runs (max-running ${CAPPED_MAX})`, value: cappedRuns },
         { label: "capped tenant: most handler runs at once, from the workers' logs", value: runMax },
         { label: `capped tenant: most leases at once in Redis (${leaseSamples} samples)`, value: leaseMax },
+        {
+          label: `steady tenant: tasks spilled to the overflow lane (spill-rate ${STEADY_SPILL_RATE})`,
+          value: spilled,
+        },
       );
       ctx.checks.push(
         { name: 'the workers were killed as planned', ok: kills.length === 2, kind: 'guarantee' },
@@ -117,6 +129,8 @@ export function tenantLimitsScenario(): ScenarioDefinition {
           detail: `${runMax} runs and ${leaseMax} leases at most`,
         },
         { name: 'the capped tenant ran tasks', ok: cappedRuns > 0 && runMax > 0, kind: 'guarantee' },
+        // The ledger above covers them: every acknowledged task, in whichever lane, ran.
+        { name: 'the steady tenant spilled tasks to the overflow lane', ok: spilled > 0, kind: 'guarantee' },
       );
       ctx.notes.push(
         `Workers take a lease in Redis before running a capped tenant's task (TENANT_LEASE_MS ${LEASE_MS}); a killed ` +
