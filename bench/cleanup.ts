@@ -15,7 +15,7 @@ import { benchKafka, REDIS_URL } from './stack';
  */
 export async function dropQueues(queues: { system: SystemName; queue: string }[]): Promise<void> {
   const topics = queues.flatMap(({ system, queue }) =>
-    system === 'spillway'
+    system === 'spillway' || system === 'spillway-fair'
       ? allTopics(kafkaNames(queue))
       : system === 'naive'
         ? [naiveNames(queue).topic]
@@ -61,6 +61,7 @@ function keyPattern(system: SystemName, queue: string): string | undefined {
   switch (system) {
     case 'spillway':
     case 'spillway-tenants':
+    case 'spillway-fair':
       return `${new RedisKeys(queue).prefix}*`;
     case 'naive':
       return naiveNames(queue).statusKey('*');

@@ -5,6 +5,7 @@ export const SCENARIOS = [
   'slow',
   'e2e',
   'priority',
+  'noisy',
   'burst',
   'scaleout',
   'ceilings',
@@ -45,6 +46,16 @@ export interface BenchOptions {
   priorityLowTaskMs: number;
   priorityRatePerSec: number;
   prioritySeconds: number;
+  /**
+   * Noisy neighbour: tenant B's steady `sleep` tasks (rate, ms each; alone for
+   * `noisyBaselineSeconds`), tenant A's burst of `echo` tasks through the batch endpoint
+   * (`noisyBurstClients` requests of 1,000 in flight).
+   */
+  noisyRatePerSec: number;
+  noisyTaskMs: number;
+  noisyBaselineSeconds: number;
+  noisyBurstTasks: number;
+  noisyBurstClients: number;
   /** Burst: tasks submitted at once, and how many clients submit them in parallel. */
   burstTasks: number;
   burstClients: number;
@@ -92,6 +103,9 @@ export function parseOptions(argv: string[]): BenchOptions {
     scalePartitions: 8,
     scaleConcurrency: 20,
     priorityRatePerSec: 50,
+    noisyRatePerSec: 50,
+    noisyTaskMs: 10,
+    noisyBurstClients: 4,
   };
   return quick
     ? {
@@ -111,6 +125,8 @@ export function parseOptions(argv: string[]): BenchOptions {
         priorityLowTasks: 5000,
         priorityLowTaskMs: 40,
         prioritySeconds: 4,
+        noisyBaselineSeconds: 6,
+        noisyBurstTasks: 10_000,
         burstTasks: 2000,
         burstClients: 4,
         scaleTasks: 400,
@@ -138,6 +154,8 @@ export function parseOptions(argv: string[]): BenchOptions {
         priorityLowTasks: 100_000,
         priorityLowTaskMs: 5,
         prioritySeconds: 10,
+        noisyBaselineSeconds: 20,
+        noisyBurstTasks: 100_000,
         burstTasks: 100_000,
         burstClients: 8,
         // One worker: 8,000 × 50 ms / 20 at once = 20 s; four workers about 5 s.

@@ -2,22 +2,25 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { E2eRow } from './scenarios/e2e';
 import type { EnqueueRow } from './scenarios/enqueue';
+import { NOISY_P99_GOAL_MS, NOISY_P99_RATIO_GOAL, type NoisyRow, type NoisySystem } from './scenarios/noisy';
 import type { ScaleRow } from './scenarios/scaleout';
 import { barChart, lineChart, type Chart } from './svg';
 
-export type PlotName = 'enqueue' | 'scaleout' | 'e2e';
+export type PlotName = 'enqueue' | 'scaleout' | 'e2e' | 'noisy-spillway' | 'noisy-bullmq';
 
 interface PlotInput {
   concurrencies: number[];
   enqueue: EnqueueRow[];
   e2e: E2eRow[];
   scaleOut: ScaleRow[];
+  noisy: NoisyRow[];
 }
 
 const range = (s: { min: number; max: number }) => ({ min: s.min, max: s.max });
 const LABELS: Record<string, string> = {
   spillway: 'Spillway',
   'spillway-tenants': 'Spillway, tenants on',
+  'spillway-fair': 'Spillway',
   bare: 'bare Express',
   bullmq: 'BullMQ',
   naive: 'naive Kafka',
@@ -85,10 +88,60 @@ function e2eChart({ e2e }: PlotInput): string | undefined {
   });
 }
 
+/** Bins of B's timeline: at least about 60 across the run, none under 200 ms (10 tasks at 50/s). */
+const binMsFor = (spanMs: number) =>
+  [200, 250, 500, 1000, 2000, 5000].find((ms) => ms >= spanMs / 60) ?? 10_000;
+/** Seconds between x-axis labels: about 10 of them, each a multiple of every bin size. */
+const labelMsFor = (spanMs: number) =>
+  [1000, 2000, 5000, 10_000, 20_000].find((ms) => ms >= spanMs / 10) ?? 60_000;
+
+/**
+ * One system's noisy-neighbour run (the one with the median p99 during the burst): B's start
+ * latency by submission time, the highest in each bin, A's burst shaded, and B's p99 alone and
+ * the goal beside it. One chart per system: their scales may differ by orders of magnitude.
+ */
+function noisyChart(system: NoisySystem): (input: PlotInput) => string | undefined {
+  return ({ noisy }) => {
+    const row = noisy.find((r) => r.system === system);
+    if (!row || row.timeline.points.length === 0) return undefined;
+    const { points, burstFromMs, burstToMs, aloneP99Ms } = row.timeline;
+    const span = Math.max(...points.map((p) => p.atMs), burstToMs);
+    const binMs = binMsFor(span);
+    const bins: (number | undefined)[] = Array.from(
+      { length: Math.floor(span / binMs) + 1 },
+      () => undefined,
+    );
+    for (const { atMs, latencyMs } of points) {
+      const i = Math.floor(atMs / binMs);
+      bins[i] = Math.max(bins[i] ?? 0, latencyMs);
+    }
+    // Each bin at its start, so the labels fall on whole seconds.
+    const seconds = bins.map((_, i) => (i * binMs) / 1000);
+    const labelMs = labelMsFor(span);
+    const goal = Math.min(NOISY_P99_RATIO_GOAL * aloneP99Ms, NOISY_P99_GOAL_MS);
+    return lineChart({
+      title: `Noisy neighbour, ${labelOf(system)}: B's start latency, A's ${row.burstTasks.toLocaleString('en-US')}-task burst shaded`,
+      xLabel: "s since B's stream started (by submission time)",
+      yLabel: 'ms from submit to start',
+      categories: bins.map((_, i) => ((i * binMs) % labelMs === 0 ? String((i * binMs) / 1000) : '')),
+      xValues: seconds,
+      markers: false,
+      band: { from: burstFromMs / 1000, to: burstToMs / 1000, name: "A's burst" },
+      series: [
+        { name: `B, max per ${binMs} ms`, values: bins },
+        { name: 'B p99 alone', values: bins.map(() => aloneP99Ms), dashed: true },
+        { name: 'goal', values: bins.map(() => goal), dashed: true },
+      ],
+    });
+  };
+}
+
 const charts: Record<PlotName, (input: PlotInput) => string | undefined> = {
   enqueue: enqueueChart,
   scaleout: scaleOutChart,
   e2e: e2eChart,
+  'noisy-spillway': noisyChart('spillway-fair'),
+  'noisy-bullmq': noisyChart('bullmq'),
 };
 
 /**

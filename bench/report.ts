@@ -3,6 +3,7 @@ import { fmt, ratio, table } from './markdown';
 import type { BenchOptions, ScenarioName } from './options';
 import type { PlotName } from './plots';
 import { renderCpu } from './report-cpu';
+import { noisyConfiguration, noisyHeadline, noisyTarget, renderNoisy } from './report-noisy';
 import { priorityConfiguration, priorityHeadline, priorityTarget, renderPriority } from './report-priority';
 import {
   lowerCeiling,
@@ -19,6 +20,7 @@ import type { CeilingsResult } from './scenarios/ceilings';
 import type { DrainRow } from './scenarios/drain';
 import type { E2eRow } from './scenarios/e2e';
 import type { EnqueueRow } from './scenarios/enqueue';
+import type { NoisyRow } from './scenarios/noisy';
 import type { PriorityRow } from './scenarios/priority';
 import type { ProfilesResult } from './scenarios/profiles';
 import type { ScaleRow } from './scenarios/scaleout';
@@ -35,6 +37,7 @@ export interface Results {
   slow: SlowRow[];
   e2e: E2eRow[];
   priority: PriorityRow[];
+  noisy: NoisyRow[];
   burst: BurstRow[];
   scaleOut: ScaleRow[];
   ceilings?: CeilingsResult;
@@ -77,7 +80,12 @@ export function headlines(results: Results): string[] {
         `(${((r.fromSubmissionPerSec.median / r.limitPerSec) * 100).toFixed(0)}% from the first submission)`,
     );
   }
-  return [...lines, ...newHeadlines(results), ...priorityHeadline(results.priority)];
+  return [
+    ...lines,
+    ...newHeadlines(results),
+    ...priorityHeadline(results.priority),
+    ...noisyHeadline(results.noisy),
+  ];
 }
 
 const verdict = (met: boolean) => (met ? 'met' : '**not met**');
@@ -126,7 +134,7 @@ export function targets(results: Results): string[] {
         `${((slow.fromSubmissionPerSec.median / slow.limitPerSec) * 100).toFixed(0)}% counted from the first submission.`,
     );
   }
-  return [...lines, ...priorityTarget(results.priority)];
+  return [...lines, ...priorityTarget(results.priority), ...noisyTarget(results.noisy)];
 }
 
 /**
@@ -208,6 +216,7 @@ export function renderReport(results: Results): string {
     ...BASE_CONFIGURATION(o),
     ...newConfiguration(o, results.ceilings),
     priorityConfiguration(o),
+    noisyConfiguration(o),
   ];
   return `# Benchmarks
 
@@ -268,6 +277,10 @@ ${ran('e2e', () => renderE2e(results.e2e, results.plots.e2e))}
 ## Priority (\`high\` tasks behind a \`low\` backlog, submit to start)
 
 ${ran('priority', () => renderPriority(results.priority))}
+
+## Noisy neighbour (tenant A bursts, tenant B steady; Spillway with two tenants, BullMQ one queue)
+
+${ran('noisy', () => renderNoisy(results.noisy, results.plots))}
 
 ## Burst (Spillway)
 

@@ -11,6 +11,7 @@ import { ceilingsScenario } from './scenarios/ceilings';
 import { drainScenario } from './scenarios/drain';
 import { E2E_SYSTEMS, e2eScenario, type E2eSystem } from './scenarios/e2e';
 import { enqueueScenario, maxSingleRate, measureSingleRate, type EnqueueRow } from './scenarios/enqueue';
+import { noisyScenario } from './scenarios/noisy';
 import { priorityScenario } from './scenarios/priority';
 import { profilesScenario } from './scenarios/profiles';
 import { scaleOutScenario } from './scenarios/scaleout';
@@ -43,13 +44,20 @@ async function main(): Promise<void> {
   const slow = await timed('slow', () => slowScenario(options), []);
   const e2e = await timed('e2e', async () => e2eScenario(options, await maxRates(options, enqueue)), []);
   const priority = await timed('priority', () => priorityScenario(options), []);
+  const noisy = await timed('noisy', () => noisyScenario(options), []);
   const burst = await timed('burst', () => burstScenario(options), []);
   const scaleOut = await timed('scaleout', () => scaleOutScenario(options), []);
   const ceilings = await timed('ceilings', () => ceilingsScenario(options), undefined);
   const profiles = await timed('profiles', () => profilesScenario(options), undefined);
 
   mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true });
-  const plots = writePlots(options.out, { concurrencies: options.concurrencies, enqueue, e2e, scaleOut });
+  const plots = writePlots(options.out, {
+    concurrencies: options.concurrencies,
+    enqueue,
+    e2e,
+    scaleOut,
+    noisy,
+  });
   const results: Results = {
     machine,
     options,
@@ -60,6 +68,7 @@ async function main(): Promise<void> {
     slow,
     e2e,
     priority,
+    noisy,
     burst,
     scaleOut,
     ceilings,

@@ -11,15 +11,22 @@ import { startNaiveApi } from './naive/api';
 import { startNaiveWorker } from './naive/worker';
 import { startBareApi } from './systems/bare';
 import { startBullmqApi, startBullmqWorker } from './systems/bullmq';
-import { startSpillwayApi, startSpillwayTenantsApi, startSpillwayWorker } from './systems/spillway';
+import {
+  startSpillwayApi,
+  startSpillwayFairApi,
+  startSpillwayTenantsApi,
+  startSpillwayWorker,
+} from './systems/spillway';
 import type { Role, Starter } from './systems/types';
 
-export const SYSTEMS = ['spillway', 'spillway-tenants', 'bare', 'naive', 'bullmq'] as const;
+export const SYSTEMS = ['spillway', 'spillway-tenants', 'spillway-fair', 'bare', 'naive', 'bullmq'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 const starters: Record<SystemName, Partial<Record<Role, Starter>>> = {
   spillway: { api: startSpillwayApi, worker: startSpillwayWorker },
   'spillway-tenants': { api: startSpillwayTenantsApi },
+  // Two tenants (noisy-neighbour scenario); its worker is Spillway's, which needs no keys.
+  'spillway-fair': { api: startSpillwayFairApi, worker: startSpillwayWorker },
   bare: { api: startBareApi },
   naive: { api: startNaiveApi, worker: startNaiveWorker },
   bullmq: { api: startBullmqApi, worker: startBullmqWorker },

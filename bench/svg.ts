@@ -22,6 +22,8 @@ export interface Chart {
   xValues?: number[];
   /** Line charts: a marker on every point (default); off for dense time series. */
   markers?: boolean;
+  /** Line charts with `xValues`: a shaded span of the x axis behind the lines, named in the legend. */
+  band?: { from: number; to: number; name: string };
   series: Series[];
 }
 
@@ -30,6 +32,7 @@ const HEIGHT = 400;
 const MARGIN = { left: 80, right: 24, top: 72, bottom: 56 };
 const PLOT_W = WIDTH - MARGIN.left - MARGIN.right;
 const PLOT_H = HEIGHT - MARGIN.top - MARGIN.bottom;
+const BAND_COLOR = '#f6e3c5';
 const COLORS = ['#4e79a7', '#f28e2b', '#e15759', '#59a14f', '#76b7b2', '#b07aa1', '#9c755f'];
 
 const esc = (s: string) =>
@@ -46,13 +49,16 @@ export function niceScale(max: number, ticks = 5): { top: number; step: number }
   return { top: Math.ceil(max / step) * step, step };
 }
 
+/** Where a value sits on a linear x axis from 0 (charts with `xValues`). */
+function linearX(xValues: number[]): (v: number) => number {
+  const end = Math.max(...xValues) * 1.08;
+  return (v) => MARGIN.left + (Math.min(Math.max(v, 0), end) / end) * PLOT_W;
+}
+
 /** The x coordinate of each category: the middle of its slot, or its place on a linear axis. */
 function xPositions(chart: Chart): number[] {
   const { xValues } = chart;
-  if (xValues) {
-    const end = Math.max(...xValues) * 1.08;
-    return xValues.map((v) => MARGIN.left + (v / end) * PLOT_W);
-  }
+  if (xValues) return xValues.map(linearX(xValues));
   const slot = PLOT_W / chart.categories.length;
   return chart.categories.map((_, i) => MARGIN.left + slot * (i + 0.5));
 }
@@ -71,20 +77,36 @@ function frame(chart: Chart, body: string[], top: number, step: number): string 
     (c, i) =>
       `<text x="${num(xs[i]!)}" y="${MARGIN.top + PLOT_H + 18}" text-anchor="middle">${esc(c)}</text>`,
   );
+  const band = chart.band && chart.xValues ? [chart.band.name] : [];
   const legend = chart.series.map((s, i) => {
-    const x = MARGIN.left + i * 150;
+    const x = MARGIN.left + (i + band.length) * 150;
     const color = COLORS[i % COLORS.length];
     const mark = s.dashed
       ? `<line x1="${x}" x2="${x + 14}" y1="46" y2="46" stroke="${color}" stroke-width="2" stroke-dasharray="4 3"/>`
       : `<rect x="${x}" y="40" width="14" height="12" fill="${color}"/>`;
     return `${mark}<text x="${x + 20}" y="51">${esc(s.name)}</text>`;
   });
+  for (const name of band) {
+    legend.unshift(
+      `<rect x="${MARGIN.left}" y="40" width="14" height="12" fill="${BAND_COLOR}"/>` +
+        `<text x="${MARGIN.left + 20}" y="51">${esc(name)}</text>`,
+    );
+  }
+  const shade: string[] = [];
+  if (chart.band && chart.xValues) {
+    const x = linearX(chart.xValues);
+    const [from, to] = [x(chart.band.from), x(chart.band.to)];
+    shade.push(
+      `<rect x="${num(from)}" y="${MARGIN.top}" width="${num(Math.max(0, to - from))}" height="${PLOT_H}" fill="${BAND_COLOR}"/>`,
+    );
+  }
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12" fill="#333">`,
     `<title>${esc(chart.title)}</title>`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="#fff"/>`,
     `<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(chart.title)}</text>`,
     ...legend,
+    ...shade,
     ...grid,
     ...body,
     `<line x1="${MARGIN.left}" x2="${MARGIN.left}" y1="${MARGIN.top}" y2="${MARGIN.top + PLOT_H}" stroke="#333"/>`,

@@ -232,15 +232,27 @@ async function submitAtRate(
   return { submitted, failures };
 }
 
-/** POST /v1/tasks, the enqueue scenario's body unless given; resolves with the id, or undefined if not accepted. */
-export function postTask(url: string, agent: http.Agent, body = single): Promise<string | undefined> {
+/**
+ * POST /v1/tasks, the enqueue scenario's body unless given, with `headers` besides (a tenant's
+ * key); resolves with the id, or undefined if not accepted.
+ */
+export function postTask(
+  url: string,
+  agent: http.Agent,
+  body = single,
+  headers: Record<string, string> = {},
+): Promise<string | undefined> {
   return new Promise((resolve) => {
     const req = http.request(
       `${url}/v1/tasks`,
       {
         method: 'POST',
         agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: {
+          ...headers,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
         timeout: 30_000,
       },
       (res) => {

@@ -23,6 +23,8 @@ export async function submitTasks(
   batchSize: number,
   batchClients = 1,
   stats: SubmitStats = { retried: {} },
+  /** Sent with every request besides the body's (a tenant's key). */
+  headers: Record<string, string> = {},
 ): Promise<string[]> {
   // As a careful client does: a 503 (or a 409 while an in-doubt first try settles) is retried
   // after Retry-After with the same Idempotency-Key, so a retry can never submit twice.
@@ -32,7 +34,7 @@ export async function submitTasks(
     for (;;) {
       const res = await fetch(url + path, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        headers: { ...headers, 'content-type': 'application/json', 'idempotency-key': key },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(30_000),
       });

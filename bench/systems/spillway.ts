@@ -2,7 +2,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { KAFKA_BROKERS, REDIS_URL } from '../stack';
-import { TENANT_BENCH_KEY, type StartOptions, type Starter } from './types';
+import {
+  NOISY_SPILL,
+  NOISY_TENANT_KEYS,
+  NOISY_TENANTS,
+  TENANT_BENCH_KEY,
+  type StartOptions,
+  type Starter,
+} from './types';
 
 /**
  * Spillway as its images run it: the JavaScript tsc compiled into dist/ (bench/run.ts builds it
@@ -42,6 +49,23 @@ export const startSpillwayTenantsApi: Starter = (o) => {
     file,
     'tenant bench rate=1000000 burst=10000000 max-queued=1000000000 max-running=1000\n' +
       `key bench ${TENANT_BENCH_KEY} tasks:submit,tasks:read\n`,
+  );
+  return startApi(loadApiConfig({ ...env(o), API_KEYS_FILE: file }), logger);
+};
+
+/**
+ * Spillway with two tenants, `a` and `b`, for the noisy-neighbour scenario: no limit of their own
+ * (none is set queue-wide either), and the spill allowance of NOISY_SPILL when it is on. The
+ * API refuses a keys file with a setting it does not know, so the run then fails at start-up.
+ */
+export const startSpillwayFairApi: Starter = (o) => {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'spillway-bench-keys-')), 'keys');
+  const spill = NOISY_SPILL ? ` spill-rate=${NOISY_SPILL.rate} spill-burst=${NOISY_SPILL.burst}` : '';
+  writeFileSync(
+    file,
+    NOISY_TENANTS.map(
+      (t) => `tenant ${t}${spill}\nkey ${t} ${NOISY_TENANT_KEYS[t]} tasks:submit,tasks:read\n`,
+    ).join(''),
   );
   return startApi(loadApiConfig({ ...env(o), API_KEYS_FILE: file }), logger);
 };

@@ -21,11 +21,11 @@ describe('npm run bench -- --quick', () => {
   const systemsIn = (section: string) => new Set(inSection(section).map((r) => r.cells[0]));
 
   beforeAll(async () => {
-    // The priority scenario adds about 20 s to the run.
-    await run('npm', ['run', 'bench', '--', '--quick', '--out', out], { cwd: root, timeout: 330_000 });
+    // The priority scenario adds about 20 s to the run, the noisy-neighbour one about 50 s.
+    await run('npm', ['run', 'bench', '--', '--quick', '--out', out], { cwd: root, timeout: 390_000 });
     report = readFileSync(out, 'utf8');
     rows = tableRows(report);
-  }, 340_000);
+  }, 400_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('names every system and scenario, every figure positive', () => {
@@ -36,6 +36,9 @@ describe('npm run bench -- --quick', () => {
       '## Slow tasks',
       '## End-to-end latency',
       '## Priority',
+      '## Noisy neighbour',
+      '### Tenant B, steady',
+      "### Tenant A's burst",
       '## Burst',
       '### Burst reconciliation',
       '## Scale-out',
@@ -92,6 +95,32 @@ describe('npm run bench -- --quick', () => {
       expectPositive(lowRun!, `Priority: ${system} low run in window`);
       expectPositive(lowLeft!, `Priority: ${system} low left at end`);
     }
+  });
+
+  it('starts every task of the steady tenant and drains the bursting one, beside BullMQ', () => {
+    const b = inSection('Tenant B, steady');
+    const a = inSection("Tenant A's burst");
+    expect(new Set(b.map((r) => r.cells[0]))).toEqual(new Set(['spillway-fair', 'bullmq']));
+    expect(new Set(a.map((r) => r.cells[0]))).toEqual(new Set(['spillway-fair', 'bullmq']));
+    for (const { cells } of b) {
+      const [system, , startedOfAccepted, ...figures] = cells;
+      const [started, accepted] = startedOfAccepted!.split(' / ').map(Number);
+      expect({ system, started }).toEqual({ system, started: accepted });
+      expect(accepted).toBeGreaterThan(0);
+      // Latencies alone and in the burst, B's tasks in the burst, the ratio; failures may be 0.
+      for (const cell of figures.slice(0, -1)) expectPositive(cell, `Noisy B: ${system}`);
+    }
+    for (const { cells } of a) {
+      const [system, tasks, finishedOfAccepted, ...figures] = cells;
+      const [finished, accepted] = finishedOfAccepted!.split(' / ').map(Number);
+      // Over all runs: every run's whole burst accepted and finished.
+      expect({ system, finished }).toEqual({ system, finished: accepted });
+      expect(accepted! % Number(tasks!.replace(/,/g, ''))).toBe(0);
+      expect(accepted).toBeGreaterThan(0);
+      // Drain alone, beside B, their ratio; batches retried may be 0.
+      for (const cell of figures.slice(0, -1)) expectPositive(cell, `Noisy A: ${system}`);
+    }
+    expect(report).toMatch(/Noisy neighbour \(spill allowance [^)]+\): B's p99 during A's [\d,]+-task burst/);
   });
 
   it('names the commit it measured', async () => {
@@ -154,7 +183,7 @@ describe('npm run bench -- --quick', () => {
   });
 
   it('draws the plots beside the report and links them', () => {
-    for (const name of ['enqueue', 'scaleout', 'e2e']) {
+    for (const name of ['enqueue', 'scaleout', 'e2e', 'noisy-spillway', 'noisy-bullmq']) {
       const file = `benchmarks-${name}.svg`;
       expect(report).toContain(`](${file})`);
       const svg = readFileSync(join(dir, file), 'utf8');
