@@ -42,12 +42,16 @@ const env = (o: StartOptions) => ({
 
 export const startSpillwayApi: Starter = (o) => startApi(loadApiConfig(env(o)), logger);
 
-/** Spillway with tenants on: a keys file, and a tenant whose rate and backlog are checked on every submission. */
+/**
+ * Spillway with tenants on: a keys file, and a tenant whose rate, backlog and spill allowance are
+ * checked on every submission (the allowance's script runs for every request; nothing spills).
+ */
 export const startSpillwayTenantsApi: Starter = (o) => {
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'spillway-bench-keys-')), 'keys');
   writeFileSync(
     file,
-    'tenant bench rate=1000000 burst=10000000 max-queued=1000000000 max-running=1000\n' +
+    'tenant bench rate=1000000 burst=10000000 max-queued=1000000000 max-running=1000 ' +
+      'spill-rate=1000000 spill-burst=10000000\n' +
       `key bench ${TENANT_BENCH_KEY} tasks:submit,tasks:read\n`,
   );
   return startApi(loadApiConfig({ ...env(o), API_KEYS_FILE: file }), logger);
