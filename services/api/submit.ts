@@ -119,11 +119,16 @@ export class TaskSubmitter {
     });
     try {
       this.refuseTooLarge(planned, fieldPrefix);
+    } catch (err) {
+      // Refused before Kafka: these tasks hold their keys' lanes for nothing.
+      await this.deps.lanes?.forget(messages);
+      throw err;
+    }
+    try {
       await publisher.publish(planned.map((p) => p.outgoing));
     } catch (err) {
-      if (!(err instanceof ApiError))
-        for (const { message } of planned)
-          events.tasksEnqueued(message.type, 'unavailable', 1, tenantOf(message));
+      for (const { message } of planned)
+        events.tasksEnqueued(message.type, 'unavailable', 1, tenantOf(message));
       if (err instanceof InDoubtError) {
         const outcome = err.landed.then(async (landed) => {
           if (landed) return this.record(planned, now);
@@ -132,7 +137,7 @@ export class TaskSubmitter {
         });
         throw new SubmissionInDoubt(err.message, outcome);
       }
-      // Refused or not sent: these tasks hold their keys' lanes for nothing.
+      // Not sent: these tasks hold their keys' lanes for nothing.
       await this.deps.lanes?.forget(messages);
       throw err;
     }

@@ -94,6 +94,11 @@ describe('API during a Kafka outage (a private real broker, stopped and started)
     });
     expect(keyed.status).toBe(503);
     expect(keyed.body.error.code).toBe('unavailable');
+    // Counted as such: the six plain submissions and the keyed one.
+    const metrics = String((await request(url, 'GET', '/metrics')).body);
+    expect(metrics).toMatch(
+      /spillway_tasks_enqueued_total\{type="echo",outcome="unavailable",tenant="default"\} 7/,
+    );
   });
 
   it('is live but not ready while the broker is down, naming Kafka as the failing check', async () => {
