@@ -4,10 +4,11 @@ import type { LaneName } from '../lanes/priority';
 import type { RateLimit } from '../tenancy/tenant';
 import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
+import { TOKEN_BUCKET_FUNCTIONS_LUA } from './token-bucket-lua';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** Defined in RedisLaneAssigner's constructor from ASSIGN_LUA. */
+    /** Defined in RedisLaneAssigner's constructor from ASSIGN_LUA; the key count goes first. */
     assignLanes(...args: (string | number)[]): Result<string[], Context>;
   }
 }
@@ -25,48 +26,37 @@ declare module 'ioredis' {
  *   entry lapses, TASK_TTL_SECONDS: a task whose record expired unfinished frees its key then);
  *   the transition script takes a task out when it finishes (transition-script.ts).
  *
- * KEYS [1] the tenant's allowance bucket. ARGV [1] tokens per second (0: no spill) [2] burst
- * [3] entry lifetime in ms [4] the keys' prefix, then per task: id, wanted lane, pin ('' for
- * none). Returns the lane of each task, in order.
+ * KEYS [1] the tenant's allowance bucket, then for each task with a pin, in order: its key's
+ * open tasks (sorted set) and its key's lane (string). ARGV [1] tokens per second (0: no spill)
+ * [2] burst [3] entry lifetime in ms, then per task: id, wanted lane, '1' when it has a pin.
+ * Returns the lane of each task, in order.
  */
-const ASSIGN_LUA = `
-local rate, burst, lifetime, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local tokens
-if rate > 0 then
-  local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-  tokens = tonumber(state[1])
-  local at = tonumber(state[2])
-  if tokens == nil or at == nil then tokens, at = burst, now end
-  tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
-end
-local out = {}
-for i = 5, #ARGV, 3 do
-  local id, lane, pin = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local kept = nil
-  if pin ~= '' then
-    local open = prefix .. 'key-open:' .. pin
+const ASSIGN_LUA = `${TOKEN_BUCKET_FUNCTIONS_LUA}
+local rate, burst, lifetime = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = nowMs()
+local tokens = rate > 0 and bucketTokens(KEYS[1], rate, burst, now) or nil
+local out, k = {}, 2
+for i = 4, #ARGV, 3 do
+  local id, lane = ARGV[i], ARGV[i + 1]
+  local open, laneKey, kept = nil, nil, nil
+  if ARGV[i + 2] == '1' then
+    open, laneKey, k = KEYS[k], KEYS[k + 1], k + 2
     redis.call('ZREMRANGEBYSCORE', open, '-inf', now)
-    if redis.call('ZCARD', open) > 0 then kept = redis.call('GET', prefix .. 'key-lane:' .. pin) end
+    if redis.call('ZCARD', open) > 0 then kept = redis.call('GET', laneKey) end
   end
   -- A kept task still spends the allowance (it is the tenant's volume) but never spills.
   if tokens then
     if tokens >= 1 then tokens = tokens - 1 elseif not kept then lane = 'overflow' end
   end
   if kept then lane = kept end
-  if pin ~= '' then
-    local open, laneKey = prefix .. 'key-open:' .. pin, prefix .. 'key-lane:' .. pin
+  if open then
     redis.call('ZADD', open, now + lifetime, id)
     redis.call('PEXPIRE', open, lifetime)
     redis.call('SET', laneKey, lane, 'PX', lifetime)
   end
   out[#out + 1] = lane
 end
-if tokens then
-  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-  redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) * 1000 / rate) + 1000)
-end
+if tokens then bucketSave(KEYS[1], rate, burst, tokens, now) end
 return out`;
 
 /** Takes tasks off their keys' open tasks: a submission that never reached Kafka. */
@@ -100,20 +90,23 @@ export class RedisLaneAssigner {
     this.keys = new RedisKeys(options.queue);
     // Short: on the submission path, and a Redis that does not answer is passed by (fail-open.ts).
     this.redis = connectRedis(options.url, 500);
-    this.redis.defineCommand('assignLanes', { numberOfKeys: 1, lua: ASSIGN_LUA });
+    // No numberOfKeys: it varies with the tasks that have a pin, and goes first in each call.
+    this.redis.defineCommand('assignLanes', { lua: ASSIGN_LUA });
   }
 
   /** The lane of each task, in order; `allowance` absent: no spill, keys alone decide. */
   async assign(tenant: string, tasks: readonly LaneRequest[], allowance?: RateLimit): Promise<LaneName[]> {
+    const keys = [this.keys.spillAllowance(tenant)];
     const args: (string | number)[] = [
-      this.keys.spillAllowance(tenant),
       allowance?.perSecond ?? 0,
       allowance?.burst ?? 0,
       this.options.entryLifetimeMs,
-      this.keys.prefix,
     ];
-    for (const task of tasks) args.push(task.id, task.wanted, task.pin ?? '');
-    return (await this.redis.assignLanes(...args)) as LaneName[];
+    for (const task of tasks) {
+      args.push(task.id, task.wanted, task.pin === undefined ? '' : '1');
+      if (task.pin !== undefined) keys.push(this.keys.pinnedTasks(task.pin), this.keys.keyLane(task.pin));
+    }
+    return (await this.redis.assignLanes(keys.length, ...keys, ...args)) as LaneName[];
   }
 
   /** Forgets tasks that hold their keys' lanes but never reached Kafka. */

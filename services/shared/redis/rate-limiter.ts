@@ -3,6 +3,7 @@ import type { Result } from 'ioredis';
 import type { RateLimit } from '../tenancy/tenant';
 import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
+import { TOKEN_BUCKET_FUNCTIONS_LUA } from './token-bucket-lua';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -18,8 +19,7 @@ declare module 'ioredis' {
 
 /**
  * A token bucket per subject, refilled at `perSecond` up to `burst`, in one script so concurrent
- * API replicas cannot both spend the same tokens. The clock is Redis's (TIME), so replicas whose
- * clocks disagree still share one refill rate.
+ * API replicas cannot both spend the same tokens (token-bucket-lua.ts).
  *
  * A cost above the burst (a batch bigger than the bucket) passes only when the bucket is full and
  * leaves it in debt: the average rate holds, and no batch the API accepts is refused forever.
@@ -27,22 +27,15 @@ declare module 'ioredis' {
  * KEYS [1] bucket hash   ARGV [1] tokens per second  [2] burst  [3] cost
  * Returns {1, 0} when taken, {0, milliseconds until it would be} when not.
  */
-const TOKEN_BUCKET_LUA = `
+const TOKEN_BUCKET_LUA = `${TOKEN_BUCKET_FUNCTIONS_LUA}
 local rate, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens, at = tonumber(state[1]), tonumber(state[2])
-if tokens == nil or at == nil then tokens, at = burst, now end
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+local now = nowMs()
+local tokens = bucketTokens(KEYS[1], rate, burst, now)
 local needed = math.min(cost, burst)
 if tokens < needed then
   return {0, math.ceil((needed - tokens) * 1000 / rate)}
 end
-tokens = tokens - cost
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
--- Gone once it would be full again anyway, so idle submitters cost no memory.
-redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) * 1000 / rate) + 1000)
+bucketSave(KEYS[1], rate, burst, tokens - cost, now)
 return {1, 0}`;
 
 export interface RateLimitDecision {
