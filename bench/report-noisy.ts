@@ -38,6 +38,7 @@ export function renderNoisy(rows: NoisyRow[], plots: Partial<Record<PlotName, st
       'B p99 in burst ms',
       'B max in burst ms',
       'p99 in burst / alone',
+      'of which submit answered, p99 alone / in burst ms',
       'B failed submissions',
     ],
     rows.map((r) => [
@@ -51,6 +52,7 @@ export function renderNoisy(rows: NoisyRow[], plots: Partial<Record<PlotName, st
       formatSummary(r.burstP99Ms),
       formatSummary(r.burstMaxMs),
       `${formatSummary(r.p99Ratio, 2)}×`,
+      `${fmt(r.aloneAnswerP99Ms.median)} / ${fmt(r.burstAnswerP99Ms.median)}`,
       String(r.failures),
     ]),
   );

@@ -48,6 +48,9 @@ export interface NoisyRow {
   burstMaxMs: Summary;
   /** Per run, B's p99 during the burst over its p99 alone (goal ≤ 2, and the p99 under 1 s). */
   p99Ratio: Summary;
+  /** Of B's time to start, the p99 of its submit request alone (until the 202), alone and during the burst. */
+  aloneAnswerP99Ms: Summary;
+  burstAnswerP99Ms: Summary;
   /** A's tasks per second from its first submission to its last finish, alone and beside B. */
   aloneDrainPerSec: Summary;
   withBDrainPerSec: Summary;
@@ -184,6 +187,8 @@ export async function noisyScenario(options: BenchOptions): Promise<NoisyRow[]> 
         burstP99Ms: of((r) => r.burst.p99),
         burstMaxMs: of((r) => r.burst.max),
         p99Ratio: of((r) => r.burst.p99 / r.alone.p99),
+        aloneAnswerP99Ms: of((r) => r.aloneAnswerP99),
+        burstAnswerP99Ms: of((r) => r.burstAnswerP99),
         aloneDrainPerSec: of((r) => r.aloneDrain),
         withBDrainPerSec: of((r) => r.withBDrain),
         drainRatio: of((r) => r.withBDrain / r.aloneDrain),
@@ -196,7 +201,8 @@ export async function noisyScenario(options: BenchOptions): Promise<NoisyRow[]> 
       console.log(
         `noisy ${plan.system}${NOISY_SPILL && plan.system === 'spillway-fair' ? ' (spill on)' : ''}: ` +
           `B p99 alone ${runs.map((r) => r.alone.p99).join(', ')} ms, during burst ` +
-          `${runs.map((r) => r.burst.p99).join(', ')} ms; A drain alone ` +
+          `${runs.map((r) => r.burst.p99).join(', ')} ms (submit answered p99 ` +
+          `${runs.map((r) => r.burstAnswerP99).join(', ')} ms); A drain alone ` +
           `${runs.map((r) => r.aloneDrain.toFixed(0)).join(', ')}, with B ` +
           `${runs.map((r) => r.withBDrain.toFixed(0)).join(', ')} tasks/s`,
       );
@@ -220,6 +226,9 @@ interface Latencies {
 interface Run {
   alone: Latencies;
   burst: Latencies & { inBurst: number };
+  /** B's p99 from the start of a submit request to its answer (202), alone and during the burst. */
+  aloneAnswerP99: number;
+  burstAnswerP99: number;
   aloneDrain: number;
   withBDrain: number;
   aAccepted: number;
@@ -282,19 +291,20 @@ async function oneRun(
     if (together.to < aLast) {
       throw new Error(`${plan.system}: B's stream stopped before A's burst had drained`);
     }
-    const during = withB.filter((_, i) => {
-      const at = together.submitted[i]!.startedAt;
-      return at >= aTogether.from && at <= aLast;
-    });
+    const inWindow = (s: Submitted) => s.startedAt >= aTogether.from && s.startedAt <= aLast;
+    const during = withB.filter((_, i) => inWindow(together.submitted[i]!));
     if (during.length === 0) throw new Error(`${plan.system}: no B task was submitted during A's burst`);
     const duringSorted = sorted(during);
+    const answers = (of: Submitted[]) => sorted(of.map((s) => s.answeredAt - s.startedAt));
     return {
       alone: latencies(alone.submitted.length, aloneLatencies),
+      aloneAnswerP99: percentile(answers(alone.submitted), 99),
       burst: {
         ...latencies(together.submitted.length, duringSorted),
         started: withB.length,
         inBurst: during.length,
       },
+      burstAnswerP99: percentile(answers(together.submitted.filter(inWindow)), 99),
       aloneDrain: aloneDrain.perSec,
       withBDrain: withBDrain.perSec,
       aAccepted: aTogether.ids.length,
@@ -334,8 +344,9 @@ function latencies(accepted: number, sortedMs: number[]): Latencies {
 
 interface Submitted {
   id: string;
-  /** Epoch ms when the submit request started. */
+  /** Epoch ms when the submit request started, and when its answer came. */
   startedAt: number;
+  answeredAt: number;
 }
 
 interface StreamResult {
@@ -381,7 +392,7 @@ function steadyStream(url: string, plan: Plan, options: BenchOptions, total: num
           to = startedAt;
           pending.push(
             postTask(url, agent, body, headers).then((id) => {
-              if (id) submitted.push({ id, startedAt });
+              if (id) submitted.push({ id, startedAt, answeredAt: Date.now() });
               else failures++;
             }),
           );

@@ -5,6 +5,7 @@ import { apiKeyAuth } from '../../services/api/auth';
 import { SubmissionLimit } from '../../services/api/rate-limit';
 import { RedisKeys } from '../../services/shared/redis/keys';
 import { RedisRateLimiter } from '../../services/shared/redis/rate-limiter';
+import { RedisTokenBuckets } from '../../services/shared/redis/token-buckets';
 import { request, serve } from '../helpers/http';
 import { quietLogger, REDIS_URL, uniqueQueue } from '../helpers/stack';
 import { deleteMatching } from '../helpers/redis-keys';
@@ -58,6 +59,28 @@ describe('RedisRateLimiter (the token bucket script, on the real Redis)', () => 
     // -3 tokens; one more needs 4 tokens at 100 per second.
     expect(refused.retryAfterMs).toBeGreaterThanOrEqual(35);
     expect(refused.retryAfterMs).toBeLessThanOrEqual(40);
+  });
+
+  it('spends a busy subject through leases: far fewer Redis calls, never more than the bucket across replicas', async () => {
+    const grant = jest.spyOn(RedisTokenBuckets.prototype, 'grant');
+    try {
+      // A lease of 50 ms of 2,000 a second: 100 tokens (a tenth of the burst of 1,000).
+      const replicas = [limiter(2000, 1000), limiter(2000, 1000), limiter(2000, 1000)];
+      const started = Date.now();
+      const decisions = await Promise.all(
+        Array.from({ length: 3000 }, (_, i) => replicas[i % 3]!.take('leased', 1)),
+      );
+      const refill = ((Date.now() - started) * 2000) / 1000;
+      const allowed = decisions.filter((d) => d.allowed).length;
+      expect(allowed).toBeLessThanOrEqual(1000 + refill);
+      // Each replica may hold a lease the others could not use.
+      expect(allowed).toBeGreaterThanOrEqual(1000 - 3 * 100);
+      expect(decisions.find((d) => !d.allowed)!.retryAfterMs).toBeGreaterThan(0);
+      // A call per lease while the bucket lasted, then a refusal each replica remembers.
+      expect(grant.mock.calls.length).toBeLessThan(100);
+    } finally {
+      grant.mockRestore();
+    }
   });
 
   it('keeps each bucket only as long as it takes to fill up again', async () => {

@@ -2,61 +2,45 @@ import type Redis from 'ioredis';
 import type { Result } from 'ioredis';
 import type { LaneName } from '../lanes/priority';
 import type { RateLimit } from '../tenancy/tenant';
+import { TokenLeases } from '../token-leases';
 import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
-import { TOKEN_BUCKET_FUNCTIONS_LUA } from './token-bucket-lua';
+import { RedisTokenBuckets } from './token-buckets';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** Defined in RedisLaneAssigner's constructor from ASSIGN_LUA; the key count goes first. */
-    assignLanes(...args: (string | number)[]): Result<string[], Context>;
+    /** Defined in RedisLaneAssigner's constructor from KEEP_LANES_LUA; the key count goes first. */
+    keepLanes(...args: (string | number)[]): Result<string[], Context>;
   }
 }
 
 /**
- * Picks the lane of each task of one submission, in one script, so that concurrent API replicas
- * agree:
+ * Keys keep their lane: a task of an ordering key goes to the lane its key's unfinished tasks are
+ * in, whatever its priority or the spill allowance says, so a key never runs out of order because
+ * part of it moved lanes. The key's open tasks are a sorted set (scored by when each entry lapses,
+ * TASK_TTL_SECONDS: a task whose record expired unfinished frees its key then); the transition
+ * script takes a task out when it finishes (transition-script.ts). One script per submission, so
+ * concurrent API replicas agree.
  *
- * - **Spill.** A tenant with a spill allowance (a token bucket: `perSecond`, up to `burst`) sends
- *   the tasks beyond it to the overflow lane, which workers serve with a low weight: a burst no
- *   longer queues in front of everyone else, and still gets every idle slot.
- * - **Keys keep their lane.** A task of an ordering key goes to the lane its key's unfinished
- *   tasks are in, whatever its priority or the allowance says, so a key never runs out of order
- *   because part of it moved lanes. The key's open tasks are a sorted set (scored by when each
- *   entry lapses, TASK_TTL_SECONDS: a task whose record expired unfinished frees its key then);
- *   the transition script takes a task out when it finishes (transition-script.ts).
- *
- * KEYS [1] the tenant's allowance bucket, then for each task with a pin, in order: its key's
- * open tasks (sorted set) and its key's lane (string). ARGV [1] tokens per second (0: no spill)
- * [2] burst [3] entry lifetime in ms, then per task: id, wanted lane, '1' when it has a pin.
- * Returns the lane of each task, in order.
+ * KEYS: for each task with a pin, in order, its key's open tasks (sorted set) and its key's lane
+ * (string). ARGV [1] entry lifetime in ms, then per pinned task: id, the lane it would go to.
+ * Returns the lane of each pinned task, in order.
  */
-const ASSIGN_LUA = `${TOKEN_BUCKET_FUNCTIONS_LUA}
-local rate, burst, lifetime = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local now = nowMs()
-local tokens = rate > 0 and bucketTokens(KEYS[1], rate, burst, now) or nil
-local out, k = {}, 2
-for i = 4, #ARGV, 3 do
-  local id, lane = ARGV[i], ARGV[i + 1]
-  local open, laneKey, kept = nil, nil, nil
-  if ARGV[i + 2] == '1' then
-    open, laneKey, k = KEYS[k], KEYS[k + 1], k + 2
-    redis.call('ZREMRANGEBYSCORE', open, '-inf', now)
-    if redis.call('ZCARD', open) > 0 then kept = redis.call('GET', laneKey) end
-  end
-  -- A kept task still spends the allowance (it is the tenant's volume) but never spills.
-  if tokens then
-    if tokens >= 1 then tokens = tokens - 1 elseif not kept then lane = 'overflow' end
-  end
-  if kept then lane = kept end
-  if open then
-    redis.call('ZADD', open, now + lifetime, id)
-    redis.call('PEXPIRE', open, lifetime)
-    redis.call('SET', laneKey, lane, 'PX', lifetime)
-  end
+const KEEP_LANES_LUA = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local lifetime = tonumber(ARGV[1])
+local out = {}
+for k = 1, #KEYS, 2 do
+  local open, laneKey = KEYS[k], KEYS[k + 1]
+  local id, lane = ARGV[k + 1], ARGV[k + 2]
+  redis.call('ZREMRANGEBYSCORE', open, '-inf', now)
+  if redis.call('ZCARD', open) > 0 then lane = redis.call('GET', laneKey) or lane end
+  redis.call('ZADD', open, now + lifetime, id)
+  redis.call('PEXPIRE', open, lifetime)
+  redis.call('SET', laneKey, lane, 'PX', lifetime)
   out[#out + 1] = lane
 end
-if tokens then bucketSave(KEYS[1], rate, burst, tokens, now) end
 return out`;
 
 /** Takes tasks off their keys' open tasks: a submission that never reached Kafka. */
@@ -82,31 +66,49 @@ export interface RedisLaneAssignerOptions {
   entryLifetimeMs: number;
 }
 
+/**
+ * Picks the lane of each task of a submission. **Spill:** a tenant with a spill allowance (a
+ * token bucket: `perSecond`, up to `burst`, token-buckets.ts, spent through this process's
+ * leases, token-leases.ts) sends the tasks beyond it to the overflow lane, which workers serve
+ * with a low weight: a burst no longer queues in front of everyone else, and still gets every idle
+ * slot. **Keys keep their lane** (KEEP_LANES_LUA): a keyed task still spends the allowance (it is
+ * the tenant's volume) but goes where its key's open tasks are.
+ */
 export class RedisLaneAssigner {
   private readonly redis: Redis;
   private readonly keys: RedisKeys;
+  private readonly allowances: TokenLeases;
 
   constructor(private readonly options: RedisLaneAssignerOptions) {
     this.keys = new RedisKeys(options.queue);
     // Short: on the submission path, and a Redis that does not answer is passed by (fail-open.ts).
     this.redis = connectRedis(options.url, 500);
     // No numberOfKeys: it varies with the tasks that have a pin, and goes first in each call.
-    this.redis.defineCommand('assignLanes', { lua: ASSIGN_LUA });
+    this.redis.defineCommand('keepLanes', { lua: KEEP_LANES_LUA });
+    this.allowances = new TokenLeases(new RedisTokenBuckets(this.redis));
   }
 
   /** The lane of each task, in order; `allowance` absent: no spill, keys alone decide. */
   async assign(tenant: string, tasks: readonly LaneRequest[], allowance?: RateLimit): Promise<LaneName[]> {
-    const keys = [this.keys.spillAllowance(tenant)];
-    const args: (string | number)[] = [
-      allowance?.perSecond ?? 0,
-      allowance?.burst ?? 0,
+    const within = allowance
+      ? await this.allowances.takeUpTo(this.keys.spillAllowance(tenant), allowance, tasks.length)
+      : tasks.length;
+    const lanes = tasks.map((task, index): LaneName => (index < within ? task.wanted : 'overflow'));
+    const pinned = tasks.flatMap((task, index) => (task.pin === undefined ? [] : [{ task, index }]));
+    if (pinned.length === 0) return lanes;
+    const keys = pinned.flatMap(({ task }) => [
+      this.keys.pinnedTasks(task.pin!),
+      this.keys.keyLane(task.pin!),
+    ]);
+    const args = pinned.flatMap(({ task, index }) => [task.id, lanes[index]!]);
+    const kept = (await this.redis.keepLanes(
+      keys.length,
+      ...keys,
       this.options.entryLifetimeMs,
-    ];
-    for (const task of tasks) {
-      args.push(task.id, task.wanted, task.pin === undefined ? '' : '1');
-      if (task.pin !== undefined) keys.push(this.keys.pinnedTasks(task.pin), this.keys.keyLane(task.pin));
-    }
-    return (await this.redis.assignLanes(keys.length, ...keys, ...args)) as LaneName[];
+      ...args,
+    )) as LaneName[];
+    pinned.forEach(({ index }, i) => (lanes[index] = kept[i]!));
+    return lanes;
   }
 
   /** Forgets tasks that hold their keys' lanes but never reached Kafka. */
