@@ -81,17 +81,19 @@ export class TokenLeases {
 
   /** As many of `count` tokens as there are (0 to `count`): tasks beyond them spill. */
   async takeUpTo(key: string, rate: RateLimit, count: number): Promise<number> {
-    const holding = this.holding(key, rate);
-    if (holding.tokens < count && shortFor(holding, 1) === undefined) {
+    for (;;) {
+      const holding = this.holding(key, rate);
+      if (holding.tokens >= count || shortFor(holding, 1) !== undefined)
+        return this.fromHolding(holding, count);
+      // As in take: a waiting request looks again, and asks itself if the lease is spent.
       if (holding.asking && leaseSize(rate) > 0) {
         await holding.asking.catch(() => undefined);
-        return this.fromHolding(this.holding(key, rate), count);
+        continue;
       }
       const takeMost = (total: number) => Math.min(count, total);
       const { granted } = await this.ask(key, holding, rate, 0, count, takeMost);
-      if (granted > 0) return takeMost(granted);
+      return granted > 0 ? takeMost(granted) : this.fromHolding(holding, count);
     }
-    return this.fromHolding(holding, count);
   }
 
   private fromHolding(holding: Holding, count: number): number {

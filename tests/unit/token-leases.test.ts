@@ -106,6 +106,16 @@ describe('TokenLeases', () => {
     expect(bucket.calls).toHaveLength(1);
   });
 
+  it('gives concurrent takeUpTo calls their tokens while the bucket has them (none spills for waiting)', async () => {
+    const bucket = new FakeBucket(1_000_000);
+    const leases = new TokenLeases(bucket);
+    const spill = { perSecond: 100, burst: 200 }; // a lease of 5
+    const taken = await Promise.all(Array.from({ length: 40 }, () => leases.takeUpTo('k', spill, 1)));
+    expect(taken.every((n) => n === 1)).toBe(true);
+    // One call per lease of 5 and the task asking: 40 tasks, 7 calls.
+    expect(bucket.calls).toHaveLength(7);
+  });
+
   it('refuses every request for a moment once a grant drained the bucket, then asks again', async () => {
     const bucket = new FakeBucket(600);
     const leases = new TokenLeases(bucket);
