@@ -18,7 +18,13 @@ export interface ApiConfig extends CommonConfig {
    * accepted besides API_KEYS and re-read while the API runs, so removing a key revokes it.
    */
   apiKeysFile?: string;
-  /** How often API_KEYS_FILE is re-read (API_KEYS_RELOAD_MS, default 2000). */
+  /**
+   * Tenants declared outside the keys' Secret (API_TENANTS_FILE; the chart's ConfigMap of
+   * `api.auth.tenants`): the keys file's format with key digests only, read together with
+   * API_KEYS_FILE (a tenant declared here may have its keys there) and re-read with it.
+   */
+  apiTenantsFile?: string;
+  /** How often API_KEYS_FILE and API_TENANTS_FILE are re-read (API_KEYS_RELOAD_MS, default 2000). */
   apiKeysReloadMs: number;
   /** Task types accepted (TASK_TYPES, comma-separated); empty: any type. */
   allowedTypes: string[];
@@ -102,6 +108,8 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): Readonly<ApiConfig> {
   };
   const apiKeysFile = reader.string('API_KEYS_FILE', '', { re: /^\//, hint: 'an absolute path' });
   if (apiKeysFile) config.apiKeysFile = apiKeysFile;
+  const apiTenantsFile = reader.string('API_TENANTS_FILE', '', { re: /^\//, hint: 'an absolute path' });
+  if (apiTenantsFile) config.apiTenantsFile = apiTenantsFile;
   reader.finish();
   return freeze(config);
 }

@@ -37,10 +37,16 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
   // First: a key file that cannot be read must stop the start before anything connects.
   // The keys file's changes reach the tenant limits once those are wired, after connecting.
   const onTenants: { change?: (tenants: readonly Tenant[]) => void } = {};
+  const accessFiles = [
+    ...(config.apiTenantsFile
+      ? [{ env: 'API_TENANTS_FILE', path: config.apiTenantsFile, digestsOnly: true }]
+      : []),
+    ...(config.apiKeysFile ? [{ env: 'API_KEYS_FILE', path: config.apiKeysFile }] : []),
+  ];
   const keyFile =
-    config.apiKeysFile === undefined
+    accessFiles.length === 0
       ? undefined
-      : await ApiKeyFile.open(config.apiKeysFile, {
+      : await ApiKeyFile.open(accessFiles, {
           fixed: config.apiKeys,
           reloadMs: config.apiKeysReloadMs,
           logger,

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadApiConfig } from '../../services/api/config';
 import { EnvReader } from '../../services/shared/env-reader';
 import { allTopics, kafkaNames } from '../../services/shared/kafka/names';
 import { readCallbackAllowList } from '../../services/shared/net/address-policy';
+import { parseAccessFiles } from '../../services/shared/tenancy/access-file';
 import { loadWorkerConfig } from '../../services/worker/config';
 import { worstStopMs } from '../../services/worker/shutdown';
 import {
@@ -316,6 +318,98 @@ describe('names and secrets', () => {
       secretName: 'spillway-api-keys',
       items: [{ key: 'keys', path: file.slice(mount.mountPath.length + 1) }],
     });
+  });
+
+  it('declares tenants from values in a ConfigMap the API reads beside the keys Secret (digests only)', () => {
+    const digest = createHash('sha256').update('acme-key-0123456789abcdef').digest('hex');
+    const values = valuesFile(
+      [
+        'api:',
+        '  auth:',
+        '    tenants:',
+        '      - name: acme',
+        '        rate: 1000000',
+        '        burst: 2000000',
+        '        maxQueued: 0',
+        '        maxRunning: 20',
+        '        spillRate: 2.5',
+        '        keys:',
+        `          - sha256: ${digest.toUpperCase()}`,
+        '            scopes: [tasks:submit, tasks:read]',
+        '      - name: globex',
+      ].join('\n'),
+    );
+    const objects = render([values]);
+    const api = only(objects, 'Deployment', '-api');
+    const file = envOf(api, 'api').API_TENANTS_FILE!;
+    const mount = api.spec.template.spec.containers[0].volumeMounts.find(
+      (m: { name: string }) => m.name === 'api-tenants',
+    );
+    const volume = api.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'api-tenants');
+    const configMap = only(objects, 'ConfigMap', '-api-tenants');
+    expect(volume.configMap.name).toBe(configMap.metadata.name);
+    expect(file).toBe(`${mount.mountPath}/tenants`);
+    // What the API will make of it, by the API's own parser.
+    const access = parseAccessFiles([
+      { name: 'API_TENANTS_FILE', text: configMap.data.tenants, digestsOnly: true },
+    ]);
+    expect(access.tenants.get('acme')).toEqual({
+      name: 'acme',
+      rate: { perSecond: 1_000_000, burst: 2_000_000 },
+      maxQueued: 0,
+      maxRunning: 20,
+      spill: { perSecond: 2.5, burst: 25 },
+    });
+    expect(access.tenants.has('globex')).toBe(true);
+    expect(access.keys).toEqual([
+      { digest: Buffer.from(digest, 'hex'), tenant: 'acme', scopes: new Set(['tasks:submit', 'tasks:read']) },
+    ]);
+
+    // No tenants, or no auth: nothing of it.
+    for (const none of [render(), render([values], ['--set', 'api.auth.enabled=false'])]) {
+      expect(none.filter((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-api-tenants'))).toEqual(
+        [],
+      );
+      expect(envOf(only(none, 'Deployment', '-api'), 'api').API_TENANTS_FILE).toBeUndefined();
+    }
+  });
+
+  it('rejects a tenant in values with a key itself, a bad digest, scope or name', () => {
+    const tenant = (lines: string[]) =>
+      runHelm([
+        'template',
+        'spw',
+        CHART,
+        '-f',
+        valuesFile(['api:', '  auth:', '    tenants:', ...lines].join('\n')),
+      ]);
+    const digest = 'a'.repeat(64);
+    expect(
+      tenant([
+        '      - name: acme',
+        '        keys:',
+        '          - key: plain-key-0123456789abcdef',
+        '            scopes: [admin]',
+      ]).stderr,
+    ).toMatch(/'key' not allowed/);
+    expect(
+      tenant([
+        '      - name: acme',
+        '        keys:',
+        `          - sha256: ${digest.slice(1)}`,
+        '            scopes: [admin]',
+      ]).stderr,
+    ).toMatch(/sha256/);
+    expect(
+      tenant([
+        '      - name: acme',
+        '        keys:',
+        `          - sha256: ${digest}`,
+        '            scopes: [tasks:write]',
+      ]).stderr,
+    ).toMatch(/scopes/);
+    expect(tenant(['      - name: Acme_EU']).stderr).toMatch(/name/);
+    expect(tenant(['      - name: acme', '        rate: -1']).stderr).toMatch(/rate/);
   });
 
   it('passes the callback allow-lists to the API and the workers alike, and the limits to each', () => {

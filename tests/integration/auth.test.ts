@@ -1,4 +1,5 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from '../helpers/http';
@@ -114,6 +115,21 @@ describe('without API keys', () => {
   });
 });
 
+/** Replaces a file the way the kubelet updates a mounted Secret: a new file renamed over it. */
+function replaceFile(file: string, text: string): void {
+  writeFileSync(`${file}.new`, text);
+  renameSync(`${file}.new`, file);
+}
+
+/** The status of an `echo` submission with `key`. */
+async function statusWith(url: string, key: string): Promise<number> {
+  const res = await request(url, 'POST', '/v1/tasks', {
+    json: { type: 'echo' },
+    headers: { authorization: `Bearer ${key}` },
+  });
+  return res.status;
+}
+
 describe('API_KEYS_FILE', () => {
   const KEY_C = 'key-c-0123456789abcdef';
   const KEY_D = 'key-d-0123456789abcdef';
@@ -121,18 +137,7 @@ describe('API_KEYS_FILE', () => {
   const file = join(dir, 'api-keys');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** Replaces the file the way the kubelet updates a mounted Secret: a new file renamed over it. */
-  const writeKeys = (text: string) => {
-    writeFileSync(`${file}.new`, text);
-    renameSync(`${file}.new`, file);
-  };
-  const statusWith = async (url: string, key: string) =>
-    (
-      await request(url, 'POST', '/v1/tasks', {
-        json: { type: 'echo' },
-        headers: { authorization: `Bearer ${key}` },
-      })
-    ).status;
+  const writeKeys = (text: string) => replaceFile(file, text);
   const becomes = (url: string, key: string, status: number) =>
     eventually(async () => ((await statusWith(url, key)) === status ? true : undefined), 5000, `${status}`);
 
@@ -213,5 +218,49 @@ describe('API_KEYS_FILE', () => {
       /API_KEYS_FILE=.*: line 2: the key is not 16 to 256 printable characters/,
     );
     expect(failure.message).not.toContain('too-short-key');
+  });
+});
+
+describe('API_TENANTS_FILE (tenants declared in the chart’s values, beside the keys’ Secret)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spillway-tenants-'));
+  const tenantsFile = join(dir, 'tenants');
+  const keysFile = join(dir, 'api-keys');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const digestOf = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`;
+
+  it('reads both as one: a tenant declared in one, its keys in either; both are re-read', async () => {
+    replaceFile(tenantsFile, `tenant acme\nkey acme ${digestOf(KEY_A)} tasks:submit\n`);
+    replaceFile(keysFile, `key acme ${KEY_B} tasks:read\n`);
+    const api = await apiFor(uniqueQueue(), {
+      API_TENANTS_FILE: tenantsFile,
+      API_KEYS_FILE: keysFile,
+      API_KEYS_RELOAD_MS: '100',
+    });
+    try {
+      expect(await statusWith(api.url, KEY_A)).toBe(202);
+      expect(await statusWith(api.url, KEY_B)).toBe(403); // acme's, but without tasks:submit
+      replaceFile(tenantsFile, 'tenant acme\n'); // KEY_A's digest removed from the values
+      await eventually(
+        async () => ((await statusWith(api.url, KEY_A)) === 401 ? true : undefined),
+        5000,
+        '401',
+      );
+      expect(await statusWith(api.url, KEY_B)).toBe(403);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('refuses to start when the tenants file holds a key itself, not its digest', async () => {
+    replaceFile(tenantsFile, `tenant acme\nkey acme ${KEY_A} tasks:submit\n`);
+    const failure: Error = await apiFor(uniqueQueue(), { API_TENANTS_FILE: tenantsFile }).then(
+      async (api) => {
+        await api.stop();
+        throw new Error('the API started');
+      },
+      (err: Error) => err,
+    );
+    expect(failure.message).toMatch(/API_TENANTS_FILE=.*: line 2: keys here must be sha256:/);
+    expect(failure.message).not.toContain(KEY_A);
   });
 });

@@ -4,6 +4,7 @@
  * README promises about installing, testing, upgrading and uninstalling, checked on the cluster.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { helm, helmOk, kubectl, kubectlJson, ROOT, toolEnv, waitFor } from './helpers/cluster';
@@ -173,6 +174,52 @@ it(
     expect(now).toEqual(secretsAtInstall);
   },
   5 * 60_000,
+);
+
+it(
+  'reads tenants declared in values beside the generated key, and a values change without a restart',
+  async () => {
+    const acmeKey = `acme-${TAG}-0123456789abcdef`;
+    const digest = createHash('sha256').update(acmeKey).digest('hex');
+    const withTenants = (keys: object[]) => ({
+      worker: { autoscaling: { enabled: true, maxReplicaCount: 4 } },
+      api: { auth: { tenants: [{ name: 'acme', maxRunning: 5, keys }] } },
+    });
+    await release.upgrade(withTenants([{ sha256: digest, scopes: ['tasks:submit', 'tasks:read'] }]));
+    await release.rolledOut();
+    const url = await release.apiUrl();
+    const as = (key: string) => ({ 'content-type': 'application/json', authorization: `Bearer ${key}` });
+    const sent = await fetch(`${url}/v1/tasks`, {
+      method: 'POST',
+      headers: as(acmeKey),
+      body: JSON.stringify({ type: 'echo', payload: { tenant: 'acme' } }),
+    });
+    expect(sent.status).toBe(202);
+    const { id } = (await sent.json()) as { id: string };
+    const task = await (await fetch(`${url}/v1/tasks/${id}?wait=30`, { headers: as(acmeKey) })).json();
+    expect(task).toMatchObject({ tenant: 'acme', status: 'succeeded' });
+    // The generated key (tenant default) still works, and sees nothing of acme's.
+    expect((await fetch(`${url}/v1/tasks/${id}`, { headers: as(await release.apiKey()) })).status).toBe(404);
+
+    // The key's digest taken out of values: the ConfigMap changes, the pod stays, the key stops.
+    const pods = async () =>
+      (
+        await kubectlJson(['get', 'pods', '-n', release.namespace, '-l', 'app.kubernetes.io/component=api'])
+      ).items
+        .map((p: { metadata: { name: string } }) => p.metadata.name)
+        .sort();
+    const before = await pods();
+    await release.upgrade(withTenants([]));
+    const revokedUrl = await release.apiUrl();
+    await waitFor(
+      'the API refusing the key taken out of values',
+      async () =>
+        (await fetch(`${revokedUrl}/v1/tasks/${id}`, { headers: as(acmeKey) })).status === 401 || undefined,
+      180_000,
+    );
+    expect(await pods()).toEqual(before);
+  },
+  8 * 60_000,
 );
 
 it(

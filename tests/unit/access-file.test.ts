@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { AccessFileError, keyDigest, parseAccessFile } from '../../services/shared/tenancy/access-file';
+import {
+  AccessFileError,
+  keyDigest,
+  parseAccessFile,
+  parseAccessFiles,
+} from '../../services/shared/tenancy/access-file';
 import { SCOPES } from '../../services/shared/tenancy/scopes';
 
 const KEY_A = 'key-a-0123456789abcdef';
@@ -118,5 +123,60 @@ describe('the keys file', () => {
       'line 4: tenant "ghost" is not declared by a "tenant" line',
     ]);
     expect(problems.join('\n')).not.toContain(secret);
+  });
+});
+
+describe('the keys file read with a tenants file (API_TENANTS_FILE, the chart’s values)', () => {
+  const digestOf = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`;
+  const problemsOfBoth = (tenants: string, keys: string): string[] => {
+    try {
+      parseAccessFiles([
+        { name: 'API_TENANTS_FILE', text: tenants, digestsOnly: true },
+        { name: 'API_KEYS_FILE', text: keys },
+      ]);
+      return [];
+    } catch (err) {
+      if (err instanceof AccessFileError) return err.problems;
+      throw err;
+    }
+  };
+
+  it('lets a tenant declared in one have its keys in the other, either way round', () => {
+    const access = parseAccessFiles([
+      {
+        name: 'API_TENANTS_FILE',
+        text: `tenant acme rate=200 max-running=5\nkey acme ${digestOf(KEY_A)} tasks:submit\ntenant globex`,
+        digestsOnly: true,
+      },
+      { name: 'API_KEYS_FILE', text: `key globex ${KEY_B} tasks:read\ntenant initech\n` },
+    ]);
+    expect(access.tenants.get('acme')).toEqual({
+      name: 'acme',
+      rate: { perSecond: 200, burst: 200 },
+      maxRunning: 5,
+    });
+    expect(access.tenants.has('initech')).toBe(true);
+    expect(access.keys.map((k) => [k.tenant, [...k.scopes]])).toEqual([
+      ['acme', ['tasks:submit']],
+      ['globex', ['tasks:read']],
+    ]);
+    expect(access.keys[1]!.digest).toEqual(keyDigest(KEY_B));
+  });
+
+  it('refuses a key itself in the tenants file, which is not a Secret, without repeating it', () => {
+    const problems = problemsOfBoth(`tenant acme\nkey acme ${KEY_A} tasks:read`, '');
+    expect(problems).toEqual([
+      'API_TENANTS_FILE line 2: keys here must be sha256:<64 hex digits> digests (this file is not a Secret)',
+    ]);
+    expect(problemsOfBoth(KEY_A, '')).toHaveLength(1);
+  });
+
+  it('names the file of each bad line, and a tenant or key declared in both', () => {
+    expect(
+      problemsOfBoth(`tenant acme\nkey acme ${digestOf(KEY_A)} tasks:read`, `tenant acme\n${KEY_A}`),
+    ).toEqual([
+      'API_TENANTS_FILE line 2: the same key as API_KEYS_FILE line 2',
+      'API_KEYS_FILE line 1: tenant "acme" is declared on API_TENANTS_FILE line 1 too',
+    ]);
   });
 });

@@ -303,3 +303,11 @@ may generate (lookup answers empty to a render without cluster access).
 {{- define "spillway.clusterVisible" -}}
 {{- if lookup "apps/v1" "Deployment" .Release.Namespace (include "spillway.componentName" (dict "root" . "component" "api")) }}yes{{ end }}
 {{- end }}
+
+{{/*
+A number from values as the services read it: whole numbers without an exponent (YAML's numbers
+are floats to Helm, and 1000000 would print as 1e+06), others as they are (2.5).
+*/}}
+{{- define "spillway.plainNumber" -}}
+{{- if eq (float64 .) (float64 (int64 .)) }}{{ int64 . }}{{ else }}{{ . }}{{ end }}
+{{- end }}

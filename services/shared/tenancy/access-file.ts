@@ -47,76 +47,109 @@ export function keyDigest(key: string): Buffer {
   return createHash('sha256').update(key).digest();
 }
 
+/** One file the access list is read from; several are read as one (see parseAccessFiles). */
+export interface AccessSource {
+  /** Names its lines in errors ("API_TENANTS_FILE line 3"); '' for plain "line 3". */
+  name: string;
+  text: string;
+  /** Only `sha256:` digests, never a key itself (a file that is not a Secret: a ConfigMap). */
+  digestsOnly?: boolean;
+}
+
 /** Parses the whole file, or throws AccessFileError listing every bad line. */
 export function parseAccessFile(text: string): AccessList {
+  return parseAccessFiles([{ name: '', text }]);
+}
+
+/**
+ * Parses files read as one: a tenant declared in one may have its keys in another (the chart's
+ * tenants, declared in values, and the keys in a Secret), and a tenant or key twice is an error
+ * wherever the two are. Throws AccessFileError listing every bad line of every file.
+ */
+export function parseAccessFiles(sources: readonly AccessSource[]): AccessList {
   const tenants = new Map<string, Tenant>([[DEFAULT_TENANT, { name: DEFAULT_TENANT }]]);
-  const declaredAt = new Map<string, number>();
-  const keyLines: { line: number; fields: string[] }[] = [];
-  const bareKeys: { line: number; key: string }[] = [];
-  const problems: { line: number; message: string }[] = [];
-  const fault = (line: number, err: unknown) => problems.push({ line, message: (err as Error).message });
-  text.split(/\r?\n/).forEach((raw, index) => {
-    const line = index + 1;
-    // A key may hold "#", but never a space: a comment starts a line or follows a space.
-    const content = raw.replace(/(^|[ \t])#.*$/, '').trim();
-    const fields = content.split(/[ \t]+/).filter(Boolean);
-    if (fields.length === 0) return;
-    try {
-      if (fields[0] === 'tenant') {
-        const name = fields[1];
-        const earlier = name === undefined ? undefined : declaredAt.get(name);
-        if (earlier !== undefined) throw new Error(`tenant "${name}" is declared on line ${earlier} too`);
-        // Declared even if its settings are bad: its keys' lines then report only their own faults.
-        if (name !== undefined && TENANT_NAME_PATTERN.test(name)) {
-          declaredAt.set(name, line);
-          tenants.set(name, { name });
+  const declaredAt = new Map<string, string>();
+  const keyLines: { at: Place; fields: string[] }[] = [];
+  const bareKeys: { at: Place; key: string }[] = [];
+  const problems: { at: Place; message: string }[] = [];
+  const fault = (at: Place, err: unknown) => problems.push({ at, message: (err as Error).message });
+  sources.forEach((source, file) =>
+    source.text.split(/\r?\n/).forEach((raw, index) => {
+      const at = placeOf(source, file, index + 1);
+      // A key may hold "#", but never a space: a comment starts a line or follows a space.
+      const content = raw.replace(/(^|[ \t])#.*$/, '').trim();
+      const fields = content.split(/[ \t]+/).filter(Boolean);
+      if (fields.length === 0) return;
+      try {
+        if (fields[0] === 'tenant') {
+          const name = fields[1];
+          const earlier = name === undefined ? undefined : declaredAt.get(name);
+          if (earlier !== undefined) throw new Error(`tenant "${name}" is declared on ${earlier} too`);
+          // Declared even if its settings are bad: its keys' lines then report only their own faults.
+          if (name !== undefined && TENANT_NAME_PATTERN.test(name)) {
+            declaredAt.set(name, at.label);
+            tenants.set(name, { name });
+          }
+          const tenant = parseTenant(fields.slice(1));
+          tenants.set(tenant.name, tenant);
+        } else if (fields[0] === 'key') {
+          keyLines.push({ at, fields: fields.slice(1) });
+        } else {
+          // As before tenants: keys separated by commas (a space may follow each comma).
+          const bare = content.split(/,[ \t]*/).filter(Boolean);
+          if (fields.length > bare.length) {
+            throw new Error('starts with neither "tenant" nor "key", and is not a list of keys');
+          }
+          for (const key of bare) bareKeys.push({ at, key });
         }
-        const tenant = parseTenant(fields.slice(1));
-        tenants.set(tenant.name, tenant);
-      } else if (fields[0] === 'key') {
-        keyLines.push({ line, fields: fields.slice(1) });
-      } else {
-        // As before tenants: keys separated by commas (a space may follow each comma).
-        const bare = content.split(/,[ \t]*/).filter(Boolean);
-        if (fields.length > bare.length) {
-          throw new Error('starts with neither "tenant" nor "key", and is not a list of keys');
-        }
-        for (const key of bare) bareKeys.push({ line, key });
+      } catch (err) {
+        fault(at, err);
       }
-    } catch (err) {
-      fault(line, err);
-    }
-  });
+    }),
+  );
 
   const keys: KeyGrant[] = [];
-  const seenAt = new Map<string, number>();
-  const addKey = (line: number, grant: KeyGrant) => {
+  const seenAt = new Map<string, string>();
+  const addKey = (at: Place, grant: KeyGrant) => {
     const hex = grant.digest.toString('hex');
     const earlier = seenAt.get(hex);
-    if (earlier !== undefined) throw new Error(`the same key as line ${earlier}`);
-    seenAt.set(hex, line);
+    if (earlier !== undefined) throw new Error(`the same key as ${earlier}`);
+    seenAt.set(hex, at.label);
     keys.push(grant);
   };
-  for (const { line, key } of bareKeys) {
+  for (const { at, key } of bareKeys) {
     try {
-      addKey(line, { digest: parseKey(key), tenant: DEFAULT_TENANT, scopes: ALL_SCOPES });
+      addKey(at, { digest: parseKey(key, at.digestsOnly), tenant: DEFAULT_TENANT, scopes: ALL_SCOPES });
     } catch (err) {
-      fault(line, err);
+      fault(at, err);
     }
   }
-  for (const { line, fields } of keyLines) {
+  for (const { at, fields } of keyLines) {
     try {
-      addKey(line, parseKeyLine(fields, tenants));
+      addKey(at, parseKeyLine(fields, tenants, at.digestsOnly));
     } catch (err) {
-      fault(line, err);
+      fault(at, err);
     }
   }
   if (problems.length > 0) {
-    // Key lines are checked once every tenant is known: sorted back into the file's order.
-    problems.sort((a, b) => a.line - b.line);
-    throw new AccessFileError(problems.map(({ line, message }) => `line ${line}: ${message}`));
+    // Key lines are checked once every tenant is known: sorted back into the files' order.
+    problems.sort((a, b) => a.at.file - b.at.file || a.at.line - b.at.line);
+    throw new AccessFileError(problems.map(({ at, message }) => `${at.label}: ${message}`));
   }
   return { tenants, keys };
+}
+
+/** Where a line is: its file's place in the list, its number, and how errors name it. */
+interface Place {
+  file: number;
+  line: number;
+  label: string;
+  digestsOnly: boolean;
+}
+
+function placeOf(source: AccessSource, file: number, line: number): Place {
+  const label = source.name ? `${source.name} line ${line}` : `line ${line}`;
+  return { file, line, label, digestsOnly: source.digestsOnly === true };
 }
 
 function parseTenant(fields: string[]): Tenant {
@@ -190,7 +223,11 @@ function parseRate(
   return { perSecond, burst: size };
 }
 
-function parseKeyLine(fields: string[], tenants: ReadonlyMap<string, Tenant>): KeyGrant {
+function parseKeyLine(
+  fields: string[],
+  tenants: ReadonlyMap<string, Tenant>,
+  digestsOnly: boolean,
+): KeyGrant {
   if (fields.length !== 3) throw new Error('"key" needs a tenant, a key and scopes (comma-separated)');
   const [tenant, key, scopeList] = fields as [string, string, string];
   if (!tenants.has(tenant)) throw new Error(`tenant "${tenant}" is not declared by a "tenant" line`);
@@ -199,16 +236,18 @@ function parseKeyLine(fields: string[], tenants: ReadonlyMap<string, Tenant>): K
     if (!isScope(scope)) throw new Error(`unknown scope "${scope}" (known: ${SCOPES.join(', ')})`);
     scopes.add(scope);
   }
-  return { digest: parseKey(key), tenant, scopes };
+  return { digest: parseKey(key, digestsOnly), tenant, scopes };
 }
 
 /** A key's digest: given (sha256:<hex>) or computed. Errors never include the key. */
-function parseKey(key: string): Buffer {
+function parseKey(key: string, digestsOnly: boolean): Buffer {
   if (key.startsWith(DIGEST_PREFIX)) {
     const hex = key.slice(DIGEST_PREFIX.length);
     if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Error('a sha256: digest needs 64 hex digits');
     return Buffer.from(hex, 'hex');
   }
+  if (digestsOnly)
+    throw new Error('keys here must be sha256:<64 hex digits> digests (this file is not a Secret)');
   if (!API_KEY_PATTERN.test(key)) throw new Error('the key is not 16 to 256 printable characters');
   return keyDigest(key);
 }
