@@ -19,8 +19,8 @@ declare module 'ioredis' {
  * in, whatever its priority or the spill allowance says, so a key never runs out of order because
  * part of it moved lanes. The key's open tasks are a sorted set (scored by when each entry lapses,
  * TASK_TTL_SECONDS: a task whose record expired unfinished frees its key then); the transition
- * script takes a task out when it finishes (transition-script.ts). One script per submission, so
- * concurrent API replicas agree.
+ * script takes a task out when it finishes (transition-script.ts). One script per submission that
+ * has keyed tasks, so concurrent API replicas agree.
  *
  * KEYS: for each task with a pin, in order, its key's open tasks (sorted set) and its key's lane
  * (string). ARGV [1] entry lifetime in ms, then per pinned task: id, the lane it would go to.
