@@ -173,7 +173,11 @@ async function oneRun(plan: Plan, taskMs: number): Promise<RunRates> {
         abandoned = true;
       });
       return {
-        worker: plan.tasks / ((last - (firstStart ?? started)) / 1000),
+        // When the first poll that saw a start saw the last finish too (a run shorter than a
+        // poll on a busy machine), the worker's own window is unknown: counted from submission.
+        worker:
+          plan.tasks /
+          ((last - (firstStart !== undefined && firstStart < last ? firstStart : started)) / 1000),
         fromSubmission: plan.tasks / ((last - started) / 1000),
       };
     } finally {

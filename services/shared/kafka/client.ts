@@ -44,10 +44,15 @@ function dedupedLog(logger: Logger): (entry: LogEntry) => void {
     // (a topic another process just created, a coordinator still loading); the caller reports
     // what really failed, so these are debug lines.
     const handledByCaller = namespace === 'Connection' && message.startsWith('Response ');
+    // A line with a retryCount is kafkajs' retrier about to try again (a partition whose leader
+    // just moved); if every retry fails, the caller gets the error and reports it.
+    const retrying = 'retryCount' in fields;
     const at = handledByCaller
       ? 'debug'
       : level <= KafkaLogLevel.ERROR
-        ? 'error'
+        ? retrying
+          ? 'warn'
+          : 'error'
         : level === KafkaLogLevel.WARN
           ? 'warn'
           : 'debug';
