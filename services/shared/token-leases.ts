@@ -23,6 +23,12 @@ export function leaseSize(rate: RateLimit): number {
   return size >= 2 ? size : 0;
 }
 
+/** What one request got: `taken` tokens, and when none, how long until it could have them. */
+interface Acquired {
+  taken: number;
+  retryAfterMs: number;
+}
+
 export interface TakeDecision {
   allowed: boolean;
   /** When refused: how long until the same request would pass. */
@@ -60,40 +66,40 @@ export class TokenLeases {
 
   /** `cost` tokens or none (a request, or a batch of `cost` tasks). */
   async take(key: string, rate: RateLimit, cost: number): Promise<TakeDecision> {
+    const { taken, retryAfterMs } = await this.acquire(key, rate, cost, cost);
+    return { allowed: taken === cost, retryAfterMs };
+  }
+
+  /** As many of `count` tokens as there are (0 to `count`): tasks beyond them spill. */
+  async takeUpTo(key: string, rate: RateLimit, count: number): Promise<number> {
+    return (await this.acquire(key, rate, 0, count)).taken;
+  }
+
+  /**
+   * Between `need` and `wanted` tokens (`need` 0: any number, none included), from what is held
+   * or else from Redis; or none, with how long until `need` could be had.
+   */
+  private async acquire(key: string, rate: RateLimit, need: number, wanted: number): Promise<Acquired> {
     for (;;) {
       const holding = this.holding(key, rate);
-      if (holding.tokens >= cost) {
-        holding.tokens -= cost;
-        return { allowed: true, retryAfterMs: 0 };
-      }
-      const short = shortFor(holding, cost - holding.tokens);
-      if (short !== undefined) return { allowed: false, retryAfterMs: short };
+      if (holding.tokens >= wanted) return { taken: this.fromHolding(holding, wanted), retryAfterMs: 0 };
+      const short = shortFor(holding, Math.max(need - holding.tokens, 1));
+      if (short !== undefined) return this.shortOf(holding, need, wanted, short);
       // Checked before any await, or every concurrent request would pass it. The wait ends: each
       // asking either leaves a lease to spend or tells of an empty bucket (a refusal here).
       if (holding.asking && leaseSize(rate) > 0) {
         await holding.asking.catch(() => undefined);
         continue;
       }
-      const { granted, retryAfterMs } = await this.ask(key, holding, rate, cost, cost, () => cost);
-      return { allowed: granted > 0, retryAfterMs };
+      const grant = await this.ask(key, holding, rate, need, wanted);
+      if (grant.granted === 0) return this.shortOf(holding, need, wanted, grant.retryAfterMs);
+      return { taken: Math.min(wanted, grant.granted), retryAfterMs: 0 };
     }
   }
 
-  /** As many of `count` tokens as there are (0 to `count`): tasks beyond them spill. */
-  async takeUpTo(key: string, rate: RateLimit, count: number): Promise<number> {
-    for (;;) {
-      const holding = this.holding(key, rate);
-      if (holding.tokens >= count || shortFor(holding, 1) !== undefined)
-        return this.fromHolding(holding, count);
-      // As in take: a waiting request looks again, and asks itself if the lease is spent.
-      if (holding.asking && leaseSize(rate) > 0) {
-        await holding.asking.catch(() => undefined);
-        continue;
-      }
-      const takeMost = (total: number) => Math.min(count, total);
-      const { granted } = await this.ask(key, holding, rate, 0, count, takeMost);
-      return granted > 0 ? takeMost(granted) : this.fromHolding(holding, count);
-    }
+  /** The bucket lacks `need`: none when a minimum was asked for, else what is held (maybe none). */
+  private shortOf(holding: Holding, need: number, wanted: number, retryAfterMs: number): Acquired {
+    return need > 0 ? { taken: 0, retryAfterMs } : { taken: this.fromHolding(holding, wanted), retryAfterMs };
   }
 
   private fromHolding(holding: Holding, count: number): number {
@@ -105,7 +111,7 @@ export class TokenLeases {
   /**
    * Asks Redis for `wanted` tokens less what is held, at least `need` of them (0: any), plus a
    * lease. The held tokens go into the request while it waits (so no one spends them twice); of
-   * the total with what Redis granted, the asker spends `spend(total)` and the rest is held, in the
+   * the total with what Redis granted, the asker takes up to `wanted` and the rest is held, in the
    * same step that ends the asking (requests waiting for it look next, and must see the tokens).
    * `granted` is the total, or 0 when Redis refused (the held tokens are back in the holding then,
    * and the refusal is remembered).
@@ -116,12 +122,13 @@ export class TokenLeases {
     rate: RateLimit,
     need: number,
     wanted: number,
-    spend: (total: number) => number,
   ): Promise<BucketGrant> {
     const held = holding.tokens;
     holding.tokens = 0;
     const askedAt = Date.now();
-    const asking = this.source.grant(key, rate, Math.max(0, need - held), wanted - held + leaseSize(rate));
+    const lease = leaseSize(rate);
+    const asked = wanted - held + lease;
+    const asking = this.source.grant(key, rate, Math.max(0, need - held), asked);
     holding.asking = asking;
     let grant: BucketGrant;
     try {
@@ -137,16 +144,15 @@ export class TokenLeases {
       holding.short = { need: Math.max(need - held, 1), until: askedAt + grant.retryAfterMs };
       return grant;
     }
-    const asked = wanted - held + leaseSize(rate);
-    if (grant.granted < asked && leaseSize(rate) > 0) {
+    if (grant.granted < asked && lease > 0) {
       // Redis gave every whole token it had: none is left. Requests are refused here until a
       // lease's worth could be back, instead of each asking Redis for the odd token.
-      holding.short = { need: 1, until: askedAt + Math.ceil((leaseSize(rate) * 1000) / rate.perSecond) };
+      holding.short = { need: 1, until: askedAt + Math.ceil((lease * 1000) / rate.perSecond) };
     } else {
       delete holding.short;
     }
     const total = held + grant.granted;
-    holding.tokens += total - spend(total);
+    holding.tokens += total - Math.min(wanted, total);
     return { granted: total, retryAfterMs: 0 };
   }
 

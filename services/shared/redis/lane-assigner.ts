@@ -94,13 +94,10 @@ export class RedisLaneAssigner {
       ? await this.allowances.takeUpTo(this.keys.spillAllowance(tenant), allowance, tasks.length)
       : tasks.length;
     const lanes = tasks.map((task, index): LaneName => (index < within ? task.wanted : 'overflow'));
-    const pinned = tasks.flatMap((task, index) => (task.pin === undefined ? [] : [{ task, index }]));
+    const pinned = tasks.flatMap(({ id, pin }, index) => (pin === undefined ? [] : [{ id, pin, index }]));
     if (pinned.length === 0) return lanes;
-    const keys = pinned.flatMap(({ task }) => [
-      this.keys.pinnedTasks(task.pin!),
-      this.keys.keyLane(task.pin!),
-    ]);
-    const args = pinned.flatMap(({ task, index }) => [task.id, lanes[index]!]);
+    const keys = pinned.flatMap(({ pin }) => [this.keys.pinnedTasks(pin), this.keys.keyLane(pin)]);
+    const args = pinned.flatMap(({ id, index }) => [id, lanes[index]!]);
     const kept = (await this.redis.keepLanes(
       keys.length,
       ...keys,
