@@ -67,7 +67,7 @@ const EXPLANATIONS: Record<string, string> = {
   'one Idempotency-Key, one task on the topic':
     'A keyed submission was published under two different task ids. The ids of a keyed request derive ' +
     'from a seed stored with the key (`services/shared/redis/idempotency-store.ts`, `seededTaskId` in ' +
-    '`services/api/submit.ts`), and the seed is kept whenever the tasks may have reached Kafka: after a send ' +
+    '`services/shared/task-ids.ts`), and the seed is kept whenever the tasks may have reached Kafka: after a send ' +
     'Kafka never confirmed, and after a lease taken over from a dead API process. Look there first: a path ' +
     'that deletes the key although something may have been sent, or a submission that does not pass its seed on.',
   'no Idempotency-Key left claimed by a request that had already failed':

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   InDoubtError,
   messageBytes,
@@ -16,6 +16,7 @@ import type { LaneChoice } from './lane-choice';
 import type { TaskMessage } from '../shared/task';
 import { DEFAULT_TENANT, tenantOf } from '../shared/tenancy/tenant';
 import { encodeTaskMessage, partitionKeyOf } from '../shared/task-message';
+import { seededTaskId } from '../shared/task-ids';
 import type { ApiEvents } from './events';
 import type { Submission } from './validation';
 
@@ -195,13 +196,4 @@ export class TaskSubmitter {
       ...(status === 'scheduled' && { runAt: new Date(message.runAt!).toISOString() }),
     }));
   }
-}
-
-/** A UUID (version 8: vendor-defined) made from a seed and a task's place in its request. */
-export function seededTaskId(seed: string, index: number): string {
-  const bytes = createHash('sha256').update(`${seed}/${index}`).digest().subarray(0, 16);
-  bytes[6] = (bytes[6]! & 0x0f) | 0x80;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join('-');
 }

@@ -1,4 +1,4 @@
-import { seededTaskId } from '../../services/api/submit';
+import { seededTaskId } from '../../services/shared/task-ids';
 import { partitionKeyOf } from '../../services/shared/task-message';
 
 const UUID_V8 = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
