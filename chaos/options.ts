@@ -20,6 +20,8 @@ export interface ChaosOptions {
   apiKill: { downMs: number; clientDrainMs: number };
   hang: { timeoutMs: number; burstTaskMs: number };
   rolling: { workers: number; longTaskMs: [number, number]; shutdownTimeoutMs: number };
+  /** The batch in flight during a kill storm (its kills are workerKill's): children, in that many requests. */
+  batch: { children: number; requests: number };
   /** Steady load without faults: the baseline (and the soak, with its own duration). */
   baselineMs: number;
 }
@@ -40,6 +42,7 @@ export function fullOptions(): ChaosOptions {
     apiKill: { downMs: 1000, clientDrainMs: 90_000 },
     hang: { timeoutMs: 2000, burstTaskMs: 1500 },
     rolling: { workers: 3, longTaskMs: [2000, 8000], shutdownTimeoutMs: 4000 },
+    batch: { children: 3000, requests: 6 },
     baselineMs: 60_000,
   };
 }
@@ -60,6 +63,7 @@ export function quickOptions(): ChaosOptions {
     apiKill: { downMs: 500, clientDrainMs: 5000 },
     hang: { timeoutMs: 1500, burstTaskMs: 1500 },
     rolling: { workers: 2, longTaskMs: [1000, 3000], shutdownTimeoutMs: 1500 },
+    batch: { children: 1200, requests: 4 },
     baselineMs: 10_000,
   };
 }

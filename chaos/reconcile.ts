@@ -137,7 +137,7 @@ function describeAttempts(attempts: Attempt[], at: (ms: number) => string): stri
 }
 
 /** The handler runs of one task that started after its recorded finish (see RERUN_SLACK_MS). */
-function startsAfter(events: RunEvent[] | undefined, finishedAt: number | undefined): RunEvent[] {
+export function startsAfter(events: RunEvent[] | undefined, finishedAt: number | undefined): RunEvent[] {
   if (!events || finishedAt === undefined) return [];
   return events.filter((e) => e.event === 'start' && e.at > finishedAt + RERUN_SLACK_MS);
 }

@@ -2,6 +2,7 @@ import type { ChaosOptions } from './options';
 import type { RssSample } from './rss';
 import type { Check, ScenarioResult } from './scenario';
 import { RERUN_SLACK_MS } from './reconcile';
+import { BATCH_CHECKS } from './scenarios/batch-ledger';
 
 export interface Environment {
   cpus: string;
@@ -75,6 +76,27 @@ const EXPLANATIONS: Record<string, string> = {
     'request that had long been answered 503. A claim whose `begin()` timed out at the client can still be ' +
     'applied once Redis answers; `respondIdempotently` (`services/api/idempotency.ts`) releases it with ' +
     '`releaseEventually`, retried until Redis answers. Look there first.',
+  [BATCH_CHECKS.finished]:
+    'The batch was sealed and its children were terminal, yet it never completed. It completes in the script ' +
+    'call that counts its last child or seals it (`batch_settle` in `services/shared/redis/batch-script.ts`), ' +
+    'when `done` reaches `total`: look for a child finished without `batch_child_finished` (a transition path ' +
+    'in `services/shared/redis/transition-script.ts` that skips it), or a child counted into `total` that never ' +
+    'reached Kafka and was not withdrawn (`unsent` in `services/api/submit.ts`).',
+  [BATCH_CHECKS.records]:
+    "The batch's counts disagree with its children's records: a child counted twice, or not at all. A child " +
+    'is counted only in the call that moves its record to a finished status (`batch_child_finished` in ' +
+    '`services/shared/redis/batch-script.ts`, called from `services/shared/redis/transition-script.ts`), and a ' +
+    'finished record never changes again; look for a finish written outside that script.',
+  [BATCH_CHECKS.callback]:
+    "The batch's completion callback never arrived, or arrived under another Idempotency-Key or with other " +
+    'counts. `batch_settle` writes one outbox entry per batch; `services/worker/callback-delivery.ts` sends it ' +
+    'and records it, and `services/worker/callbacks.ts` sets `batch:<id>:completion` as the key. An entry a ' +
+    'killed worker held is claimed after CALLBACK_CLAIM_IDLE_MS (`services/worker/callback-dispatcher.ts`).',
+  [BATCH_CHECKS.onComplete]:
+    "The batch's onComplete task did not run, ran under another id or twice without a kill to explain it, or " +
+    'saw other counts. `services/worker/batches/completions.ts` publishes it from the batch-completions stream ' +
+    'under `seededTaskId(batchSeed(id), "on-complete")`; a completion a killed worker held is claimed after ' +
+    'CALLBACK_CLAIM_IDLE_MS and published again under the same id, which the workers run once.',
   'no worker left running with a dead consumer':
     "A worker's Kafka consumer crashed with an error kafkajs does not restart after (`restart: false`, for " +
     'example `KafkaJSGroupCoordinatorNotFound` on a busy broker), and the process did not exit. The CRASH ' +
@@ -265,9 +287,10 @@ function limitations(run: ChaosRun): string[] {
       '(unflushed log segments on a single replica) is not shown.',
     'Redis is killed with SIGKILL but its append-only file is written with `appendfsync no`: acknowledged writes ' +
       'survive a process kill (they are in the kernel), not a machine crash, which is not shown.',
-    'Only `counted` tasks (a sleep) make up the load: delayed tasks (the scheduler and its delay tiers), ' +
-      'retries, cancellations and completion callbacks are not exercised under these faults, so their ' +
-      'guarantees (release on time, callbacks at least once) are not shown here.',
+    'Only `counted` tasks (a sleep) make up the steady load. Delayed tasks, retries, cancellations, callbacks ' +
+      'and batches are exercised only in the scenarios built around them (the Kafka outage with delayed tasks, ' +
+      'the Redis outage with retries, the hanging callback receiver, the batch during a kill storm), each under ' +
+      "that scenario's fault alone: a task's own callback under a worker kill, for one, is not shown.",
     'One API process and one queue per scenario; several API replicas behind a load balancer, and several ' +
       'queues sharing a broker under faults, are not exercised.',
     'An Idempotency-Key claimed by an API process that is killed answers 409 "in progress" until its lease ' +

@@ -38,6 +38,8 @@ export interface ScenarioContext {
   mark(event: string): void;
   /** The RSS samples of the deployment's processes so far. */
   rss(): RssSample[];
+  /** Has the status sampler watch a task the scenario submitted itself (besides the load's). */
+  track(id: string): void;
 }
 
 export interface ScenarioDefinition {
@@ -215,6 +217,7 @@ export async function runScenario(
       notes: result.notes,
       mark: (event) => result.timeline.push({ at: Date.now(), event }),
       rss: () => rss.samples,
+      track: (id) => sampler.track(id),
     };
     sampler.start();
     rss.start();

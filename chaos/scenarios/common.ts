@@ -53,9 +53,11 @@ export async function submitCarefully(
         signal: AbortSignal.timeout(15_000),
       });
       const text = await res.text();
-      if (res.status === 200 || res.status === 202) return JSON.parse(text) as Record<string, unknown>;
+      // 201: a batch created; 202 or a 200 replay: tasks accepted.
+      if (res.status >= 200 && res.status < 300) return JSON.parse(text) as Record<string, unknown>;
       last = `${res.status} ${text.slice(0, 200)}`;
-      if (res.status < 500 && res.status !== 409) break;
+      // A 409 other than "in progress" (a sealed batch, say) will not change on a retry.
+      if (res.status < 500 && !(res.status === 409 && text.includes('in_progress'))) break;
     } catch (err) {
       last = String(err);
     }

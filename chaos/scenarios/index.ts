@@ -2,6 +2,7 @@ import type { ChaosOptions } from '../options';
 import type { ScenarioDefinition } from '../scenario';
 import { apiKillScenario } from './api-kill';
 import { baselineScenario } from './baseline';
+import { batchKillScenario } from './batch-kill';
 import { callbackHangScenario } from './callback-hang';
 import { delayedKafkaOutageScenario } from './delayed-kafka-outage';
 import { hungHandlersScenario } from './hung-handlers';
@@ -18,6 +19,7 @@ export function allScenarios(options: ChaosOptions): ScenarioDefinition[] {
   return [
     baselineScenario(options.baselineMs),
     workerKillScenario(),
+    batchKillScenario(),
     kafkaOutageScenario(),
     delayedKafkaOutageScenario(),
     redisOutageScenario(),

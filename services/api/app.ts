@@ -22,12 +22,21 @@ import { MAX_JSON_DEPTH, nestedDeeperThan } from './json-depth';
 import { openApiDocument } from './openapi';
 import { SubmissionLimit } from './rate-limit';
 import { deadLettersRouter } from './routes/dead-letters';
+import { batchesRouter } from './routes/batches';
+import { BatchValidator } from './batches/validation';
+import type { RedisBatchStore } from '../shared/redis/batch-store';
 import { fleetRouter } from './routes/fleet';
+import { queueRouter } from './routes/queue';
+import type { PauseStore } from '../shared/redis/pause-store';
+import { AutoscalerSync } from './autoscaler-sync';
 import { statsRouter } from './routes/stats';
 import { tasksRouter } from './routes/tasks';
 import type { TaskSubmitter } from './submit';
 import { TenantBacklog } from './tenant-backlog';
 import { Validator } from './validation';
+import type { ScheduleStore } from '../shared/redis/schedule-store';
+import { schedulesRouter } from './routes/schedules';
+import { ScheduleValidator } from './schedules/validation';
 
 export interface ApiDeps {
   config: Pick<ApiConfig, 'maxBodyBytes' | 'maxBatchTasks' | 'apiKeys' | 'allowedTypes'> &
@@ -41,6 +50,8 @@ export interface ApiDeps {
   submitter: TaskSubmitter;
   idempotency: IdempotencyStore;
   deadLetters: DeadLetterStore;
+  /** Batches: POST /v1/batches and the routes under it. */
+  batches: RedisBatchStore;
   /** POST /v1/dead-letters/rebuild; absent: that route is off. */
   rebuild?: DeadLetterRebuild;
   watcher: TaskWatcher;
@@ -52,6 +63,12 @@ export interface ApiDeps {
   version: string;
   /** Reads the workers' Deployment, ScaledObject and HPA for GET /v1/fleet; absent: that route is off. */
   fleet?: FleetSource | null;
+  /** The queue's pause state: GET /v1/queue, POST /v1/queue/pause and /resume. */
+  pauses: PauseStore;
+  /** Keeps the workers' ScaledObject paused while anything is; absent: pauses leave it alone. */
+  autoscaler?: AutoscalerSync;
+  /** Recurring schedules (/v1/schedules); absent: those routes answer 404 schedules_unavailable. */
+  schedules?: ScheduleStore;
 }
 
 /** Builds the API without listening or connecting; main.ts does that. */
@@ -121,9 +138,30 @@ export function createApp(deps: ApiDeps): Express {
       longPolls,
     }),
   );
+  app.use(
+    batchesRouter({
+      ...deps,
+      batchValidator: new BatchValidator(validator, config.maxBatchTasks),
+      maxBatchTasks: config.maxBatchTasks,
+      submissionLimit,
+      backlog,
+      longPolls,
+    }),
+  );
   app.use(deadLettersRouter(deps));
   app.use(statsRouter(deps));
   app.use(fleetRouter(deps));
+  app.use(
+    queueRouter({
+      pauses: deps.pauses,
+      autoscaler: deps.autoscaler ?? new AutoscalerSync(undefined, deps.pauses, deps.logger),
+      // As submissions: an allow-list never shuts out the operational types.
+      ...(config.allowedTypes.length > 0 && {
+        allowedTypes: new Set([...config.allowedTypes, ...OPERATIONAL_TASK_TYPES]),
+      }),
+    }),
+  );
+  app.use(schedulesRouter({ ...deps, scheduleValidator: new ScheduleValidator(validator) }));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

@@ -1,3 +1,4 @@
+import { RedisBatchStore } from '../shared/redis/batch-store';
 import { RedisLaneAssigner } from '../shared/redis/lane-assigner';
 import { LaneChoice } from './lane-choice';
 import { once } from 'node:events';
@@ -25,6 +26,9 @@ import { loadApiConfig, type ApiConfig } from './config';
 import { ApiMetrics } from './metrics';
 import { RETRY_HEADROOM_BYTES, TaskSubmitter } from './submit';
 import { DeadLetterRebuild } from './dead-letter-rebuild';
+import { RedisPauseStore } from '../shared/redis/pause-store';
+import { AutoscalerSync } from './autoscaler-sync';
+import { RedisScheduleStore } from '../shared/redis/schedule-store';
 
 export interface RunningApi {
   port: number;
@@ -60,6 +64,15 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
       config.fleet.source,
       config.fleet.targets,
     );
+  // The same cluster access pauses KEDA's ScaledObject while the queue is (FLEET_PAUSE_AUTOSCALING).
+  const autoscalerPause =
+    config.fleet?.pauseAutoscaling && config.fleet.targets.scaledObject
+      ? new (await import('../shared/kubernetes/autoscaler-pause')).KubeAutoscalerPause(
+          config.fleet.source,
+          config.fleet.targets.namespace,
+          config.fleet.targets.scaledObject,
+        )
+      : undefined;
   const names = kafkaNames(config.queue);
   const kafka = createKafka(config.kafka, logger);
   await prepareTopics(kafka, config.kafka, names);
@@ -109,6 +122,16 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     replayClaimSeconds: Math.ceil(config.publishing.timeoutMs / 1000) + 60,
   });
   const watcher = new TaskWatcher(config.redis.url, config.queue);
+  const pauses = new RedisPauseStore(config.redis.url, config.queue);
+  const autoscaler = new AutoscalerSync(autoscalerPause, pauses, logger);
+  const schedules = new RedisScheduleStore({ url: config.redis.url, queue: config.queue });
+  metrics.countSchedulesFrom(schedules);
+  const batches = new RedisBatchStore({
+    url: config.redis.url,
+    queue: config.queue,
+    ttlSeconds: config.taskTtlSeconds,
+  });
+  metrics.countBatchesFrom(batches);
   // Lag questions may retry (a coordinator can be busy); the readiness probe must not, so it fails fast.
   const inspector = new KafkaInspector(kafka);
   const probe = new KafkaInspector(
@@ -149,6 +172,10 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     }),
     idempotency,
     deadLetters,
+    pauses,
+    autoscaler,
+    batches,
+    schedules,
     watcher,
     inspector,
     // Ready while Kafka answers: submissions need only Kafka (the worker writes a record Redis
@@ -162,6 +189,7 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     ...(keyFile && { keyRing: keyFile.current }),
     ...(rateLimiter && { rateLimiter }),
   });
+  autoscaler.start();
   const server = app.listen(config.port);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
@@ -188,6 +216,10 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
       () => probe.close(),
       () => idempotency.close(),
       () => deadLetters.close(),
+      () => schedules.close(),
+      () => batches.close(),
+      async () => autoscaler.close(),
+      () => pauses.close(),
       async () => rateLimiter?.close(),
       () => laneAssigner.close(),
       async () => keyFile?.close(),

@@ -3,6 +3,7 @@ import type { MetricsSource } from '../shared/http/probes';
 import type { ApiEvents, EnqueueOutcome } from './events';
 import { BoundedLabel } from '../shared/bounded-label';
 import type { TaskStore } from '../shared/redis/task-store';
+import type { ScheduleState } from '../shared/schedules/schedule';
 
 /** Tenants with a label of their own; the rest are counted as "other". */
 const TENANT_LABELS = 100;
@@ -151,6 +152,40 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
       },
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'spillway_api_' });
+  }
+
+  /** spillway_batches_open, read at scrape from the counter the batches' scripts keep. */
+  countBatchesFrom(source: { openCount(): Promise<number> }): void {
+    new Gauge({
+      name: 'spillway_batches_open',
+      help: 'Batches created and not yet completed (sealed or not); read from Redis at scrape.',
+      registers: [this.registry],
+      async collect() {
+        try {
+          this.set(await source.openCount());
+        } catch {
+          // Redis unreachable: keep the last value.
+        }
+      },
+    });
+  }
+
+  /** spillway_schedules by state, read at scrape: how many schedules the workers fire, how many are paused. */
+  countSchedulesFrom(source: { countByState(): Promise<Record<ScheduleState, number>> }): void {
+    new Gauge({
+      name: 'spillway_schedules',
+      help: 'Recurring schedules by state (active, paused); read from Redis at scrape.',
+      labelNames: ['state'],
+      registers: [this.registry],
+      async collect() {
+        try {
+          for (const [state, count] of Object.entries(await source.countByState()))
+            this.set({ state }, count);
+        } catch {
+          // Redis unreachable: keep the last values.
+        }
+      },
+    });
   }
 
   httpRequest(method: string, route: string, status: number, seconds: number): void {

@@ -13,6 +13,9 @@ import {
   taskSubmissionSchema,
 } from './schemas';
 import { fleetSchema } from './fleet-schema';
+import { pauseRequestSchema, queuePausePaths, queueStateSchema } from './queue-schema';
+import { scheduleComponents, schedulePaths } from './schedules/openapi';
+import { batchComponents, batchPaths } from './batches/openapi';
 
 const json = (ref: string) => ({
   content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } },
@@ -204,6 +207,9 @@ export function openApiDocument(options: { maxBatchTasks: number; authRequired: 
           },
         },
       },
+      ...schedulePaths({ json, error, common }),
+      ...batchPaths({ json, error, common }, submissionErrors),
+      ...queuePausePaths(json, error, common),
       '/healthz': {
         get: {
           operationId: 'healthz',
@@ -258,6 +264,10 @@ export function openApiDocument(options: { maxBatchTasks: number; authRequired: 
         ReplayAccepted: replayAcceptedSchema,
         RebuildReport: rebuildReportSchema,
         Error: errorSchema,
+        PauseRequest: pauseRequestSchema,
+        QueueState: queueStateSchema,
+        ...scheduleComponents,
+        ...batchComponents(options.maxBatchTasks),
       },
     },
   };

@@ -172,6 +172,8 @@ export const taskSchema = {
         at: timestamp,
       },
     },
+    batch: { type: 'string', description: 'The batch this task is a child of (GET /v1/batches/{id}).' },
+    children: { type: 'string', description: 'The batch of children its handler spawned (ctx.spawn).' },
   },
 } as const;
 

@@ -51,6 +51,15 @@ export interface SubmitOptions {
   idSeed?: string | undefined;
   /** Names a submission's fields in errors: '' for a single task, `tasks[3].` in a batch. */
   fieldPrefix?: (index: number) => string;
+  /** The batch these tasks are children of: counted in before Kafka gets them, out if it never does. */
+  batch?: BatchAdmission;
+}
+
+/** How a batch takes children in (services/api/batches): before publishing, so none finishes uncounted. */
+export interface BatchAdmission {
+  id: string;
+  admit(taskIds: string[]): Promise<void>;
+  withdraw(taskIds: string[]): Promise<void>;
 }
 
 interface Planned {
@@ -99,9 +108,10 @@ export class TaskSubmitter {
     const now = Date.now();
     // The default tenant's messages carry no tenant: as they were before tenants.
     const owner = options.tenant === DEFAULT_TENANT ? {} : { tenant: options.tenant };
+    const batch = options.batch;
     const messages = submissions.map((submission, index): TaskMessage => {
       const id = idSeed === undefined ? randomUUID() : seededTaskId(idSeed, index);
-      return { id, enqueuedAt: now, ...owner, ...submission };
+      return { id, enqueuedAt: now, ...owner, ...submission, ...(batch && { batch: batch.id }) };
     });
     const lanes = this.deps.lanes
       ? await this.deps.lanes.lanes(options.tenant, options.spill, messages)
@@ -120,6 +130,7 @@ export class TaskSubmitter {
     });
     try {
       this.refuseTooLarge(planned, fieldPrefix);
+      await batch?.admit(messages.map((m) => m.id));
     } catch (err) {
       // Refused before Kafka: these tasks hold their keys' lanes for nothing.
       await this.deps.lanes?.forget(messages);
@@ -133,19 +144,31 @@ export class TaskSubmitter {
       if (err instanceof InDoubtError) {
         const outcome = err.landed.then(async (landed) => {
           if (landed) return this.record(planned, now);
-          await this.deps.lanes?.forget(messages);
+          await this.unsent(messages, batch);
           return undefined;
         });
         throw new SubmissionInDoubt(err.message, outcome);
       }
-      // Not sent: these tasks hold their keys' lanes for nothing.
-      await this.deps.lanes?.forget(messages);
+      await this.unsent(messages, batch);
       throw err;
     }
     const accepted = await this.record(planned, now);
     for (const { message } of planned) events.tasksEnqueued(message.type, 'accepted', 1, tenantOf(message));
     events.enqueueLatency((performance.now() - started) / 1000);
     return accepted;
+  }
+
+  /** Tasks Kafka never got: they hold their keys' lanes, and count in their batch, for nothing. */
+  private async unsent(messages: TaskMessage[], batch: BatchAdmission | undefined): Promise<void> {
+    await this.deps.lanes?.forget(messages);
+    await batch?.withdraw(messages.map((m) => m.id)).catch((err: unknown) =>
+      // Redis failed too: the batch keeps counting them and will not complete; say so loudly.
+      this.deps.logger.error('unsent children not taken out of their batch', {
+        batch: batch.id,
+        tasks: messages.length,
+        error: String(err),
+      }),
+    );
   }
 
   /** 413 naming the first task whose message Kafka would refuse, now or when it is retried. */

@@ -20,6 +20,21 @@ export interface Submission {
   priority?: TaskPriority;
 }
 
+export type CheckedItem =
+  | { submission: Submission; error?: undefined }
+  | { submission?: undefined; error: { code: string; message: string; details?: ErrorDetail[] | undefined } };
+
+export interface CheckedItems {
+  /** Every item, in order. */
+  checked: CheckedItem[];
+  valid: Submission[];
+  rejected: number;
+  /** The place of each valid item among all of them. */
+  positions: number[];
+  /** What is wrong with the rejected items, for a 422 when none is valid. */
+  details(): ErrorDetail[];
+}
+
 export interface ValidationOptions {
   /** When set, only these task types are accepted (TASK_TYPES). */
   allowedTypes?: ReadonlySet<string>;
@@ -31,6 +46,11 @@ export interface ValidationOptions {
 const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false });
 addFormats(ajv, ['date-time', 'uri']);
 const checkTask = ajv.compile(taskSubmissionSchema);
+
+/** Compiles a request schema with the same options and formats as the task's. */
+export function compileSchema(schema: object): ValidateFunction {
+  return ajv.compile(schema);
+}
 
 export class Validator {
   private readonly checkBatch: ValidateFunction;
@@ -93,7 +113,7 @@ export class Validator {
    * What can be said against a callback URL without resolving it. A host name is left to the
    * worker, which checks every address it resolves to when it connects.
    */
-  private callbackRefusal(url: string): string | undefined {
+  callbackRefusal(url: string): string | undefined {
     let hostname: string;
     try {
       hostname = new URL(url).hostname;
@@ -104,6 +124,29 @@ export class Validator {
     return why && `must not point at an internal address (${why})`;
   }
 
+  /**
+   * Checks each item of a batch on its own (`tasks[i].` names its fields): the valid ones go on,
+   * the others are answered with their error in place.
+   */
+  items(items: unknown[], now: number): CheckedItems {
+    const checked = items.map((item, i): CheckedItem => {
+      try {
+        return { submission: this.submission(item, now, `tasks[${i}].`) };
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        return { error: { code: err.code, message: err.message, details: err.details } };
+      }
+    });
+    const valid = checked.flatMap((c) => (c.submission ? [c.submission] : []));
+    return {
+      checked,
+      valid,
+      rejected: checked.length - valid.length,
+      positions: checked.flatMap((c, i) => (c.submission ? [i] : [])),
+      details: () => checked.flatMap((c) => c.error?.details ?? []),
+    };
+  }
+
   /** Checks a POST /v1/tasks/batch envelope; returns the items, each still to be checked. */
   batch(body: unknown): unknown[] {
     if (!this.checkBatch(body))
@@ -112,7 +155,7 @@ export class Validator {
   }
 }
 
-function invalid(message: string, details: ErrorDetail[]): ApiError {
+export function invalid(message: string, details: ErrorDetail[]): ApiError {
   return new ApiError(422, 'validation_failed', message, details);
 }
 
@@ -127,7 +170,7 @@ function fieldName(pointer: string, prefix: string, child?: string): string {
   return `${prefix}${path}`;
 }
 
-function toDetails(errors: ErrorObject[], prefix: string): ErrorDetail[] {
+export function toDetails(errors: ErrorObject[], prefix: string): ErrorDetail[] {
   // Not an object at all: every other complaint would be noise.
   if (errors.some((e) => e.keyword === 'type' && e.instancePath === '')) {
     return [{ ...(prefix && { field: prefix.replace(/\.$/, '') }), message: 'must be a JSON object' }];

@@ -4,6 +4,14 @@ import { ApiClient } from './client';
 import type { Command } from './command';
 import { deadLettersList, deadLettersRebuild, deadLettersReplay } from './commands/dead-letters';
 import { fleet } from './commands/fleet';
+import {
+  schedulesAdd,
+  schedulesList,
+  schedulesPause,
+  schedulesResume,
+  schedulesRm,
+} from './commands/schedules';
+import { queuePause, queueResume, queueStatus } from './commands/queue';
 import { stats } from './commands/stats';
 import { submit } from './commands/submit';
 import { cancel, get, wait } from './commands/tasks';
@@ -21,6 +29,14 @@ const COMMANDS: readonly Command[] = [
   deadLettersReplay,
   deadLettersRebuild,
   fleet,
+  schedulesList,
+  schedulesAdd,
+  schedulesPause,
+  schedulesResume,
+  schedulesRm,
+  queueStatus,
+  queuePause,
+  queueResume,
 ];
 
 const GROUPS = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!));

@@ -1,3 +1,4 @@
+import type { KafkaMessage } from 'kafkajs';
 import type { AttemptFailure, TaskError, TaskMessage } from './task';
 
 export type { AttemptFailure };
@@ -28,4 +29,16 @@ export interface DeadLetter {
   history: AttemptFailure[];
   /** Set by a replay: the id of the task that re-ran it. */
   replayedAs?: string;
+}
+
+/** The dead letter of a message on a tasks topic that is not a task (its value cut to 64 KiB). */
+export function poisonEntry(topic: string, partition: number, message: KafkaMessage, err: Error): DeadLetter {
+  return {
+    id: `poison:${topic}:${partition}:${message.offset}`,
+    reason: 'poison',
+    deadAt: Date.now(),
+    raw: message.value ? message.value.subarray(0, 64 * 1024).toString('utf8') : '',
+    error: { name: err.name, message: err.message },
+    history: [],
+  };
 }

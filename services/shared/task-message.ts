@@ -56,6 +56,8 @@ export function decodeTaskMessage(value: Buffer | null): TaskMessage {
     priority: optionalOf(fields, 'priority', isPriority, 'high, normal or low'),
     lane: optionalOf(fields, 'lane', isLane, 'a lane'),
     attempt: optional(fields, 'attempt', 'number'),
+    schedule: optional(fields, 'schedule', 'string'),
+    batch: optional(fields, 'batch', 'string'),
     history: Array.isArray(fields.history) ? (fields.history as AttemptFailure[]) : undefined,
   };
   for (const [name, value] of Object.entries(extras)) {

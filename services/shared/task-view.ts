@@ -26,5 +26,7 @@ export function taskView(record: TaskRecord) {
       finishedAt: new Date(failure.finishedAt).toISOString(),
     })),
     ...(record.callback !== undefined && { callback: record.callback }),
+    ...(record.batch !== undefined && { batch: record.batch }),
+    ...(record.children !== undefined && { children: record.children }),
   };
 }

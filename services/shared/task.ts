@@ -22,6 +22,8 @@ export const TASK_STATUSES = [
   'scheduled',
   'running',
   'retrying',
+  // The handler succeeded and spawned children it waits for (ctx.spawn with wait): it finishes with them.
+  'waiting-children',
   'succeeded',
   'failed',
   'cancelled',
@@ -69,6 +71,10 @@ export interface TaskMessage {
   attempt?: number;
   /** The failed attempts before this one, oldest first (carried by retries). */
   history?: AttemptFailure[];
+  /** The schedule whose tick submitted it (services/shared/schedules), if one did. */
+  schedule?: string;
+  /** The batch it is a child of (services/shared/batches): its finish counts towards the batch's. */
+  batch?: string;
 }
 
 export interface TaskError {
@@ -110,4 +116,8 @@ export interface TaskRecord {
   history?: AttemptFailure[];
   /** How the completion callback went, when the task had a callbackUrl. */
   callback?: JsonValue;
+  /** The batch it is a child of. */
+  batch?: string;
+  /** The batch of children it spawned (ctx.spawn). */
+  children?: string;
 }

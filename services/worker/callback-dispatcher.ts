@@ -138,7 +138,7 @@ export class CallbackDispatcher {
     } catch (err) {
       // Left unsettled: this worker's own claim lapses after claimIdleMs and someone retries it.
       this.deps.logger.warn('callback not settled; it will be delivered again', {
-        taskId: entry.taskId,
+        ...(entry.taskId !== undefined ? { taskId: entry.taskId } : { batchId: entry.batchId }),
         error: String(err),
       });
     }

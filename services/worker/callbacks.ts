@@ -17,6 +17,10 @@ import { SPILLWAY_VERSION } from '../shared/version';
 
 export const SIGNATURE_HEADER = 'Spillway-Signature';
 export const TASK_ID_HEADER = 'Spillway-Task-Id';
+export const BATCH_ID_HEADER = 'Spillway-Batch-Id';
+
+/** What a callback reports on: a task's outcome, or a batch's completion. */
+export type CallbackSubject = 'task' | 'batch';
 
 export interface CallbackOptions {
   /** HMAC-SHA256 key for `Spillway-Signature` (CALLBACK_SECRET, no default); empty sends unsigned requests. */
@@ -90,11 +94,16 @@ export class CallbackSender {
   }
 
   /** POSTs `body` as JSON to `url`, retrying transient failures; never throws. */
-  async send(url: string, body: object, signal?: AbortSignal): Promise<CallbackOutcome> {
+  async send(
+    url: string,
+    body: object,
+    signal?: AbortSignal,
+    subject: CallbackSubject = 'task',
+  ): Promise<CallbackOutcome> {
     const target = parseTarget(url);
-    const taskId = 'id' in body && typeof body.id === 'string' ? body.id : undefined;
+    const id = 'id' in body && typeof body.id === 'string' ? body.id : undefined;
     // The host only: receivers often put a token in the path or query string.
-    const log = this.deps.logger.child({ callbackHost: target?.host, taskId });
+    const log = this.deps.logger.child({ callbackHost: target?.host, [`${subject}Id`]: id });
     if (!target) return this.finish(log, { ok: false, retriable: false, error: 'not an http(s) URL' }, 0);
 
     // One serialisation for every attempt: the signature covers these exact bytes.
@@ -104,7 +113,7 @@ export class CallbackSender {
     let attempts = 0;
     while (attempts < maxAttempts && !signal?.aborted) {
       attempts += 1;
-      last = await this.attempt(target, raw, taskId, signal);
+      last = await this.attempt(target, raw, id === undefined ? undefined : { subject, id }, signal);
       if (last.ok || !last.retriable || attempts >= maxAttempts) break;
       const delay = Math.min(
         last.retryAfterMs ?? callbackBackoff(attempts, baseDelayMs, maxDelayMs),
@@ -127,17 +136,17 @@ export class CallbackSender {
   private async attempt(
     target: URL,
     raw: string,
-    taskId: string | undefined,
+    about: { subject: CallbackSubject; id: string } | undefined,
     signal?: AbortSignal,
   ): Promise<Attempt> {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'user-agent': `spillway/${SPILLWAY_VERSION}`,
     };
-    if (taskId !== undefined) {
-      headers[TASK_ID_HEADER] = taskId;
+    if (about) {
+      headers[about.subject === 'task' ? TASK_ID_HEADER : BATCH_ID_HEADER] = about.id;
       // The same key on every attempt and every worker: a receiver keeps the first delivery.
-      headers['Idempotency-Key'] = `${taskId}:completion`;
+      headers['Idempotency-Key'] = `${about.subject === 'task' ? '' : 'batch:'}${about.id}:completion`;
     }
     if (this.options.secret) headers[SIGNATURE_HEADER] = signatureHeader(this.options.secret, raw);
 

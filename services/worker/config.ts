@@ -5,6 +5,7 @@ import { readCallbackAllowList } from '../shared/net/address-policy';
 import type { CallbackOptions } from './callbacks';
 import type { DispatchLimits } from './callback-dispatcher';
 import type { RetryPolicy } from './retry-policy';
+import type { FiringOptions } from './schedules/firer';
 
 export interface WorkerConfig extends CommonConfig {
   /** Port of the probe and metrics server (PORT, default 8081). */
@@ -51,6 +52,12 @@ export interface WorkerConfig extends CommonConfig {
   callbacks: CallbackOptions;
   /** How this worker delivers the outbox's callbacks (CALLBACK_CONCURRENCY, CALLBACK_PER_HOST, CALLBACK_CLAIM_IDLE_MS). */
   callbackDispatch: DispatchLimits;
+  /**
+   * How this worker fires recurring schedules (SCHEDULE_POLL_MS, default 500: how often it looks
+   * for due ticks; SCHEDULE_MISFIRE_GRACE_MS, default 10000: older ticks were missed, and follow
+   * their schedule's policy). See docs/schedules.md.
+   */
+  schedules: FiringOptions;
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv): Readonly<WorkerConfig> {
@@ -89,6 +96,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): Readonly<WorkerConfig>
       maxDelayMs: 30_000,
       allow: readCallbackAllowList(reader),
     },
+    schedules: readFiring(reader),
     callbackDispatch: {
       total: reader.int('CALLBACK_CONCURRENCY', 64, { min: 1, max: 10_000 }),
       perHost: reader.int('CALLBACK_PER_HOST', 4, { min: 1, max: 10_000 }),
@@ -104,6 +112,17 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): Readonly<WorkerConfig>
 
 const WEIGHT = '\\s*[1-9]\\d{0,2}\\s*';
 const WEIGHTS_PATTERN = new RegExp(`^${LANES.map(() => WEIGHT).join(',')}$`);
+
+function readFiring(reader: EnvReader): FiringOptions {
+  const graceMs = reader.int('SCHEDULE_MISFIRE_GRACE_MS', 10_000, { min: 100, max: 24 * 3_600_000 });
+  return {
+    pollMs: reader.int('SCHEDULE_POLL_MS', 500, { min: 10, max: 60_000 }),
+    graceMs,
+    // Shorter than the grace: the ticks of a firer that died holding a lease are still on time
+    // for the next one. A lease that lapses mid-publish costs a second publish of the same ids.
+    leaseMs: Math.min(5000, Math.max(50, Math.floor(graceMs / 2))),
+  };
+}
 
 function readWeights(reader: EnvReader): Readonly<Record<LaneName, number>> {
   const fallback = LANES.map((lane) => DEFAULT_LANE_WEIGHTS[lane]).join(',');

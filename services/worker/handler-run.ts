@@ -1,7 +1,7 @@
 import type { Logger } from '../shared/logger';
 import type { Abortable } from '../shared/redis/cancel-listener';
 import type { JsonValue, TaskMessage } from '../shared/task';
-import type { Handler } from './handlers';
+import type { Handler, HandlerContext } from './handlers';
 
 /** After the signal aborts, how long a handler gets to stop before it is abandoned. */
 export const ABANDON_GRACE_MS = 1000;
@@ -31,6 +31,8 @@ export interface HandlerRunDeps {
   progress(value: JsonValue): Promise<void>;
   /** The handler ignored its aborted signal past the grace time and was left running. */
   onAbandoned(): void;
+  /** ctx.spawn for this attempt. */
+  spawn: HandlerContext['spawn'];
 }
 
 /**
@@ -120,6 +122,7 @@ export async function runHandler(
             },
             progress: deps.progress,
             logger: deps.logger,
+            spawn: deps.spawn,
           }),
         )
         .then(

@@ -1,6 +1,7 @@
 import type { Logger } from '../shared/logger';
 import type { JsonValue } from '../shared/task';
 import type { TaskPayloads } from '../shared/task-types';
+import type { Spawned, SpawnedTask, SpawnOptions } from './batches/spawn';
 
 export interface HandlerContext {
   taskId: string;
@@ -16,6 +17,12 @@ export interface HandlerContext {
   progress(value: JsonValue): Promise<void>;
   /** Lines carry the task id and type. */
   logger: Logger;
+  /**
+   * Submits child tasks as one batch whose parent is this task (docs/batches.md). Their ids derive
+   * from this task's id and each child's seed (or place), so a retried attempt does not spawn
+   * them twice. With `wait`, this task finishes when they do.
+   */
+  spawn(tasks: SpawnedTask[], options?: SpawnOptions): Promise<Spawned>;
 }
 
 /** Throw this (or any error with `retriable: false`) to fail a task at once, without retries. */

@@ -1,3 +1,9 @@
+import type { OutgoingMessage } from '../shared/kafka/batching-publisher';
+import { BatchCompletions } from './batches/completions';
+import { callbackDelivery } from './callback-delivery';
+import { RedisBatchStore } from '../shared/redis/batch-store';
+import { RedisWorkStream } from '../shared/redis/work-stream';
+import { RedisKeys } from '../shared/redis/keys';
 import { once, setMaxListeners } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -23,15 +29,17 @@ import { BatchingPublisher } from '../shared/kafka/batching-publisher';
 import { JavaCompatiblePartitioner } from '../shared/kafka/partitioner';
 import { CancelListener } from '../shared/redis/cancel-listener';
 import { RedisDeadLetterStore } from '../shared/redis/dead-letter-store';
-import { taskView } from '../shared/task-view';
 import { CallbackSender } from './callbacks';
 import { CallbackDispatcher } from './callback-dispatcher';
 import { CallbackOutbox } from '../shared/redis/callback-outbox';
 import { persistent } from './persist';
 import { SCHEDULER_STOP_TIMEOUT_MS, WORKER_STOP_MARGIN_MS } from './shutdown';
-import { ShutdownInterruption } from './handler-run';
 import { TaskRunner } from './run-task';
 import { loadHandlers } from './load-handlers';
+import { RedisPauseStore } from '../shared/redis/pause-store';
+import { PauseGate } from './pause-gate';
+import { RedisScheduleStore } from '../shared/redis/schedule-store';
+import { ScheduleFirer } from './schedules/firer';
 
 /**
  * How long the scheduler's fetches wait for data: a delay tier partition resumed when its head
@@ -111,6 +119,13 @@ export async function startWorker(
   const failed = new Promise<Error>((resolve) => (consumerLost = resolve));
   // Unique per process: a restarted worker on the same pod must not pass for its predecessor.
   const claimant = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const batches = new RedisBatchStore({
+    url: config.redis.url,
+    queue: config.queue,
+    ttlSeconds: config.taskTtlSeconds,
+  });
+  // Where tasks the queue submits itself go: children, onComplete tasks.
+  const enqueue = { names, store, publish: (messages: OutgoingMessage[]) => publisher.publish(messages) };
   const runner = new TaskRunner({
     store,
     handlers,
@@ -127,20 +142,31 @@ export async function startWorker(
     shutdown: shutdown.signal,
     claim: { claimant, ms: config.claimMs },
     timeouts: config.timeouts,
+    spawning: { batches, enqueue },
   });
   const dispatcher = new CallbackDispatcher(
     outbox,
-    async ({ taskId, url }) => {
-      const record = await store.get(taskId);
-      // Gone, or delivered already (a task redelivered after a crash may be queued twice).
-      if (!record || record.callback !== undefined) return;
-      const outcome = await callbacks.send(url, taskView(record), shutdown.signal);
-      // Cut short by shutdown: left unsettled, so another worker sends it (at least once).
-      if (!outcome.delivered && shutdown.signal.aborted) throw new ShutdownInterruption(taskId);
-      await store.recordCallback(taskId, { ...outcome, at: new Date(outcome.at).toISOString() });
-    },
+    callbackDelivery({ store, batches, callbacks, shutdown: shutdown.signal }),
     { consumer: claimant, limits: config.callbackDispatch, logger },
   );
+  const completions = new RedisWorkStream(
+    config.redis.url,
+    new RedisKeys(config.queue).batchCompletions(),
+    'completers',
+  );
+  const batchCompletions = new BatchCompletions({
+    stream: completions,
+    batches,
+    enqueue,
+    parents: store,
+    queueCallback: (id, url) => outbox.enqueue(id, url),
+    events: metrics,
+    logger: logger.child({ component: 'batches' }),
+    consumer: claimant,
+    // A completion left by a worker that died (or failed to publish) is taken over as a task
+    // claim would be: callbacks' longer idle time is sized for slow receivers, not dead workers.
+    claimIdleMs: config.claimMs,
+  });
   const permits = new RedisTenantPermits({ url: config.redis.url, queue: config.queue });
   const gate = new TenantGate({
     permits,
@@ -149,7 +175,14 @@ export async function startWorker(
     events: metrics,
     logger,
   });
+  // POST /v1/queue/pause: read before the lanes fetch anything, then followed as it changes.
+  const pauses = new PauseGate({
+    store: new RedisPauseStore(config.redis.url, config.queue),
+    events: metrics,
+    logger,
+  });
   const worker = createLaneWorkers({
+    pauses,
     lanes: names.lanes,
     consumerFor: (lane) =>
       kafka.consumer({ groupId: lane.group, sessionTimeout: config.sessionTimeoutMs, ...GROUP_TIMING }),
@@ -194,6 +227,18 @@ export async function startWorker(
     onConsumerLost: consumerLost,
   });
 
+  // Every worker also fires the recurring schedules; each tick runs once whichever fires it
+  // (schedules/firer.ts), so no leader is elected and any worker left running keeps them going.
+  const schedules = new RedisScheduleStore({ url: config.redis.url, queue: config.queue });
+  const firer = new ScheduleFirer({
+    store: schedules,
+    enqueue: { names, store, publish: (messages) => publisher.publish(messages) },
+    holder: claimant,
+    options: config.schedules,
+    events: metrics,
+    logger: logger.child({ component: 'schedules' }),
+  });
+
   const groupMembership = {
     name: 'kafka',
     check: async () => {
@@ -206,6 +251,9 @@ export async function startWorker(
   );
   const server = probes.listen(config.port);
   const stop = onceInOrder([
+    // Before the scheduler, for the same reason: it feeds the tasks topic. Ticks it leaves due
+    // are fired by another worker, or by this one when it is back.
+    () => firer.stop(),
     // First: it feeds the tasks topic the worker drains. Bounded, so a broker that does not
     // answer cannot eat the worker's drain time.
     () => withTimeout(scheduler.stop(), SCHEDULER_STOP_TIMEOUT_MS, 'scheduler stop'),
@@ -222,6 +270,10 @@ export async function startWorker(
       return dispatcher.stop();
     },
     () => outbox.close(),
+    () => batchCompletions.stop(),
+    () => completions.close(),
+    () => batches.close(),
+    () => pauses.close(),
     () => publisher.disconnect(),
     () => cancellations.close(),
     async () => {
@@ -229,6 +281,7 @@ export async function startWorker(
       await permits.close();
     },
     () => deadLetters.close(),
+    () => schedules.close(),
     () => store.close(),
     () => new Promise<void>((resolve) => server.close(() => resolve())),
   ]);
@@ -236,9 +289,12 @@ export async function startWorker(
     await once(server, 'listening');
     await publisher.connect();
     await cancellations.start();
+    await pauses.start();
     await worker.start();
     await scheduler.start();
+    firer.start();
     dispatcher.start();
+    batchCompletions.start();
   } catch (err) {
     // Nothing started may outlive a failed start (the caller gets no stop() to call).
     await stop().catch(() => undefined);

@@ -1,3 +1,4 @@
+import type { BatchEvents } from './batches/completions';
 import type { LaneName } from '../shared/lanes/priority';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { BoundedLabel } from '../shared/bounded-label';
@@ -5,11 +6,14 @@ import type { DeadLetterReason } from '../shared/dead-letter';
 import type { MetricsSource } from '../shared/http/probes';
 import type { CallbackEvents } from './callbacks';
 import type { SchedulerEvents, TaskOutcome, WorkerEvents } from './events';
+import type { PauseEvents } from './pause-gate';
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /** The worker's Prometheus metrics, all named spillway_*; one registry per worker instance. */
-export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEvents, MetricsSource {
+export class WorkerMetrics
+  implements BatchEvents, WorkerEvents, SchedulerEvents, CallbackEvents, MetricsSource, PauseEvents
+{
   private readonly registry = new Registry();
   private readonly taskType: BoundedLabel;
   /** Tenants come from the API's keys file through the messages; bounded all the same. */
@@ -39,6 +43,18 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
   private readonly tenantLimitFailures = new Counter({
     name: 'spillway_tenant_running_limit_failed_open_total',
     help: 'Tasks run without a running-limit check because Redis did not answer it.',
+    registers: [this.registry],
+  });
+  private readonly batchCompletion = new Histogram({
+    name: 'spillway_batch_completion_seconds',
+    help: 'Time from a batch created to its last child terminal, for batches completed (counted by the worker that handled the completion).',
+    buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400],
+    registers: [this.registry],
+  });
+  private readonly batchChildren = new Histogram({
+    name: 'spillway_batch_children',
+    help: 'Children per completed batch.',
+    buckets: [1, 10, 100, 1000, 10_000, 100_000, 1_000_000],
     registers: [this.registry],
   });
   private readonly processing = new Histogram({
@@ -137,6 +153,11 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
     collectDefaultMetrics({ register: this.registry, prefix: 'spillway_worker_' });
   }
 
+  batchCompleted(seconds: number, children: number): void {
+    this.batchCompletion.observe(seconds);
+    this.batchChildren.observe(children);
+  }
+
   taskStarted(type: string, tenant: string, queueWaitSeconds: number): void {
     const wait = Math.max(0, queueWaitSeconds);
     this.queueWait.observe({ type: this.taskType.of(type) }, wait);
@@ -187,6 +208,28 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
     this.rebalances.observe(seconds);
   }
 
+  // Pause and resume (pause-gate.ts: PauseEvents).
+  private readonly paused = new Gauge({
+    name: 'spillway_worker_paused_scopes',
+    help: 'Scopes paused as this worker knows it (POST /v1/queue/pause): the whole queue (0 or 1) and task types.',
+    labelNames: ['scope'],
+    registers: [this.registry],
+  });
+  private readonly heldByPause = new Gauge({
+    name: 'spillway_worker_tasks_held_by_pause',
+    help: 'Tasks taken from Kafka and held here, not started, because the queue or their type is paused.',
+    registers: [this.registry],
+  });
+
+  pausedScopes(queue: number, types: number): void {
+    this.paused.set({ scope: 'queue' }, queue);
+    this.paused.set({ scope: 'type' }, types);
+  }
+
+  tasksHeldByPause(count: number): void {
+    this.heldByPause.set(count);
+  }
+
   callbackDelivered(): void {
     this.callbacks.inc({ outcome: 'delivered' });
   }
@@ -209,6 +252,26 @@ export class WorkerMetrics implements WorkerEvents, SchedulerEvents, CallbackEve
 
   schedulerPoisonMessage(): void {
     this.schedulerPoison.inc();
+  }
+
+  // Recurring schedules (schedules/firer.ts: ScheduleEvents).
+  private readonly scheduleTicksFired = new Counter({
+    name: 'spillway_schedule_ticks_fired_total',
+    help: 'Schedule ticks this worker published as tasks (a tick two firers published counts twice; it runs once).',
+    registers: [this.registry],
+  });
+  private readonly scheduleTicksSkipped = new Counter({
+    name: 'spillway_schedule_ticks_skipped_total',
+    help: "Missed schedule ticks dropped by their schedule's policy (skip, or catch-up beyond its bound).",
+    registers: [this.registry],
+  });
+
+  ticksFired(count: number): void {
+    this.scheduleTicksFired.inc(count);
+  }
+
+  ticksSkipped(count: number): void {
+    this.scheduleTicksSkipped.inc(count);
   }
 
   text(): Promise<string> {

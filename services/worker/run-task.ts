@@ -26,6 +26,7 @@ import type { HandlerRegistry } from './handlers';
 import { runHandler, ShutdownInterruption, type HandlerOutcome, type HandlerRunDeps } from './handler-run';
 import { boundedHistory, isRetriable, retryDelayMs, toTaskError, type RetryPolicy } from './retry-policy';
 import type { Persist } from './persist';
+import { ChildSpawner, type SpawnDeps } from './batches/spawn';
 
 export interface TaskRunnerDeps {
   store: TaskStore;
@@ -54,6 +55,8 @@ export interface TaskRunnerDeps {
   claim: Claim;
   /** Attempt timeouts: for tasks without `timeoutMs`, and the most any attempt may run. */
   timeouts: { defaultMs: number; maxMs: number };
+  /** Where ctx.spawn puts children: their batch, and Kafka. */
+  spawning: SpawnDeps;
 }
 
 /** What every transition of one attempt carries. */
@@ -99,6 +102,10 @@ export class TaskRunner {
         events.duplicateSkipped(task.type);
         if (task.callbackUrl) await this.notifyOnce(task.id, task.callbackUrl);
       }
+      // Its handler finished and it waits for children: the worker that wrote that may have died
+      // before sealing them (sealing twice changes nothing).
+      if (start.current === 'waiting-children')
+        await this.deps.persist(() => new ChildSpawner(task, this.deps.spawning).sealSpawned());
       logger.debug('delivery skipped', { status: start.current });
       return;
     }
@@ -174,22 +181,35 @@ export class TaskRunner {
     // Every attempt has a timeout: the task's own, else the default, and never above the most.
     const { defaultMs, maxMs } = this.deps.timeouts;
     const timeoutMs = Math.min(task.timeoutMs ?? defaultMs, maxMs);
+    const children = new ChildSpawner(task, this.deps.spawning);
     const ran = await runHandler(handler, { ...task, timeoutMs }, attempt, {
       logger,
       shutdown: this.deps.shutdown,
       cancellations: this.deps.cancellations,
       progress: (value) => store.progress(task.id, value).catch(() => undefined),
       onAbandoned: () => events.handlerAbandoned(task.type),
+      spawn: (tasks, options) => children.spawn(tasks, options),
     });
     handlerDone();
     const outcome = ran.kind === 'succeeded' ? this.checkResult(ran.result) : ran;
     const seconds = (Date.now() - startedAt) / 1000;
 
     if (outcome.kind === 'succeeded') {
+      // Waiting for its children: recorded before they are sealed, so the completion that may
+      // follow at once finds the parent waiting (services/worker/batches/completions.ts).
+      const status = children.waitsForChildren ? 'waiting-children' : 'succeeded';
       await persist(() =>
-        store.transition({ ...base, status: 'succeeded', at: new Date(), result: outcome.result }),
+        store.transition({
+          ...base,
+          status,
+          at: new Date(),
+          result: outcome.result,
+          ...(children.spawned && { children: children.batchId }),
+        }),
       );
+      await persist(() => children.seal(attempt));
       events.taskFinished(task.type, tenantOf(task), 'succeeded', seconds);
+      if (status === 'waiting-children') return; // its callback goes out when it finishes
     } else if (outcome.error instanceof ShutdownInterruption) {
       events.taskFinished(task.type, tenantOf(task), 'interrupted', seconds);
       throw outcome.error;
@@ -206,6 +226,8 @@ export class TaskRunner {
         return; // not finished: the callback waits for the final outcome
       }
       await this.giveUp(task, isRetriable(outcome.error) ? 'attempts-exhausted' : 'non-retriable', failures);
+      // Children spawned on the way still run, as a batch that completes without its parent.
+      await persist(() => children.seal(attempt));
     }
     // Queued, not sent: the slot and the offset are released now, whatever the receiver does.
     if (task.callbackUrl) await this.queueCallback(task.id, task.callbackUrl);

@@ -1,5 +1,7 @@
+import { setMaxListeners } from 'node:events';
 import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
-import type { DeadLetter } from '../shared/dead-letter';
+import { poisonEntry, type DeadLetter } from '../shared/dead-letter';
+import type { TaskMessage } from '../shared/task';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { decodeTaskMessage, PoisonMessageError } from '../shared/task-message';
@@ -9,6 +11,11 @@ import type { SharedCapacity } from './lanes';
 import { ShutdownInterruption } from './handler-run';
 import { PartitionLedger } from './partition-ledger';
 import type { TenantGate } from './tenant-gate';
+import { PauseWaitAborted, type PauseGate } from './pause-gate';
+import { keyBacklogLimit, PAUSE_HOLD_LIMIT, PartitionHolds, WINDOW_LIMIT } from './partition-holds';
+
+// The limits PartitionHolds enforces, where the worker's callers (and its tests) have found them.
+export { keyBacklogLimit, PAUSE_HOLD_LIMIT, WINDOW_LIMIT };
 
 export interface WorkerDeps {
   consumer: Consumer;
@@ -32,6 +39,10 @@ export interface WorkerDeps {
   windowLimit?: number;
   /** Tenants' max-running across the fleet; absent: none. */
   gate?: TenantGate;
+  /** The queue's pause state (POST /v1/queue/pause); absent: never paused. */
+  pauses?: Pick<PauseGate, 'queuePaused' | 'holds' | 'hold' | 'onChange'>;
+  /** Tasks of a paused type a partition may hold before it pauses (default PAUSE_HOLD_LIMIT). */
+  pauseHoldLimit?: number;
 }
 
 export interface Worker {
@@ -63,25 +74,6 @@ const HEARTBEAT_WHILE_FULL_MS = 1000;
 const RERUN_DELAY_MS = 5000;
 
 /**
- * Tasks of one key taken and not finished (the one running, the rest waiting their turn) before
- * their partition pauses: they run one at a time, so more would only hold memory. Half the
- * concurrency: the worker takes at most twice its concurrency, so two such backlogs still leave
- * room for a full set of other tasks; and enough that the key's partition, resumed when the
- * backlog falls under the limit, is fetched again (up to a fetch wait later) before the key runs
- * dry for tasks over ~1/limit s.
- */
-export function keyBacklogLimit(concurrency: number): number {
-  return Math.max(2, Math.floor(concurrency / 2));
-}
-
-/**
- * Offsets a partition's window may hold (from its oldest unfinished task to its newest taken)
- * before the partition pauses: a task that runs for hours keeps every later offset uncommitted,
- * and without a cap the window, and what a rebalance redelivers, would grow without end.
- */
-export const WINDOW_LIMIT = 10_000;
-
-/**
  * Consumes the tasks topic with up to `concurrency` tasks in flight, from any partition and
  * within one (tasks sharing a key still run one at a time, in order). kafkajs' own commits are
  * off: only offsets below which every task finished are committed (PartitionLedger). While
@@ -94,18 +86,30 @@ export function createWorker(deps: WorkerDeps): Worker {
   const { slots, unfinished, keys: keyLanes } = deps.capacity;
   const { topic, name: laneName } = deps.lane;
   const shutdown = new AbortController();
-  const windowLimit = deps.windowLimit ?? WINDOW_LIMIT;
-  const keyLimit = keyBacklogLimit(slots.size);
   /** Per assigned partition; a partition that leaves and comes back starts afresh. */
   let progress = new Map<number, PartitionLedger>();
-  /** Partitions paused for a key's backlog (`key`) or a full window, until they drain. */
-  const held = new Map<number, { key?: string }>();
+  const queuePaused = () => deps.pauses?.queuePaused ?? false;
+  const holds = new PartitionHolds({
+    consumer,
+    topic,
+    logger,
+    keyLimit: keyBacklogLimit(slots.size),
+    windowLimit: deps.windowLimit ?? WINDOW_LIMIT,
+    pauseHoldLimit: deps.pauseHoldLimit ?? PAUSE_HOLD_LIMIT,
+    keyBacklog: (key) => keyLanes.backlog(key),
+    windowOf: (partition) => progress.get(partition)?.size ?? 0,
+    queuePaused,
+  });
   const committed = new Map<number, number>();
   const highWatermarks = new Map<number, number>();
   const gapsAccepted = new Set<string>();
   let joined = false;
   /** Set by stop(): no new task is taken from then on. */
   let draining = false;
+  /** Aborted by stop(): tasks held by a pause give up their wait and stay uncommitted. */
+  const drainStarted = new AbortController();
+  // One listener per task held by a pause (at most pauseHoldLimit a partition): not a leak.
+  setMaxListeners(0, drainStarted.signal);
   let stopping: Promise<void> | undefined;
   let commitTimer: NodeJS.Timeout | undefined;
 
@@ -127,9 +131,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     // still ours and refetched offsets are skipped); others are forgotten, and completions of
     // tasks from a lost partition are no longer committed (the new owner redelivers them).
     progress = new Map([...assigned].map((p) => [p, progress.get(p) ?? new PartitionLedger()]));
-    // Holds do not survive a rebalance: each partition is looked at afresh as its batches come.
-    for (const partition of held.keys()) consumer.resume([{ topic, partitions: [partition] }]);
-    held.clear();
+    holds.rejoined([...assigned]);
     for (const p of committed.keys()) if (!assigned.has(p)) committed.delete(p);
     logger.info('joined consumer group', { partitions: [...assigned], rebalanceMs });
   });
@@ -141,6 +143,7 @@ export function createWorker(deps: WorkerDeps): Worker {
   consumer.on(consumer.events.STOP, () => {
     joined = false;
   });
+  deps.pauses?.onChange(() => holds.queuePauseChanged([...progress.keys()]));
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
@@ -148,7 +151,8 @@ export function createWorker(deps: WorkerDeps): Worker {
     const tracker = progress.get(partition);
     if (!tracker) return; // a batch fetched before a rebalance took the partition away
     highWatermarks.set(partition, Number(batch.highWatermark));
-    const taking = () => payload.isRunning() && !payload.isStale() && !draining;
+    // A queue-wide pause also stops a batch fetched before it: the rest comes again after it.
+    const taking = () => payload.isRunning() && !payload.isStale() && !draining && !queuePaused();
     /** Heartbeats while waiting; false when this batch must stop taking tasks. */
     const stillRunning = async () => {
       try {
@@ -160,7 +164,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     };
     for (const message of batch.messages) {
       // Held: what was fetched before the pause stays unresolved and comes again after it.
-      if (!taking() || held.has(partition)) return;
+      if (!taking() || holds.isHeld(partition)) return;
       const offset = Number(message.offset);
       if (tracker.seen(offset)) {
         // Fetched again (kafkajs restarts fetching from the last commit): in flight or done.
@@ -182,10 +186,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         return;
       }
       const key = message.key?.toString();
-      if (tracker.size >= windowLimit || (key !== undefined && keyLanes.backlog(key) >= keyLimit)) {
-        hold(partition, tracker.size >= windowLimit ? undefined : key);
-        return;
-      }
+      if (holds.holdIfFull(partition, key)) return;
       // Backpressure: while every slot is busy, nothing more is taken from Kafka. Waiting here
       // (heartbeating) rather than pausing the partition: kafkajs fetches a resumed partition
       // only after its next long-poll, which would idle the slots for up to maxWaitTimeInMs.
@@ -214,26 +215,6 @@ export function createWorker(deps: WorkerDeps): Worker {
     await payload.heartbeat();
   }
 
-  function hold(partition: number, key: string | undefined): void {
-    held.set(partition, { key });
-    consumer.pause([{ topic, partitions: [partition] }]);
-    logger.debug('partition paused until it drains', {
-      partition,
-      key,
-      window: progress.get(partition)?.size,
-    });
-  }
-
-  /** Resumes a held partition once its key's backlog and its window are back under their limits. */
-  function resumeIfDrained(partition: number): void {
-    const hold = held.get(partition);
-    if (!hold || draining) return;
-    if (hold.key !== undefined && keyLanes.backlog(hold.key) >= keyLimit) return;
-    if ((progress.get(partition)?.size ?? 0) >= windowLimit) return;
-    held.delete(partition);
-    consumer.resume([{ topic, partitions: [partition] }]);
-  }
-
   async function dispatch(
     message: KafkaMessage,
     partition: number,
@@ -256,17 +237,22 @@ export function createWorker(deps: WorkerDeps): Worker {
       },
     };
     try {
-      finished = await processOnce(message, partition, slot);
+      finished = await processOnce(message, partition, tracker, slot);
     } finally {
       if (finished) tracker.finish(Number(message.offset));
       slot.free();
       unfinished.release();
-      resumeIfDrained(partition);
+      holds.resumeIfDrained(partition);
     }
   }
 
   /** True when the message is done with (commit past it); false to leave it for redelivery. */
-  async function processOnce(message: KafkaMessage, partition: number, slot: TaskSlot): Promise<boolean> {
+  async function processOnce(
+    message: KafkaMessage,
+    partition: number,
+    tracker: PartitionLedger,
+    slot: TaskSlot,
+  ): Promise<boolean> {
     let task;
     try {
       task = decodeTaskMessage(message.value);
@@ -287,7 +273,16 @@ export function createWorker(deps: WorkerDeps): Worker {
     // A task whose tenant runs its max-running waits without its slot, so others' tasks run.
     const turn = async () => {
       for (let again = false; ; again = true) {
-        await slot.retake();
+        // A task of a paused scope waits without its slot (taken with it when the task was
+        // fetched); a pause that came while it waited for a slot gives the slot back.
+        for (;;) {
+          if (deps.pauses?.holds(task.type)) {
+            slot.free();
+            await holdWhilePaused(task, partition, tracker);
+          }
+          await slot.retake();
+          if (!deps.pauses?.holds(task.type)) break;
+        }
         if (draining || shutdown.signal.aborted) throw new ShutdownInterruption(task.id);
         const permit = deps.gate ? await deps.gate.tryEnter(task) : undefined;
         if (permit || !deps.gate) {
@@ -324,6 +319,29 @@ export function createWorker(deps: WorkerDeps): Worker {
     }
   }
 
+  /**
+   * Waits while the task's scope is paused, without a slot and outside the `unfinished` bound,
+   * so held tasks of a paused type cannot stop other types' intake (their partition pauses at
+   * pauseHoldLimit instead). The task stays uncommitted meanwhile; a drain leaves it to the next
+   * owner, and so does a rebalance that took its partition away during the pause.
+   */
+  async function holdWhilePaused(task: TaskMessage, partition: number, tracker: PartitionLedger) {
+    const { id, type } = task;
+    if (!deps.pauses?.holds(type)) return;
+    holds.countHeldByPause(partition, 1);
+    unfinished.release();
+    try {
+      await deps.pauses.hold(type, drainStarted.signal);
+    } catch (err) {
+      throw err instanceof PauseWaitAborted ? new ShutdownInterruption(id) : err;
+    } finally {
+      unfinished.take();
+      holds.countHeldByPause(partition, -1);
+    }
+    // The partition's new owner fetches this task again: running it here too would run it twice.
+    if (progress.get(partition) !== tracker) throw new ShutdownInterruption(id);
+  }
+
   async function commit(): Promise<void> {
     const offsets = [...progress.entries()].flatMap(([partition, tracker]) => {
       const offset = tracker.commitOffset(committed.get(partition));
@@ -357,6 +375,8 @@ export function createWorker(deps: WorkerDeps): Worker {
       stopping ??= (async () => {
         // Stop taking tasks first, keep the group membership while tasks drain, so commits still count.
         draining = true;
+        holds.stop();
+        drainStarted.abort();
         try {
           consumer.pause([{ topic }]);
         } catch {
@@ -372,16 +392,5 @@ export function createWorker(deps: WorkerDeps): Worker {
       return stopping;
     },
     isReady: () => joined,
-  };
-}
-
-function poisonEntry(topic: string, partition: number, message: KafkaMessage, err: Error): DeadLetter {
-  return {
-    id: `poison:${topic}:${partition}:${message.offset}`,
-    reason: 'poison',
-    deadAt: Date.now(),
-    raw: message.value ? message.value.subarray(0, 64 * 1024).toString('utf8') : '',
-    error: { name: err.name, message: err.message },
-    history: [],
   };
 }

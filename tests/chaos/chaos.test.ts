@@ -3,6 +3,7 @@ import { quickOptions } from '../../chaos/options';
 import { summaryLine } from '../../chaos/report';
 import { runScenario, type ScenarioDefinition, type ScenarioResult } from '../../chaos/scenario';
 import { apiKillScenario } from '../../chaos/scenarios/api-kill';
+import { batchKillScenario } from '../../chaos/scenarios/batch-kill';
 import { callbackHangScenario } from '../../chaos/scenarios/callback-hang';
 import { delayedKafkaOutageScenario } from '../../chaos/scenarios/delayed-kafka-outage';
 import { hungHandlersScenario } from '../../chaos/scenarios/hung-handlers';
@@ -36,6 +37,7 @@ describe('chaos: faults under a steady load (shortened)', () => {
   const scenarios: [string, () => ScenarioDefinition, 'shared' | 'own-redis' | 'own-redis-2'][] = [
     ['rolling-restart', () => rollingRestartScenario(options), 'shared'],
     ['worker-kill', workerKillScenario, 'shared'],
+    ['batch-kill', batchKillScenario, 'shared'],
     ['tenant-limits', tenantLimitsScenario, 'shared'],
     ['redis-outage', redisOutageScenario, 'own-redis'],
     ['redis-outage-retries', redisOutageRetriesScenario, 'own-redis-2'],
@@ -115,6 +117,12 @@ describe('chaos: faults under a steady load (shortened)', () => {
   it(
     'kill -9 of a worker every few seconds: nothing acknowledged lost, no success re-run',
     async () => expectGuaranteesHeld(await resultOf('worker-kill')),
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    'a batch in flight while workers are killed: it completes once, counts match, callback and onComplete once',
+    async () => expectGuaranteesHeld(await resultOf('batch-kill')),
     SCENARIO_TIMEOUT_MS,
   );
 

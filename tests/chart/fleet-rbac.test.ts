@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { loadApiConfig } from '../../services/api/config';
 import { IN_CLUSTER_TOKEN } from '../../services/shared/kubernetes/kube-source';
 import {
+  AUTOSCALER_PAUSE_PERMISSION,
   FLEET_PERMISSIONS,
   kedaHpaName,
   type FleetObject,
@@ -20,8 +21,9 @@ import {
 } from './chart';
 
 /**
- * The API's fleet view reads three objects; its Role must grant exactly those reads. The rules
- * are derived from FLEET_PERMISSIONS, the constant fleet-reader.ts makes its calls from.
+ * The API's fleet view reads three objects, and the queue's pause patches one; its Role must
+ * grant exactly those calls. The rules are derived from FLEET_PERMISSIONS and
+ * AUTOSCALER_PAUSE_PERMISSION, the constants fleet-reader.ts and autoscaler-pause.ts call from.
  */
 const KEDA_OFF = join(CHART, 'ci', 'keda-off-values.yaml');
 
@@ -36,15 +38,15 @@ beforeAll(() => {
   helm();
 }, HELM_INSTALL_TIMEOUT_MS);
 
-/** The rules the reader needs for the objects the chart rendered. */
-function expectedRules(objects: K8sObject[]): Rule[] {
+/** The rules the reader (and, unless `pauseAutoscaling` is off, the pause) needs for the objects the chart rendered. */
+function expectedRules(objects: K8sObject[], pauseAutoscaling = true): Rule[] {
   const worker = only(objects, 'Deployment', '-worker').metadata.name;
   const scaled = objects.find((o) => o.kind === 'ScaledObject');
   const names: Partial<Record<FleetObject, string>> = {
     workers: worker,
     ...(scaled && { scaledObject: scaled.metadata.name, hpa: kedaHpaName(scaled.metadata.name) }),
   };
-  return (Object.keys(FLEET_PERMISSIONS) as FleetObject[])
+  const reads = (Object.keys(FLEET_PERMISSIONS) as FleetObject[])
     .filter((object) => names[object] !== undefined)
     .map((object) => {
       const { apiGroup, resource, verbs } = FLEET_PERMISSIONS[object];
@@ -55,9 +57,18 @@ function expectedRules(objects: K8sObject[]): Rule[] {
         verbs: [...verbs],
       };
     });
+  const { apiGroup, resource, verbs } = AUTOSCALER_PAUSE_PERMISSION;
+  const pause = {
+    apiGroups: [apiGroup],
+    resources: [resource],
+    resourceNames: [names.scaledObject!],
+    verbs: [...verbs],
+  };
+  return scaled && pauseAutoscaling ? [...reads, pause] : reads;
 }
 
-const sorted = (rules: Rule[]) => [...rules].sort((a, b) => a.resources[0]!.localeCompare(b.resources[0]!));
+const ruleOrder = (r: Rule) => `${r.resources[0]} ${r.verbs.join()}`;
+const sorted = (rules: Rule[]) => [...rules].sort((a, b) => ruleOrder(a).localeCompare(ruleOrder(b)));
 
 describe.each([
   ['defaults, KEDA on', []],
@@ -68,14 +79,28 @@ describe.each([
     objects = render(files);
   });
 
-  it('grants exactly the gets the fleet reader makes, on the objects by name', () => {
+  it("grants exactly the fleet reader's gets and the pause's patch, on the objects by name", () => {
     const role = only(objects, 'Role', '-fleet');
     expect(sorted(role.rules)).toEqual(sorted(expectedRules(objects)));
     for (const rule of role.rules as Rule[]) {
-      expect(rule.verbs).toEqual(['get']);
+      expect(rule.verbs).toHaveLength(1);
       expect(rule.resourceNames).toHaveLength(1);
     }
-    expect(role.rules).toHaveLength(files.length === 0 ? 3 : 1);
+    // The one write: patch, on the workers' ScaledObject alone, and only when KEDA is on.
+    const writes = (role.rules as Rule[]).filter((r) => r.verbs[0] !== 'get');
+    expect(writes).toEqual(
+      files.length === 0
+        ? [
+            {
+              apiGroups: ['keda.sh'],
+              resources: ['scaledobjects'],
+              resourceNames: [expect.stringMatching(/-worker$/)],
+              verbs: ['patch'],
+            },
+          ]
+        : [],
+    );
+    expect(role.rules).toHaveLength(files.length === 0 ? 4 : 1);
   });
 
   it('names the HPA KEDA really creates: the ScaledObject does not rename it', () => {
@@ -109,6 +134,7 @@ describe.each([
         ...(named('scaledobjects') && { scaledObject: named('scaledobjects') }),
       },
       source: { kubeconfig: [] },
+      ...(named('scaledobjects') && { pauseAutoscaling: true }),
     });
   });
 
@@ -132,6 +158,19 @@ describe.each([
 
     const worker = only(objects, 'Deployment', '-worker').spec.template.spec;
     expect(JSON.stringify(worker)).not.toContain('serviceAccountToken');
+  });
+});
+
+describe('fleet.pauseAutoscaling=false', () => {
+  it('grants no patch and does not ask the API to pause KEDA', () => {
+    const objects = render([], ['--set', 'fleet.pauseAutoscaling=false']);
+    const role = only(objects, 'Role', '-fleet');
+    expect(sorted(role.rules)).toEqual(sorted(expectedRules(objects, false)));
+    expect((role.rules as Rule[]).flatMap((r) => r.verbs)).toEqual(['get', 'get', 'get']);
+    const api = only(objects, 'Deployment', '-api');
+    expect(envOf(api, 'api').FLEET_PAUSE_AUTOSCALING).toBeUndefined();
+    const env = { ...envOf(api, 'api'), KUBERNETES_SERVICE_HOST: '10.96.0.1' };
+    expect(loadApiConfig(env).fleet?.pauseAutoscaling).toBeUndefined();
   });
 });
 

@@ -7,6 +7,7 @@ import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { kedaHpaName } from '../../services/shared/kubernetes/permissions';
+import { KAFKA_BROKERS, REDIS_URL } from './stack';
 
 /**
  * A FAKE Kubernetes API server. No cluster can run on the machines these tests run on, so the
@@ -14,15 +15,18 @@ import { kedaHpaName } from '../../services/shared/kubernetes/permissions';
  * objects by their REST path, with Kubernetes' Status bodies for 401, 403 and 404. The objects
  * it serves are built with the typed models of `kubernetes-models` and
  * `@kubernetes-models/keda` and validated against their schemas before being served, so their
- * shape is the real API's. It is not Kubernetes: no watch, no list, no defaulting, no RBAC
- * beyond the `forbid` list a test sets.
+ * shape is the real API's. Besides GETs it takes merge patches (application/merge-patch+json,
+ * RFC 7386), the one write the API makes (KEDA's pause annotation). It is not Kubernetes: no
+ * watch, no list, no other patch types, no defaulting, no RBAC beyond the `forbid` list a test sets.
  */
 export interface FakeKubeApi {
   url: string;
   /** A kubeconfig whose current context points here (namespace and token included). */
   kubeconfig: string;
   /** Every request received, in order. */
-  requests: { method: string; path: string; authorization: string | undefined }[];
+  requests: { method: string; path: string; authorization: string | undefined; contentType?: string }[];
+  /** The object of `kind` named `name`, as served now (after any patches). */
+  get(kind: string, name: string): KubeObject | undefined;
   /** Adds or replaces an object (validated first). */
   put(object: KubeObject): void;
   remove(kind: string, name: string): void;
@@ -52,9 +56,14 @@ export async function startFakeKubeApi(namespace: string, objects: KubeObject[] 
   };
   objects.forEach(put);
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer(async (req, res) => {
     const path = new URL(req.url!, 'http://fake').pathname;
-    requests.push({ method: req.method!, path, authorization: req.headers.authorization });
+    requests.push({
+      method: req.method!,
+      path,
+      authorization: req.headers.authorization,
+      ...(req.headers['content-type'] && { contentType: req.headers['content-type'] }),
+    });
     const reply = (code: number, body: object) => {
       res.writeHead(code, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
@@ -73,7 +82,8 @@ export async function startFakeKubeApi(namespace: string, objects: KubeObject[] 
     if (req.headers.authorization !== `Bearer ${FAKE_TOKEN}`)
       return status(401, 'Unauthorized', 'Unauthorized');
     const match = /^\/apis\/([^/]+)\/([^/]+)\/namespaces\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
-    if (req.method !== 'GET' || !match)
+    const isPatch = req.method === 'PATCH' && req.headers['content-type'] === 'application/merge-patch+json';
+    if ((req.method !== 'GET' && !isPatch) || !match)
       return status(404, 'NotFound', 'the server could not find the requested resource');
     const [, group, version, ns, resource, name] = match as unknown as string[];
     if (missingGroups.has(group!)) {
@@ -83,11 +93,17 @@ export async function startFakeKubeApi(namespace: string, objects: KubeObject[] 
       return status(
         403,
         'Forbidden',
-        `${resource}.${group} "${name}" is forbidden: User "system:serviceaccount:${ns}:fake" cannot get resource "${resource}" in API group "${group}" in the namespace "${ns}"`,
+        `${resource}.${group} "${name}" is forbidden: User "system:serviceaccount:${ns}:fake" cannot ${isPatch ? 'patch' : 'get'} resource "${resource}" in API group "${group}" in the namespace "${ns}"`,
       );
     }
     const found = store.get(keyOf(group!, version!, resource!, ns!, name!));
     if (!found) return status(404, 'NotFound', `${resource}.${group} "${name}" not found`);
+    if (isPatch) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      mergePatch(found as unknown as Record<string, unknown>, JSON.parse(Buffer.concat(chunks).toString()));
+      found.validate();
+    }
     reply(200, found.toJSON());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -97,6 +113,7 @@ export async function startFakeKubeApi(namespace: string, objects: KubeObject[] 
     kubeconfig: writeKubeconfig(url, namespace),
     requests,
     put,
+    get: (kind, name) => [...store.values()].find((o) => o.kind === kind && o.metadata!.name === name),
     remove: (kind, name) => {
       for (const [key, object] of store) {
         if (object.kind === kind && object.metadata!.name === name) store.delete(key);
@@ -109,6 +126,30 @@ export async function startFakeKubeApi(namespace: string, objects: KubeObject[] 
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * The environment of an API process (tests/helpers/processes.ts) whose fleet view reads `fake`
+ * for the workers and ScaledObject named `name` in `namespace`; `extra` adds or overrides.
+ */
+export function fleetApiEnv(
+  queue: string,
+  fake: Pick<FakeKubeApi, 'kubeconfig'>,
+  { namespace, name }: { namespace: string; name: string },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    SPILLWAY_QUEUE: queue,
+    KAFKA_BROKERS,
+    REDIS_URL,
+    KAFKA_TASK_PARTITIONS: '3',
+    TASK_TTL_SECONDS: '3600',
+    FLEET_NAMESPACE: namespace,
+    FLEET_WORKER_DEPLOYMENT: name,
+    FLEET_SCALED_OBJECT: name,
+    KUBECONFIG: fake.kubeconfig,
+    ...extra,
   };
 }
 
@@ -134,6 +175,19 @@ export function writeKubeconfig(url: string, namespace: string, token = FAKE_TOK
     ].join('\n'),
   );
   return file;
+}
+
+/** RFC 7386 merge patch, in place: objects merge, `null` removes a member, anything else replaces. */
+function mergePatch(target: Record<string, unknown>, patch: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(patch)) {
+    const current = target[key];
+    if (value === null) delete target[key];
+    else if (typeof value === 'object' && !Array.isArray(value)) {
+      const into = typeof current === 'object' && current !== null && !Array.isArray(current) ? current : {};
+      mergePatch(into as Record<string, unknown>, value as Record<string, unknown>);
+      target[key] = into;
+    } else target[key] = value;
+  }
 }
 
 function resourceOf(kind: string): string {

@@ -36,6 +36,10 @@ const DOCUMENTED_CODES = new Set([
   'rate_limited',
   // GET /v1/fleet when the fleet view is off (no FLEET_* settings, as here).
   'fleet_unavailable',
+  'schedule_not_found',
+  'batch_not_found',
+  'batch_sealed',
+  'batch_cancelled',
 ]);
 const isErrorShape = new Ajv2020({ strict: false }).compile(errorSchema);
 
@@ -275,6 +279,16 @@ const ROUTES: Array<[string, string]> = [
   ['GET', '/v1/fleet'],
   ['GET', '/v1/dead-letters'],
   ['POST', '/v1/dead-letters/:id/replay'],
+  ['POST', '/v1/batches'],
+  ['POST', '/v1/batches/:id/tasks'],
+  ['POST', '/v1/batches/:id/seal'],
+  ['GET', '/v1/batches/:id'],
+  ['DELETE', '/v1/batches/:id'],
+  ['POST', '/v1/schedules'],
+  ['GET', '/v1/schedules'],
+  ['GET', '/v1/schedules/:id'],
+  ['PATCH', '/v1/schedules/:id'],
+  ['DELETE', '/v1/schedules/:id'],
   ['GET', '/healthz'],
   ['GET', '/readyz'],
   ['GET', '/openapi.json'],

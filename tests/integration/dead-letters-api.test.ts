@@ -222,6 +222,8 @@ describe('a replay whose submission fails', () => {
       } as unknown as TaskSubmitter,
       idempotency: unused,
       deadLetters: store,
+      batches: unused,
+      pauses: unused,
       watcher: unused,
       inspector: unused,
       readiness: [],

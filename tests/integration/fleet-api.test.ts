@@ -5,12 +5,12 @@ import { ConfigError } from '../../services/shared/env-reader';
 import { kafkaNames } from '../../services/shared/kafka/names';
 import { FLEET_PERMISSIONS, kedaHpaName, objectPath } from '../../services/shared/kubernetes/permissions';
 import { spillway } from '../helpers/cli';
-import { fleetObjects, startFakeKubeApi, type FakeKubeApi } from '../helpers/fake-kube-api';
+import { fleetApiEnv, fleetObjects, startFakeKubeApi, type FakeKubeApi } from '../helpers/fake-kube-api';
 import { request } from '../helpers/http';
 import { ServiceProcess } from '../helpers/processes';
 import { freePort } from '../helpers/redis-server';
 import { apiFor } from '../helpers/services';
-import { KAFKA_BROKERS, REDIS_URL, uniqueQueue } from '../helpers/stack';
+import { uniqueQueue } from '../helpers/stack';
 
 const NAMESPACE = 'spillway';
 const NAME = 'spillway-worker';
@@ -30,17 +30,11 @@ describe('GET /v1/fleet (against a fake Kubernetes API server)', () => {
 
   beforeAll(async () => {
     fake = await startFakeKubeApi(NAMESPACE, objects());
-    api = new ServiceProcess('api', await freePort(), {
-      SPILLWAY_QUEUE: queue,
-      KAFKA_BROKERS,
-      REDIS_URL,
-      KAFKA_TASK_PARTITIONS: '3',
-      TASK_TTL_SECONDS: '3600',
-      FLEET_NAMESPACE: NAMESPACE,
-      FLEET_WORKER_DEPLOYMENT: NAME,
-      FLEET_SCALED_OBJECT: NAME,
-      KUBECONFIG: fake.kubeconfig,
-    });
+    api = new ServiceProcess(
+      'api',
+      await freePort(),
+      fleetApiEnv(queue, fake, { namespace: NAMESPACE, name: NAME }),
+    );
     await api.ready();
   }, 60_000);
   afterAll(async () => {

@@ -63,6 +63,11 @@ describe('claims: a task another worker is running is not run again', () => {
       shutdown: shutdown.signal,
       claim: { claimant, ms: claimMs },
       timeouts: { defaultMs: 60_000, maxMs: 60_000 },
+      // These handlers spawn nothing, and a first attempt that spawned nothing seals nothing.
+      spawning: {
+        batches: undefined as never,
+        enqueue: { names: kafkaNames(queue), store, publish: async () => undefined },
+      },
     });
     return { runner, metrics, shutdown };
   }

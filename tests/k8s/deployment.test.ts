@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { helm, helmOk, kubectl, kubectlJson, ROOT, toolEnv, waitFor } from './helpers/cluster';
 import { Release } from './helpers/release';
+import { KEDA_PAUSED_ANNOTATION } from '../../services/shared/kubernetes/permissions';
 
 const TAG = Date.now().toString(36);
 const release = new Release('spillway', `deploy-${TAG}`, `k8s-deploy-${TAG}`);
@@ -164,6 +165,33 @@ it(
     }
   },
   5 * 60_000,
+);
+
+it(
+  "pauses KEDA's ScaledObject while the queue is paused, through the API's Role, and resumes it",
+  async () => {
+    const url = await release.apiUrl();
+    const headers = { authorization: `Bearer ${await release.apiKey()}` };
+    const scaledObject = () =>
+      kubectlJson(['get', 'scaledobject', release.workerDeployment, '-n', release.namespace]);
+    const paused = await fetch(`${url}/v1/queue/pause`, { method: 'POST', headers });
+    expect(await paused.json()).toMatchObject({ paused: true, autoscaling: 'paused' });
+    expect((await scaledObject()).metadata.annotations?.[KEDA_PAUSED_ANNOTATION]).toBe('true');
+    // KEDA honours it: its Paused condition turns True.
+    await waitFor(
+      'KEDA reports the ScaledObject paused',
+      async () => {
+        const conditions: { type: string; status: string }[] =
+          (await scaledObject()).status?.conditions ?? [];
+        return conditions.some((c) => c.type === 'Paused' && c.status === 'True') ? true : undefined;
+      },
+      60_000,
+    );
+    const resumed = await fetch(`${url}/v1/queue/resume`, { method: 'POST', headers });
+    expect(await resumed.json()).toMatchObject({ paused: false, autoscaling: 'resumed' });
+    expect((await scaledObject()).metadata.annotations ?? {}).not.toHaveProperty(KEDA_PAUSED_ANNOTATION);
+  },
+  3 * 60_000,
 );
 
 it(

@@ -37,6 +37,7 @@ describe('runHandler', () => {
         },
       },
       progress: async () => undefined,
+      spawn: () => Promise.reject(new Error('not in this test')),
       onAbandoned: () => abandoned.push(Date.now()),
     };
     return { deps, shutdown, registered, abandoned };

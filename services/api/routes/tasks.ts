@@ -16,7 +16,7 @@ import { taskView } from '../../shared/task-view';
 import { tenantOf } from '../../shared/tenancy/tenant';
 import type { TaskRecord } from '../../shared/task';
 import type { TenantBacklog } from '../tenant-backlog';
-import type { Validator } from '../validation';
+import type { CheckedItem, Validator } from '../validation';
 
 export interface TaskRoutesDeps {
   store: TaskStore;
@@ -73,34 +73,15 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
 
   router.post('/v1/tasks/batch', submit, limitBatch, backlogBatch, requireJson, async (req, res) => {
     await respondIdempotently(idempotency, req, res, async (idSeed) => {
-      const items = validator.batch(req.body);
-      const now = Date.now();
-      const checked = items.map((item, i) => {
-        try {
-          return { submission: validator.submission(item, now, `tasks[${i}].`) };
-        } catch (err) {
-          if (!(err instanceof ApiError)) throw err;
-          return { error: { code: err.code, message: err.message, details: err.details } };
-        }
-      });
-      const valid = checked.flatMap((c) => (c.submission ? [c.submission] : []));
-      const rejected = checked.length - valid.length;
+      const { checked, valid, rejected, positions, details } = validator.items(
+        validator.batch(req.body),
+        Date.now(),
+      );
       if (rejected > 0) events.tasksEnqueued('', 'invalid', rejected, req.caller.tenant.name);
-      if (valid.length === 0) {
-        throw new ApiError(
-          422,
-          'validation_failed',
-          'no task in the batch is valid',
-          checked.flatMap((c) => c.error?.details ?? []),
-        );
-      }
+      if (valid.length === 0)
+        throw new ApiError(422, 'validation_failed', 'no task in the batch is valid', details());
       // One Kafka round trip for every valid item; if Kafka fails, the whole request is a 503.
-      const batchReply = (accepted: Accepted[]) => {
-        let next = 0;
-        const results = checked.map((c) => (c.submission ? accepted[next++] : { error: c.error }));
-        return { accepted: accepted.length, rejected, results };
-      };
-      const positions = checked.flatMap((c, i) => (c.submission ? [i] : []));
+      const batchReply = (accepted: Accepted[]) => itemsReply(checked, accepted);
       const accepted = await inDoubtAsReply(
         submitter.submit(valid, {
           tenant: req.caller.tenant.name,
@@ -161,8 +142,18 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
   return router;
 }
 
+/** A batch of items' answer: each accepted task, or why its item was rejected, in order. */
+export function itemsReply(checked: CheckedItem[], accepted: Accepted[]) {
+  let next = 0;
+  const results = checked.map((c) => (c.submission ? accepted[next++] : { error: c.error }));
+  return { accepted: accepted.length, rejected: checked.length - accepted.length, results };
+}
+
 /** Lets the idempotency layer learn what an in-doubt submission finally became. */
-async function inDoubtAsReply(submitting: Promise<Accepted[]>, toBody: (accepted: Accepted[]) => unknown) {
+export async function inDoubtAsReply(
+  submitting: Promise<Accepted[]>,
+  toBody: (accepted: Accepted[]) => unknown,
+) {
   try {
     return await submitting;
   } catch (err) {
@@ -179,7 +170,7 @@ function notFound(id: string): ApiError {
 }
 
 /** `?wait=N`: seconds to long-poll, capped at LIMITS.waitSeconds; absent means no wait. */
-function parseWait(raw: unknown): number {
+export function parseWait(raw: unknown): number {
   if (raw === undefined) return 0;
   const seconds = typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
   if (Number.isNaN(seconds)) {

@@ -6,6 +6,11 @@ import type { KubeSource } from './kube-source';
 export interface FleetConfig {
   targets: FleetTargets;
   source: KubeSource;
+  /**
+   * FLEET_PAUSE_AUTOSCALING=true: POST /v1/queue/pause also pauses the ScaledObject (KEDA's
+   * pause annotation) and resume resumes it; needs FLEET_SCALED_OBJECT and `patch` on it. Default off.
+   */
+  pauseAutoscaling?: true;
 }
 
 const NAMESPACE = { re: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, hint: 'a Kubernetes namespace name' };
@@ -24,6 +29,10 @@ export function readFleetConfig(reader: EnvReader): FleetConfig | null {
   const workerDeployment = reader.string('FLEET_WORKER_DEPLOYMENT', '', OBJECT_NAME);
   const scaledObject = reader.string('FLEET_SCALED_OBJECT', '', OBJECT_NAME);
   const kubeconfig = reader.string('KUBECONFIG', '').split(delimiter).filter(Boolean);
+  const pauseAutoscaling = reader.oneOf('FLEET_PAUSE_AUTOSCALING', 'false', ['true', 'false']) === 'true';
+  if (pauseAutoscaling && !scaledObject) {
+    reader.required('FLEET_SCALED_OBJECT', 'FLEET_PAUSE_AUTOSCALING=true pauses the ScaledObject it names');
+  }
   if (!namespace && !workerDeployment && !scaledObject) return null;
   const why = 'the fleet view needs FLEET_NAMESPACE and FLEET_WORKER_DEPLOYMENT (or neither: off)';
   if (!namespace) reader.required('FLEET_NAMESPACE', why);
@@ -34,5 +43,6 @@ export function readFleetConfig(reader: EnvReader): FleetConfig | null {
   return {
     targets: { namespace, workerDeployment, ...(scaledObject && { scaledObject }) },
     source: { kubeconfig },
+    ...(pauseAutoscaling && { pauseAutoscaling: true as const }),
   };
 }

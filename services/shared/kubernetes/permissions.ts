@@ -45,3 +45,20 @@ export function objectPath(object: FleetObject, namespace: string, name: string)
   const { apiGroup, version, resource } = FLEET_PERMISSIONS[object];
   return `/apis/${apiGroup}/${version}/namespaces/${namespace}/${resource}/${name}`;
 }
+
+/**
+ * The one write the API makes: POST /v1/queue/pause and /resume set and remove KEDA's pause
+ * annotation (KEDA_PAUSED_ANNOTATION) on the workers' ScaledObject, by a merge patch.
+ * autoscaler-pause.ts takes its call from here, and tests/chart checks the chart's Role grants
+ * exactly this `patch` on that ScaledObject by name.
+ */
+export const AUTOSCALER_PAUSE_PERMISSION = {
+  apiGroup: 'keda.sh',
+  version: 'v1alpha1',
+  resource: 'scaledobjects',
+  kind: 'ScaledObject',
+  verbs: ['patch'],
+} as const;
+
+/** KEDA stops scaling a ScaledObject that carries this annotation set to "true", at its current replicas. */
+export const KEDA_PAUSED_ANNOTATION = 'autoscaling.keda.sh/paused';

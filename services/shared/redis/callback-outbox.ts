@@ -1,135 +1,58 @@
-import type Redis from 'ioredis';
-import { connectRedis } from './connect';
 import { RedisKeys } from './keys';
-
-/** One callback to deliver: the task whose outcome it reports, and where. */
-export interface OutboxEntry {
-  /** The stream entry's id: settle() takes it. */
-  entryId: string;
-  taskId: string;
-  url: string;
-}
-
-const GROUP = 'deliverers';
+import { RedisWorkStream, type StreamEntry } from './work-stream';
 
 /**
- * The completion callbacks waiting for delivery, as a Redis stream read through a consumer group:
- * a worker writes an entry once the task's outcome is final, any worker delivers it, and the
- * entry leaves only when its delivery settled (delivered or given up). An entry a worker took and
- * never settled (it died, or stopped mid-delivery) is claimed by another once it has been idle
- * long enough: every callback goes out at least once.
+ * One callback to deliver: the task or batch whose outcome it reports, and where. Tasks' entries
+ * are written by the worker that finished the task; batches' by the script that completed the
+ * batch (batch-script.ts), in the same call.
+ */
+export type OutboxEntry = { entryId: string; url: string } & (
+  { taskId: string; batchId?: undefined } | { batchId: string; taskId?: undefined }
+);
+
+/**
+ * The completion callbacks waiting for delivery: a work stream (see RedisWorkStream) any worker
+ * delivers from, so every callback goes out at least once.
  */
 export class CallbackOutbox {
-  private readonly redis: Redis;
-  /** Blocking reads get a connection of their own, so they never hold up enqueue() and settle(). */
-  private readonly reader: Redis;
-  private readonly key: string;
-  private closing?: Promise<void>;
+  private readonly stream: RedisWorkStream;
 
   constructor(url: string, queue: string) {
-    this.key = new RedisKeys(queue).callbackOutbox();
-    this.redis = connectRedis(url);
-    this.reader = connectRedis(url, 0);
+    this.stream = new RedisWorkStream(url, new RedisKeys(queue).callbackOutbox(), 'deliverers');
   }
 
   async enqueue(taskId: string, url: string): Promise<void> {
-    await this.redis.xadd(this.key, '*', 'task', taskId, 'url', url);
+    await this.stream.add({ task: taskId, url });
   }
 
-  /** Up to `count` entries no worker has taken yet, waiting up to `blockMs` for one. */
   async take(consumer: string, count: number, blockMs: number): Promise<OutboxEntry[]> {
-    await this.ensureGroup();
-    const reply = (await this.forgetGroupOnNoGroup(
-      this.reader.xreadgroup(
-        'GROUP',
-        GROUP,
-        consumer,
-        'COUNT',
-        count,
-        'BLOCK',
-        blockMs,
-        'STREAMS',
-        this.key,
-        '>',
-      ),
-    )) as [string, [string, string[]][]][] | null;
-    return toEntries(reply?.[0]?.[1] ?? []);
+    return (await this.stream.take(consumer, count, blockMs)).map(toEntry);
   }
 
-  /** Up to `count` entries another worker took and left unsettled for `idleMs`, now this one's. */
   async claimAbandoned(consumer: string, idleMs: number, count: number): Promise<OutboxEntry[]> {
-    await this.ensureGroup();
-    const [, claimed] = (await this.redis.xautoclaim(
-      this.key,
-      GROUP,
-      consumer,
-      idleMs,
-      '0-0',
-      'COUNT',
-      count,
-    )) as [string, [string, string[] | null][]];
-    // A claimed id whose entry was deleted meanwhile comes back without fields: nothing to send.
-    return toEntries(claimed.filter((e): e is [string, string[]] => e[1] !== null));
+    return (await this.stream.claimAbandoned(consumer, idleMs, count)).map(toEntry);
   }
 
-  /**
-   * Hands entries this consumer took back for any worker to claim now, as if idle for `idleMs`
-   * (a worker stopping mid-delivery; otherwise they would wait out claimIdleMs).
-   */
-  async release(consumer: string, entryIds: string[], idleMs: number): Promise<void> {
-    if (entryIds.length === 0) return;
-    await this.redis.xclaim(this.key, GROUP, consumer, 0, ...entryIds, 'IDLE', idleMs, 'JUSTID');
+  release(consumer: string, entryIds: string[], idleMs: number): Promise<void> {
+    return this.stream.release(consumer, entryIds, idleMs);
   }
 
-  /** The delivery settled: the entry leaves the stream. */
-  async settle(entryId: string): Promise<void> {
-    await this.redis.multi().xack(this.key, GROUP, entryId).xdel(this.key, entryId).exec();
+  settle(entryId: string): Promise<void> {
+    return this.stream.settle(entryId);
   }
 
-  /** Entries not settled yet, taken or not. */
   waiting(): Promise<number> {
-    return this.redis.xlen(this.key);
+    return this.stream.waiting();
   }
 
   close(): Promise<void> {
-    this.closing ??= Promise.all(
-      [this.redis, this.reader].map((r) =>
-        r.quit().then(
-          () => undefined,
-          () => r.disconnect(),
-        ),
-      ),
-    ).then(() => undefined);
-    return this.closing;
-  }
-
-  private groupReady = false;
-
-  /** The stream and its group are gone (Redis was flushed): make them again on the next call. */
-  private async forgetGroupOnNoGroup<T>(command: Promise<T>): Promise<T> {
-    try {
-      return await command;
-    } catch (err) {
-      if (String(err).includes('NOGROUP')) this.groupReady = false;
-      throw err;
-    }
-  }
-
-  /** From the stream's first entry: entries written before any worker created the group count too. */
-  private async ensureGroup(): Promise<void> {
-    if (this.groupReady) return;
-    try {
-      await this.redis.xgroup('CREATE', this.key, GROUP, '0', 'MKSTREAM');
-    } catch (err) {
-      if (!String(err).includes('BUSYGROUP')) throw err;
-    }
-    this.groupReady = true;
+    return this.stream.close();
   }
 }
 
-function toEntries(raw: [string, string[]][]): OutboxEntry[] {
-  return raw.map(([entryId, fields]) => {
-    const field = (name: string) => fields[fields.indexOf(name) + 1] ?? '';
-    return { entryId, taskId: field('task'), url: field('url') };
-  });
+function toEntry({ entryId, fields }: StreamEntry): OutboxEntry {
+  const url = fields.url ?? '';
+  return fields.batch !== undefined
+    ? { entryId, url, batchId: fields.batch }
+    : { entryId, url, taskId: fields.task ?? '' };
 }

@@ -67,9 +67,54 @@ export class RedisKeys {
     return `${this.prefix}cancel`;
   }
 
+  /**
+   * Hash of the paused scopes (pause-store.ts): field `queue` for the whole queue, `type:<name>`
+   * for one task type; the value is when it was paused (epoch ms).
+   */
+  paused(): string {
+    return `${this.prefix}paused`;
+  }
+
+  /** Pub/sub channel on which workers hear that the paused scopes changed (they read paused() again). */
+  pauseChannel(): string {
+    return `${this.prefix}pause`;
+  }
+
   /** Stream of completion callbacks waiting for delivery (the outbox; entries leave once settled). */
   callbackOutbox(): string {
     return `${this.prefix}callback-outbox`;
+  }
+
+  // A batch's keys: batch-script.ts builds the same names inside Redis; keep the two in step.
+
+  /** Hash: a batch's owner, options, times and counts (services/shared/batches). */
+  batch(id: string): string {
+    return `${this.prefix}batch:${id}`;
+  }
+
+  /** Set of a batch's child task ids: a child published twice is counted once. */
+  batchMembers(id: string): string {
+    return `${this.prefix}batch-members:${id}`;
+  }
+
+  /** Sorted set of a batch's children that failed or were cancelled, scored by when. */
+  batchUnsuccessful(id: string): string {
+    return `${this.prefix}batch-unsuccessful:${id}`;
+  }
+
+  /** Stream of completed batches with work left for a worker: an onComplete task, a waiting parent. */
+  batchCompletions(): string {
+    return `${this.prefix}batch-completions`;
+  }
+
+  /** Counter of batches created and not completed (the batches_open gauge). */
+  batchesOpen(): string {
+    return `${this.prefix}batches-open`;
+  }
+
+  /** Pub/sub channel announcing that a batch completed (long-polls wait on it). */
+  batchFinishedChannel(id: string): string {
+    return this.finishedChannel(`batch:${id}`);
   }
 
   /**
@@ -97,5 +142,27 @@ export class RedisKeys {
     const digest = createHash('sha256').update(clientKey).digest('hex');
     // Not "idempotency:", where earlier versions kept a string: an upgrade never meets the old type.
     return `${this.prefix}idempotency-claim:${scope}:${digest}`;
+  }
+
+  // Schedules (schedule-store.ts): no TTL on any of them, they live until deleted.
+
+  /** Hash of one schedule: its definition (JSON), cursor, revision and last fired tick. */
+  schedule(id: string): string {
+    return `${this.prefix}schedule:${id}`;
+  }
+
+  /** Sorted set of schedule ids, scored by creation: every one, or, with `tenant`, that tenant's. */
+  schedules(tenant?: string): string {
+    return tenant === undefined ? `${this.prefix}schedules` : `${this.prefix}schedules:tenant:${tenant}`;
+  }
+
+  /** Sorted set of the active schedules' ids, scored by their next tick (epoch ms): what firers poll. */
+  schedulesDue(): string {
+    return `${this.prefix}schedules-due`;
+  }
+
+  /** String naming the worker firing one schedule now, with an expiry (see ScheduleFirer). */
+  scheduleLease(id: string): string {
+    return `${this.prefix}schedule-lease:${id}`;
   }
 }

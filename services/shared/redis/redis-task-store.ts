@@ -25,6 +25,7 @@ export const STATUS_PHASE: Readonly<Record<TaskStatus, number>> = {
   queued: 1,
   running: 2,
   retrying: 3,
+  'waiting-children': 3,
   succeeded: 4,
   failed: 4,
   cancelled: 4,
@@ -219,6 +220,8 @@ export class RedisTaskStore implements TaskStore {
     if (change.lane !== undefined) fields.push('lane', change.lane);
     // The Redis key of the key's open tasks, which the transition script updates when it finishes.
     if (change.pin !== undefined) fields.push('pin', this.keys.pinnedTasks(change.pin));
+    if (change.batch !== undefined) fields.push('batch', change.batch);
+    if (change.children !== undefined) fields.push('children', change.children);
     return [
       change.id,
       change.status,
@@ -275,6 +278,8 @@ function toRecord(id: string, hash: Record<string, string>): TaskRecord {
     ...(hash.tenant !== undefined && { tenant: hash.tenant }),
     ...(isPriority(hash.priority) && { priority: hash.priority }),
     ...(isLane(hash.lane) && { lane: hash.lane }),
+    ...(hash.batch !== undefined && { batch: hash.batch }),
+    ...(hash.children !== undefined && { children: hash.children }),
     status,
     attempts: Number(hash.attempts ?? 0),
     createdAt: date('createdAt') ?? new Date(0),

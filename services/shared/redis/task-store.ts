@@ -23,6 +23,10 @@ export interface Transition {
    * it off its key's open tasks, which keep the key in one lane (lane-assigner.ts).
    */
   pin?: string;
+  /** The batch it is a child of: written with the record, counted when the task finishes. */
+  batch?: string;
+  /** The batch of children it spawned. */
+  children?: string;
   status: TaskStatus;
   /** 0 for queued/scheduled; the attempt number for every status a worker writes. */
   attempt: number;
@@ -44,7 +48,7 @@ export interface Transition {
 /** What every transition of `task` says about it, in case its record must be created. */
 export function identityOf(
   task: TaskMessage,
-): Pick<Transition, 'id' | 'type' | 'createdAt' | 'tenant' | 'priority' | 'lane' | 'pin'> {
+): Pick<Transition, 'id' | 'type' | 'createdAt' | 'tenant' | 'priority' | 'lane' | 'pin' | 'batch'> {
   return {
     id: task.id,
     type: task.type,
@@ -53,6 +57,7 @@ export function identityOf(
     ...(task.priority !== undefined && task.priority !== DEFAULT_PRIORITY && { priority: task.priority }),
     ...(task.lane !== undefined && { lane: task.lane }),
     ...(task.key !== undefined && { pin: pinOf(task) }),
+    ...(task.batch !== undefined && { batch: task.batch }),
   };
 }
 

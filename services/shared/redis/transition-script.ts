@@ -1,3 +1,5 @@
+import { BATCH_LUA } from './batch-script';
+
 /**
  * Moves task records forward, never backward, atomically inside Redis, and keeps the queue's
  * status counts and waiting set in step with it. Kept as a string (not a .lua file) so the
@@ -29,8 +31,8 @@ end
 local function apply(task, counts, waiting, open, a, first, last)
   local id, status, attempt, phase = a[first], a[first + 1], tonumber(a[first + 2]), tonumber(a[first + 3])
   local claimant, claimMs = a[first + 9], tonumber(a[first + 10])
-  local current = redis.call('HMGET', task, 'status', 'attempts', 'phase', 'claimant', 'claimedUntil', 'runAt', 'tenant', 'pin')
-  local pin = current[8]
+  local current = redis.call('HMGET', task, 'status', 'attempts', 'phase', 'claimant', 'claimedUntil', 'runAt', 'tenant', 'pin', 'batch')
+  local pin, batch = current[8], current[9]
   local runAt = tonumber(current[6])
   local previous = current[1]
   if previous then
@@ -64,6 +66,7 @@ local function apply(task, counts, waiting, open, a, first, last)
     fields[#fields + 1] = a[i]; fields[#fields + 1] = a[i + 1]
     if a[i] == 'runAt' then runAt = tonumber(a[i + 1]) end
     if a[i] == 'pin' then pin = a[i + 1] end
+    if a[i] == 'batch' then batch = a[i + 1] end
   end
   redis.call('HSET', task, unpack(fields))
   -- The top-level error is the final outcome's: a success on a retry clears the last attempt's
@@ -105,6 +108,9 @@ local function apply(task, counts, waiting, open, a, first, last)
         redis.call('DEL', pin, string.sub(pin, 1, at - 1) .. 'key-lane:' .. string.sub(pin, at + 9))
       end
     end
+    -- A batch's child is counted in the call that finishes it (batch-script.ts); the queue's
+    -- prefix is the task key's, less 'task:<id>'.
+    if batch then batch_child_finished(string.sub(task, 1, #task - #id - 5), batch, id, status) end
   end
   return {1, previous or ''}
 end
@@ -117,7 +123,7 @@ end
  * transition: its argument count, then its arguments as above. Returns the pairs of each
  * outcome, flattened.
  */
-export const TRANSITION_LUA = `${APPLY_LUA}
+export const TRANSITION_LUA = `${BATCH_LUA}${APPLY_LUA}
 local out, at = {}, 1
 for k = 4, #KEYS do
   local n = tonumber(ARGV[at])
