@@ -13,6 +13,9 @@ export interface EnqueueDeps {
   publish(messages: OutgoingMessage[]): Promise<void>;
 }
 
+/** Messages handed to the publisher at once. */
+const PUBLISH_SLICE = 1000;
+
 /** Where a task message goes: its lane's topic when due, its delay tier when it waits. */
 export function outgoingOf(
   message: TaskMessage,
@@ -39,7 +42,10 @@ export async function enqueueTasks(deps: EnqueueDeps, messages: TaskMessage[]): 
   if (messages.length === 0) return [];
   const now = Date.now();
   const outgoing = messages.map((m) => outgoingOf(m, deps.names, now));
-  await deps.publish(outgoing);
+  // In slices: a publisher holds a bounded number of messages waiting for Kafka (a worker's
+  // 10,000), and a spawn of more must not be refused for its size alone.
+  for (let i = 0; i < outgoing.length; i += PUBLISH_SLICE)
+    await deps.publish(outgoing.slice(i, i + PUBLISH_SLICE));
   return deps.store.transitionMany(
     messages.map((message, i) => {
       const scheduled = outgoing[i]!.headers !== undefined;

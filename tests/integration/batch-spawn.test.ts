@@ -94,6 +94,20 @@ describe('child tasks from handlers (ctx.spawn)', () => {
     });
   });
 
+  it('spawns more children than a worker publisher holds at once (12,000)', async () => {
+    const runs = new Map<string, number>();
+    const api = await start(runs);
+    const submitted = await request(api.url, 'POST', '/v1/tasks', {
+      json: { type: 'parent', payload: { n: 12_000, wait: true } },
+    });
+    const parent = await eventually(async () => {
+      const reply = await request(api.url, 'GET', `/v1/tasks/${submitted.body.id}?wait=25`);
+      return reply.body.status === 'succeeded' || reply.body.status === 'failed' ? reply.body : undefined;
+    }, 90_000);
+    expect(parent).toMatchObject({ status: 'succeeded', attempts: 1, result: { spawned: 12_000 } });
+    expect(runs.size).toBe(12_000);
+  }, 120_000);
+
   it('a retried parent spawns the same children: each runs once, the batch counts each once', async () => {
     const runs = new Map<string, number>();
     const api = await start(runs);

@@ -61,16 +61,19 @@ export function batchesRouter(deps: BatchRoutesDeps): Router {
     const tenant = req.caller.tenant.name;
     if (rejected > 0) events.tasksEnqueued('', 'invalid', rejected, tenant);
     if (valid.length === 0) throw new ApiError(422, 'validation_failed', 'no child task is valid', details());
+    // Only what this request counted in is counted out if Kafka never gets it: a retried request
+    // (same Idempotency-Key, same ids) must not take out children the first one published.
+    let admitted: string[] = [];
     const admission: BatchAdmission = {
       id: batchId,
       admit: async (ids) => {
         try {
-          await batches.admit(batchId, tenant, ids);
+          admitted = await batches.admit(batchId, tenant, ids);
         } catch (err) {
           throw err instanceof BatchAdmitRefused ? admitRefusal(batchId, err) : err;
         }
       },
-      withdraw: (ids) => batches.withdraw(batchId, ids),
+      withdraw: () => batches.withdraw(batchId, admitted),
     };
     const accepted = await inDoubtAsReply(
       submitter.submit(valid, {

@@ -49,17 +49,19 @@ end
 /**
  * Takes children into an open batch: KEYS [1] batch hash [2] members set; ARGV [1] tenant
  * [2] ttl seconds [3..] child ids. Ids already members are not counted again (a retried request
- * or parent publishes the same ids). Returns {'ok', new members}, or {'missing'|'sealed'|'cancelled'|'tenant', 0}.
+ * or parent publishes the same ids). Returns {'ok', {the ids new here}}, or {'missing'|'sealed'|'cancelled'|'tenant', {}}.
  */
 export const BATCH_ADMIT_LUA = `
 local h = redis.call('HMGET', KEYS[1], 'tenant', 'sealedAt', 'cancelledAt')
-if not h[1] then return {'missing', 0} end
-if h[1] ~= ARGV[1] then return {'tenant', 0} end
-if h[3] then return {'cancelled', 0} end
-if h[2] then return {'sealed', 0} end
-local added = 0
-for i = 3, #ARGV do added = added + redis.call('SADD', KEYS[2], ARGV[i]) end
-redis.call('HINCRBY', KEYS[1], 'total', added)
+if not h[1] then return {'missing', {}} end
+if h[1] ~= ARGV[1] then return {'tenant', {}} end
+if h[3] then return {'cancelled', {}} end
+if h[2] then return {'sealed', {}} end
+local added = {}
+for i = 3, #ARGV do
+  if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then added[#added + 1] = ARGV[i] end
+end
+redis.call('HINCRBY', KEYS[1], 'total', #added)
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 return {'ok', added}

@@ -9,7 +9,7 @@ import { RedisKeys } from './keys';
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     batchCreate(...keysAndArgs: (string | number)[]): Result<number, Context>;
-    batchAdmit(...keysAndArgs: (string | number)[]): Result<[string, number], Context>;
+    batchAdmit(...keysAndArgs: (string | number)[]): Result<[string, string[]], Context>;
     batchWithdraw(...keysAndArgs: (string | number)[]): Result<number, Context>;
     batchSeal(...keysAndArgs: (string | number)[]): Result<[number, number], Context>;
   }
@@ -99,9 +99,10 @@ export class RedisBatchStore {
 
   /**
    * Counts children into an open batch of `tenant` before they are published (so none can finish
-   * uncounted). Resolves how many were new; throws BatchAdmitRefused.
+   * uncounted). Resolves the ids that were new (the others were counted before); throws
+   * BatchAdmitRefused.
    */
-  async admit(id: string, tenant: string, childIds: string[]): Promise<number> {
+  async admit(id: string, tenant: string, childIds: string[]): Promise<string[]> {
     const [outcome, added] = await this.redis.batchAdmit(
       this.keys.batch(id),
       this.keys.batchMembers(id),
@@ -110,7 +111,7 @@ export class RedisBatchStore {
       ...childIds,
     );
     if (outcome !== 'ok') throw new BatchAdmitRefused(outcome as AdmitRefusal);
-    return Number(added);
+    return added;
   }
 
   /** Uncounts children whose submission failed (Kafka never got them). */

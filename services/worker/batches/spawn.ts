@@ -39,7 +39,7 @@ export interface Spawned {
 }
 
 export interface SpawnDeps {
-  batches: Pick<RedisBatchStore, 'create' | 'admit' | 'seal'>;
+  batches: Pick<RedisBatchStore, 'create' | 'admit' | 'seal' | 'withdraw'>;
   enqueue: EnqueueDeps;
 }
 
@@ -98,22 +98,28 @@ export class ChildSpawner {
       ...(wait && { parent: parent.id }),
       ...(wait && parent.callbackUrl !== undefined && { parentCallbackUrl: parent.callbackUrl }),
     });
+    const ids = messages.map((m) => m.id);
+    let admitted: string[];
     try {
-      await this.deps.batches.admit(
-        this.batchId,
-        tenant,
-        messages.map((m) => m.id),
-      );
+      admitted = await this.deps.batches.admit(this.batchId, tenant, ids);
     } catch (err) {
       // Sealed: an earlier attempt of this parent finished spawning, so these are published already.
-      if (err instanceof BatchAdmitRefused && err.reason === 'sealed') {
-        return { batchId: this.batchId, taskIds: messages.map((m) => m.id) };
-      }
+      if (err instanceof BatchAdmitRefused && err.reason === 'sealed')
+        return { batchId: this.batchId, taskIds: ids };
       throw err;
     }
     // Published whether new or not: an earlier attempt may have been counted and died before Kafka got them.
-    await enqueueTasks(this.deps.enqueue, messages);
-    return { batchId: this.batchId, taskIds: messages.map((m) => m.id) };
+    try {
+      await enqueueTasks(this.deps.enqueue, messages);
+    } catch (err) {
+      // Not all published: the ones this call counted in are counted out again, or a parent that
+      // fails for good would leave its batch waiting for children that never come. A retry counts
+      // them in again; one that did reach Kafka runs, but counts nowhere (batch-script.ts). Ones
+      // an earlier attempt counted stay: they may have run already.
+      await this.deps.batches.withdraw(this.batchId, admitted).catch(() => undefined);
+      throw err;
+    }
+    return { batchId: this.batchId, taskIds: ids };
   }
 
   /**
