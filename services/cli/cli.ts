@@ -4,6 +4,7 @@ import { ApiClient } from './client';
 import type { Command } from './command';
 import { deadLettersList, deadLettersRebuild, deadLettersReplay } from './commands/dead-letters';
 import { fleet } from './commands/fleet';
+import { batchesCancel, batchesCreate, batchesSeal, batchesShow } from './commands/batches';
 import {
   schedulesAdd,
   schedulesList,
@@ -29,6 +30,10 @@ const COMMANDS: readonly Command[] = [
   deadLettersReplay,
   deadLettersRebuild,
   fleet,
+  batchesCreate,
+  batchesShow,
+  batchesSeal,
+  batchesCancel,
   schedulesList,
   schedulesAdd,
   schedulesPause,
