@@ -15,7 +15,7 @@ import { benchKafka, REDIS_URL } from './stack';
  */
 export async function dropQueues(queues: { system: SystemName; queue: string }[]): Promise<void> {
   const topics = queues.flatMap(({ system, queue }) =>
-    system === 'spillway' || system === 'spillway-fair'
+    system === 'spillway' || system === 'spillway-fair' || system === 'spillway-fanout'
       ? allTopics(kafkaNames(queue))
       : system === 'naive'
         ? [naiveNames(queue).topic]
@@ -62,6 +62,7 @@ function keyPattern(system: SystemName, queue: string): string | undefined {
     case 'spillway':
     case 'spillway-tenants':
     case 'spillway-fair':
+    case 'spillway-fanout':
       return `${new RedisKeys(queue).prefix}*`;
     case 'naive':
       return naiveNames(queue).statusKey('*');

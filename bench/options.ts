@@ -8,6 +8,7 @@ export const SCENARIOS = [
   'noisy',
   'burst',
   'scaleout',
+  'fanout',
   'ceilings',
   'profiles',
 ] as const;
@@ -65,6 +66,8 @@ export interface BenchOptions {
   scalePartitions: number;
   scaleConcurrency: number;
   scaleTaskMs: number;
+  /** Fan-out: children one parent spawns (Spillway ctx.spawn) or declares (BullMQ flow). */
+  fanoutChildren: number;
   /** Ceilings: records per ProducerPerformance run, requests per redis-benchmark run. */
   kafkaCeilingRecords: number;
   redisCeilingRequests: number;
@@ -131,6 +134,7 @@ export function parseOptions(argv: string[]): BenchOptions {
         burstClients: 4,
         scaleTasks: 400,
         scaleTaskMs: 50,
+        fanoutChildren: 200,
         // Fewer and the producer's start-up (metadata, first connection) is most of the run.
         kafkaCeilingRecords: 100_000,
         redisCeilingRequests: 20_000,
@@ -161,6 +165,7 @@ export function parseOptions(argv: string[]): BenchOptions {
         // One worker: 8,000 × 50 ms / 20 at once = 20 s; four workers about 5 s.
         scaleTasks: 8000,
         scaleTaskMs: 50,
+        fanoutChildren: 10_000,
         kafkaCeilingRecords: 500_000,
         redisCeilingRequests: 100_000,
         profileSeconds: 5,

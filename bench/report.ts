@@ -3,6 +3,7 @@ import { fmt, ratio, table } from './markdown';
 import { SCENARIOS, type BenchOptions, type ScenarioName } from './options';
 import type { PlotName } from './plots';
 import { renderCpu } from './report-cpu';
+import { fanoutHeadline, renderFanout } from './report-fanout';
 import { noisyConfiguration, noisyHeadline, noisyTarget, renderNoisy } from './report-noisy';
 import { priorityConfiguration, priorityHeadline, priorityTarget, renderPriority } from './report-priority';
 import {
@@ -20,6 +21,7 @@ import type { CeilingsResult } from './scenarios/ceilings';
 import type { DrainRow } from './scenarios/drain';
 import type { E2eRow } from './scenarios/e2e';
 import type { EnqueueRow } from './scenarios/enqueue';
+import type { FanoutRow } from './scenarios/fanout';
 import type { NoisyRow } from './scenarios/noisy';
 import type { PriorityRow } from './scenarios/priority';
 import type { ProfilesResult } from './scenarios/profiles';
@@ -40,6 +42,7 @@ export interface Results {
   noisy: NoisyRow[];
   burst: BurstRow[];
   scaleOut: ScaleRow[];
+  fanout: FanoutRow[];
   ceilings?: CeilingsResult;
   profiles?: ProfilesResult;
   /** SVG charts written beside the report, by name, relative to it. */
@@ -85,6 +88,7 @@ export function headlines(results: Results): string[] {
     ...newHeadlines(results),
     ...priorityHeadline(results.priority),
     ...noisyHeadline(results.noisy),
+    ...fanoutHeadline(results.fanout),
   ];
 }
 
@@ -289,6 +293,10 @@ ${ran('burst', () => renderBurst(results.burst))}
 ## Scale-out (Spillway, worker processes on one group)
 
 ${ran('scaleout', () => renderScaleOut(results.scaleOut, results.plots.scaleout))}
+
+## Fan-out (1 parent → children → completion)
+
+${ran('fanout', () => renderFanout(results.fanout))}
 
 ## Ceilings (Kafka and Redis alone, same run)
 

@@ -11,6 +11,7 @@ import { ceilingsScenario } from './scenarios/ceilings';
 import { drainScenario } from './scenarios/drain';
 import { E2E_SYSTEMS, e2eScenario, type E2eSystem } from './scenarios/e2e';
 import { enqueueScenario, maxSingleRate, measureSingleRate, type EnqueueRow } from './scenarios/enqueue';
+import { fanoutScenario } from './scenarios/fanout';
 import { noisyScenario } from './scenarios/noisy';
 import { priorityScenario } from './scenarios/priority';
 import { profilesScenario } from './scenarios/profiles';
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
   const noisy = await timed('noisy', () => noisyScenario(options), []);
   const burst = await timed('burst', () => burstScenario(options), []);
   const scaleOut = await timed('scaleout', () => scaleOutScenario(options), []);
+  const fanout = await timed('fanout', () => fanoutScenario(options), []);
   const ceilings = await timed('ceilings', () => ceilingsScenario(options), undefined);
   const profiles = await timed('profiles', () => profilesScenario(options), undefined);
 
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
     noisy,
     burst,
     scaleOut,
+    fanout,
     ceilings,
     profiles,
     plots,

@@ -17,9 +17,18 @@ import {
   startSpillwayTenantsApi,
   startSpillwayWorker,
 } from './systems/spillway';
+import { startSpillwayFanoutApi, startSpillwayFanoutWorker } from './systems/spillway-fanout';
 import type { Role, Starter } from './systems/types';
 
-export const SYSTEMS = ['spillway', 'spillway-tenants', 'spillway-fair', 'bare', 'naive', 'bullmq'] as const;
+export const SYSTEMS = [
+  'spillway',
+  'spillway-tenants',
+  'spillway-fair',
+  'spillway-fanout',
+  'bare',
+  'naive',
+  'bullmq',
+] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
 const starters: Record<SystemName, Partial<Record<Role, Starter>>> = {
@@ -27,6 +36,8 @@ const starters: Record<SystemName, Partial<Record<Role, Starter>>> = {
   'spillway-tenants': { api: startSpillwayTenantsApi },
   // Two tenants (noisy-neighbour scenario); its worker is Spillway's, which needs no keys.
   'spillway-fair': { api: startSpillwayFairApi, worker: startSpillwayWorker },
+  // Callbacks to the bench's loopback receiver, and a parent type that spawns (fan-out scenario).
+  'spillway-fanout': { api: startSpillwayFanoutApi, worker: startSpillwayFanoutWorker },
   bare: { api: startBareApi },
   naive: { api: startNaiveApi, worker: startNaiveWorker },
   bullmq: { api: startBullmqApi, worker: startBullmqWorker },

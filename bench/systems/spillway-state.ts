@@ -42,6 +42,15 @@ export class SpillwayState {
     return out;
   }
 
+  /** A batch's record as stored (counts, and createdAt/finishedAt in ms), and its children's ids. */
+  async batch(id: string): Promise<{ record: Record<string, string>; children: string[] }> {
+    const [record, children] = await Promise.all([
+      this.redis.hgetall(this.keys.batch(id)),
+      this.redis.smembers(this.keys.batchMembers(id)),
+    ]);
+    return { record, children };
+  }
+
   close(): void {
     this.redis.disconnect();
   }

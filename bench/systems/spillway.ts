@@ -16,7 +16,7 @@ import {
  * first), not the TypeScript through tsx, whose transform adds a call to every closure created
  * (esbuild's keepNames): about 5% of a draining worker's time. The types come from the sources.
  */
-function built<Module>(module: string): Module {
+export function built<Module>(module: string): Module {
   return require(path.join(__dirname, '..', '..', 'dist', 'services', module)) as Module;
 }
 const { loadApiConfig } = built<typeof import('../../services/api/config')>('api/config');
@@ -26,10 +26,10 @@ const { loadWorkerConfig } = built<typeof import('../../services/worker/config')
 const { startWorker } = built<typeof import('../../services/worker/main')>('worker/main');
 
 // Warnings and errors still show: a benchmark that hides failures measures nothing.
-const logger = createLogger('warn');
+export const logger = createLogger('warn');
 
 /** Spillway as built: its own configuration loaders, defaults except what the run must pin. */
-const env = (o: StartOptions) => ({
+export const env = (o: StartOptions) => ({
   PORT: '0',
   SPILLWAY_QUEUE: o.queue,
   KAFKA_BROKERS,

@@ -21,11 +21,12 @@ describe('npm run bench -- --quick', () => {
   const systemsIn = (section: string) => new Set(inSection(section).map((r) => r.cells[0]));
 
   beforeAll(async () => {
-    // The priority scenario adds about 20 s to the run, the noisy-neighbour one about 50 s.
-    await run('npm', ['run', 'bench', '--', '--quick', '--out', out], { cwd: root, timeout: 390_000 });
+    // The priority scenario adds about 20 s to the run, the noisy-neighbour one about 50 s, fan-out
+    // (200 children) about 16 s.
+    await run('npm', ['run', 'bench', '--', '--quick', '--out', out], { cwd: root, timeout: 410_000 });
     report = readFileSync(out, 'utf8');
     rows = tableRows(report);
-  }, 400_000);
+  }, 420_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('names every system and scenario, every figure positive', () => {
@@ -42,6 +43,7 @@ describe('npm run bench -- --quick', () => {
       '## Burst',
       '### Burst reconciliation',
       '## Scale-out',
+      '## Fan-out',
       '## Ceilings',
       '## Profiles',
       '## Machine',
@@ -121,6 +123,25 @@ describe('npm run bench -- --quick', () => {
       for (const cell of figures.slice(0, -1)) expectPositive(cell, `Noisy A: ${system}`);
     }
     expect(report).toMatch(/Noisy neighbour \(spill allowance [^)]+\): B's p99 during A's [\d,]+-task burst/);
+  });
+
+  it('fans one parent out to its children and hears once that it finished, beside BullMQ', () => {
+    const rows = inSection('Fan-out');
+    expect(new Set(rows.map((r) => r.cells[0]))).toEqual(new Set(['spillway', 'bullmq']));
+    for (const { cells } of rows) {
+      const [system, children, , completion, spawn, parentStart, span, rate, , succeededOf, noticesOf] =
+        cells;
+      // BullMQ's parent runs after its children: no start figure of its own.
+      const figures = [children!, completion!, spawn!, span!, rate!];
+      if (system === 'spillway') figures.push(parentStart!);
+      for (const cell of figures) expectPositive(cell, `Fan-out: ${system}`);
+      // The last child → notice gap may round to 0 ms, so it is not asserted.
+      const [succeeded, spawned] = succeededOf!.split(' / ').map(Number);
+      expect({ system, succeeded }).toEqual({ system, succeeded: spawned });
+      expect(spawned! % Number(children!.replace(/,/g, ''))).toBe(0);
+      const [notices, runs] = noticesOf!.split(' / ').map(Number);
+      expect({ system, notices }).toEqual({ system, notices: runs });
+    }
   });
 
   it('names the commit it measured', async () => {
