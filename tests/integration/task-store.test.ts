@@ -229,6 +229,7 @@ describe('RedisTaskStore against a real Redis', () => {
         scheduled: 1,
         running: 0,
         retrying: 0,
+        'waiting-children': 0,
         succeeded: 1,
         failed: 0,
         cancelled: 1,
