@@ -174,6 +174,7 @@ export const taskSchema = {
     },
     batch: { type: 'string', description: 'The batch this task is a child of (GET /v1/batches/{id}).' },
     children: { type: 'string', description: 'The batch of children its handler spawned (ctx.spawn).' },
+    schedule: { type: 'string', description: 'The recurring schedule whose tick submitted it.' },
   },
 } as const;
 

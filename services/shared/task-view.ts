@@ -28,5 +28,6 @@ export function taskView(record: TaskRecord) {
     ...(record.callback !== undefined && { callback: record.callback }),
     ...(record.batch !== undefined && { batch: record.batch }),
     ...(record.children !== undefined && { children: record.children }),
+    ...(record.schedule !== undefined && { schedule: record.schedule }),
   };
 }

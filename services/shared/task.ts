@@ -120,4 +120,6 @@ export interface TaskRecord {
   batch?: string;
   /** The batch of children it spawned (ctx.spawn). */
   children?: string;
+  /** The recurring schedule whose tick submitted it. */
+  schedule?: string;
 }

@@ -124,6 +124,6 @@ describe('schedule ticks across three workers', () => {
       expect(await metricValue(w.url, 'spillway_schedule_ticks_skipped_total')).toBe(0);
 
     const record = await request(api.url, 'GET', `/v1/tasks/${ids[0]}`);
-    expect(record.body).toMatchObject({ id: ids[0], type: 'tick', status: 'succeeded' });
+    expect(record.body).toMatchObject({ id: ids[0], type: 'tick', status: 'succeeded', schedule: id });
   }, 120_000);
 });

@@ -222,6 +222,7 @@ export class RedisTaskStore implements TaskStore {
     if (change.pin !== undefined) fields.push('pin', this.keys.pinnedTasks(change.pin));
     if (change.batch !== undefined) fields.push('batch', change.batch);
     if (change.children !== undefined) fields.push('children', change.children);
+    if (change.schedule !== undefined) fields.push('schedule', change.schedule);
     return [
       change.id,
       change.status,
@@ -280,6 +281,7 @@ function toRecord(id: string, hash: Record<string, string>): TaskRecord {
     ...(isLane(hash.lane) && { lane: hash.lane }),
     ...(hash.batch !== undefined && { batch: hash.batch }),
     ...(hash.children !== undefined && { children: hash.children }),
+    ...(hash.schedule !== undefined && { schedule: hash.schedule }),
     status,
     attempts: Number(hash.attempts ?? 0),
     createdAt: date('createdAt') ?? new Date(0),

@@ -27,6 +27,8 @@ export interface Transition {
   batch?: string;
   /** The batch of children it spawned. */
   children?: string;
+  /** The schedule whose tick submitted it: written with the record. */
+  schedule?: string;
   status: TaskStatus;
   /** 0 for queued/scheduled; the attempt number for every status a worker writes. */
   attempt: number;
@@ -48,7 +50,10 @@ export interface Transition {
 /** What every transition of `task` says about it, in case its record must be created. */
 export function identityOf(
   task: TaskMessage,
-): Pick<Transition, 'id' | 'type' | 'createdAt' | 'tenant' | 'priority' | 'lane' | 'pin' | 'batch'> {
+): Pick<
+  Transition,
+  'id' | 'type' | 'createdAt' | 'tenant' | 'priority' | 'lane' | 'pin' | 'batch' | 'schedule'
+> {
   return {
     id: task.id,
     type: task.type,
@@ -58,6 +63,7 @@ export function identityOf(
     ...(task.lane !== undefined && { lane: task.lane }),
     ...(task.key !== undefined && { pin: pinOf(task) }),
     ...(task.batch !== undefined && { batch: task.batch }),
+    ...(task.schedule !== undefined && { schedule: task.schedule }),
   };
 }
 
