@@ -138,8 +138,7 @@ export function batchesRouter(deps: BatchRoutesDeps): Router {
       const leave = deps.longPolls.enter(clientOf(req));
       const gone = new AbortController();
       res.on('close', () => gone.abort());
-      // The transition script announces a batch's completion on the channel of `batch:<id>`.
-      const watch = deps.watcher.watch(`batch:${id}`);
+      const watch = deps.watcher.watchBatch(id);
       try {
         await watch.subscribed;
         batch = await visibleBatch(req, id);

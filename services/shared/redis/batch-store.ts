@@ -4,6 +4,7 @@ import type { BatchRecord, OnCompleteTemplate } from '../batches/batch';
 import type { JsonValue } from '../task';
 import { BATCH_ADMIT_LUA, BATCH_SEAL_LUA, BATCH_WITHDRAW_LUA } from './batch-script';
 import { connectRedis } from './connect';
+import { hsetIfPresent } from './hset-if-present';
 import { RedisKeys } from './keys';
 
 declare module 'ioredis' {
@@ -163,12 +164,7 @@ export class RedisBatchStore {
 
   /** Stores how the completion callback went; ignored once the batch is gone. */
   async recordCallback(id: string, outcome: JsonValue): Promise<void> {
-    await this.redis.eval(
-      "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'callback', ARGV[1]) end",
-      1,
-      this.keys.batch(id),
-      JSON.stringify(outcome),
-    );
+    await hsetIfPresent(this.redis, this.keys.batch(id), 'callback', JSON.stringify(outcome));
   }
 
   /** Batches created and not completed (expired ones stay counted: see batchesOpen). */

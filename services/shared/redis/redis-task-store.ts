@@ -6,6 +6,7 @@ import { RedisKeys } from './keys';
 import type { Claim, TaskStore, Transition, TransitionOutcome } from './task-store';
 import { CLAIM_LUA, TRANSITION_LUA } from './transition-script';
 import { connectRedis } from './connect';
+import { hsetIfPresent } from './hset-if-present';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -149,11 +150,11 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async progress(id: string, value: JsonValue): Promise<void> {
-    await this.setIfPresent(id, 'progress', JSON.stringify(value));
+    await hsetIfPresent(this.redis, this.keys.task(id), 'progress', JSON.stringify(value));
   }
 
   async recordCallback(id: string, outcome: JsonValue): Promise<void> {
-    await this.setIfPresent(id, 'callback', JSON.stringify(outcome));
+    await hsetIfPresent(this.redis, this.keys.task(id), 'callback', JSON.stringify(outcome));
   }
 
   async counts(): Promise<Record<TaskStatus, number>> {
@@ -194,17 +195,6 @@ export class RedisTaskStore implements TaskStore {
       () => this.redis.disconnect(),
     );
     return this.closing;
-  }
-
-  /** HSET on an existing record only: a stray write must not create a record without a status. */
-  private async setIfPresent(id: string, field: string, value: string): Promise<void> {
-    await this.redis.eval(
-      "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end",
-      1,
-      this.keys.task(id),
-      field,
-      value,
-    );
   }
 
   private transitionArgs(change: Transition): (string | number)[] {

@@ -7,6 +7,13 @@ import { RedisKeys } from './keys';
  * publishes on the task's channel when it finishes, and one subscriber connection per process
  * serves every waiting request.
  */
+/** One wait for a finish; see TaskWatcher.watch. */
+export interface Watch {
+  subscribed: Promise<void>;
+  finished(ms: number, signal: AbortSignal): Promise<void>;
+  close(): void;
+}
+
 export class TaskWatcher {
   private readonly keys: RedisKeys;
   private subscriber?: Redis;
@@ -23,12 +30,16 @@ export class TaskWatcher {
    * Starts listening for `id` to finish. Await `subscribed` before reading the record, so a finish
    * between the read and the wait is not missed; then await `finished(ms, signal)`; always `close()`.
    */
-  watch(id: string): {
-    subscribed: Promise<void>;
-    finished(ms: number, signal: AbortSignal): Promise<void>;
-    close(): void;
-  } {
-    const channel = this.keys.finishedChannel(id);
+  watch(id: string): Watch {
+    return this.watchChannel(this.keys.finishedChannel(id));
+  }
+
+  /** As watch, for a batch's completion (the batch script announces it on its own channel). */
+  watchBatch(id: string): Watch {
+    return this.watchChannel(this.keys.batchFinishedChannel(id));
+  }
+
+  private watchChannel(channel: string): Watch {
     let wake: () => void = () => undefined;
     const woken = new Promise<void>((resolve) => (wake = resolve));
     const set = this.waiters.get(channel) ?? new Set();
