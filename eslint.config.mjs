@@ -16,6 +16,13 @@ export default tseslint.config(
     },
   },
   {
+    // Node scripts run as they are, outside the TypeScript build (the console's bundler).
+    files: ['**/*.mjs'],
+    languageOptions: {
+      globals: { console: 'readonly', process: 'readonly', Buffer: 'readonly', performance: 'readonly' },
+    },
+  },
+  {
     files: ['*.js'],
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
   },

@@ -37,6 +37,7 @@ pids+=($!)
 DEMO_HANDLERS=${DEMO_HANDLERS:-true} PORT=${WORKER_PORT:-8081} setsid node dist/services/worker/main.js &
 pids+=($!)
 say "api on http://127.0.0.1:${API_PORT:-8080}, worker probes on :${WORKER_PORT:-8081}; Ctrl-C stops"
+say "console on http://127.0.0.1:${API_PORT:-8080}/console"
 wait -n "${pids[@]}" || true
 say "a service exited; stopping the rest"
 exit 1

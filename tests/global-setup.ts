@@ -6,7 +6,8 @@ const root = join(__dirname, '..');
 
 /**
  * Tests talk to a real Kafka and Redis, and the end-to-end tests run the compiled services.
- * `stack.sh up` returns at once when both servers already answer; the build is incremental.
+ * `stack.sh up` returns at once when both servers already answer; the build is incremental (the
+ * console's bundle takes well under a second).
  */
 export default function globalSetup(): void {
   // Test workers start after this and inherit it; the teardown reads it back.
@@ -20,4 +21,9 @@ export default function globalSetup(): void {
       stdio: 'inherit',
     },
   );
+  // The API serves the web console from dist/console (tests/integration/console-serving.test.ts).
+  execFileSync(process.execPath, [join(root, 'services', 'api', 'console', 'build.mjs')], {
+    cwd: root,
+    stdio: 'inherit',
+  });
 }

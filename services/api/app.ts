@@ -30,13 +30,19 @@ import { queueRouter } from './routes/queue';
 import type { PauseStore } from '../shared/redis/pause-store';
 import { AutoscalerSync } from './autoscaler-sync';
 import { statsRouter } from './routes/stats';
+import { eventsRouter } from './routes/events';
+import type { TaskEventHub } from './live/task-event-hub';
 import { tasksRouter } from './routes/tasks';
+import { taskSearchRouter } from './routes/task-search';
+import type { TaskIndex } from '../shared/redis/task-index';
 import type { TaskSubmitter } from './submit';
 import { TenantBacklog } from './tenant-backlog';
 import { Validator } from './validation';
 import type { ScheduleStore } from '../shared/redis/schedule-store';
 import { schedulesRouter } from './routes/schedules';
 import { ScheduleValidator } from './schedules/validation';
+import type { ConsoleAssets } from './console/assets';
+import { consoleRouter } from './console/serve';
 
 export interface ApiDeps {
   config: Pick<ApiConfig, 'maxBodyBytes' | 'maxBatchTasks' | 'apiKeys' | 'allowedTypes'> &
@@ -55,6 +61,8 @@ export interface ApiDeps {
   /** POST /v1/dead-letters/rebuild; absent: that route is off. */
   rebuild?: DeadLetterRebuild;
   watcher: TaskWatcher;
+  /** GET /v1/tasks's indexes; absent (TASK_INDEXES=false): that route answers 404 listing_off. */
+  taskIndex?: TaskIndex | undefined;
   inspector: Pick<KafkaInspector, 'lag'>;
   readiness: readonly ReadinessCheck[];
   events: ApiEvents;
@@ -69,6 +77,10 @@ export interface ApiDeps {
   autoscaler?: AutoscalerSync;
   /** Recurring schedules (/v1/schedules); absent: those routes answer 404 schedules_unavailable. */
   schedules?: ScheduleStore;
+  /** GET /v1/events' fan-out (services/api/live); absent (TASK_INDEXES=false): that route answers 404. */
+  live?: TaskEventHub;
+  /** The built web console, served at /console; absent (CONSOLE_ENABLED=false): /console is 404. */
+  console?: ConsoleAssets;
 }
 
 /** Builds the API without listening or connecting; main.ts does that. */
@@ -109,6 +121,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use(requestContext(deps.events, deps.logger));
   // Probes, scrapers and API tooling carry no key.
   app.use(probeRouter(deps.readiness, deps.metrics));
+  // The console's files carry no data; its calls to /v1 carry the key (services/api/console/serve.ts).
+  if (deps.console) app.use(consoleRouter(deps.console));
   app.get('/openapi.json', (_req, res) => {
     res.json(openApi);
   });
@@ -128,6 +142,7 @@ export function createApp(deps: ApiDeps): Express {
     }),
   );
   const longPolls = new LongPolls(config.longPolls ?? DEFAULT_LONG_POLL_LIMITS);
+  app.use(taskSearchRouter(deps));
   app.use(
     tasksRouter({
       ...deps,
@@ -150,6 +165,7 @@ export function createApp(deps: ApiDeps): Express {
   );
   app.use(deadLettersRouter(deps));
   app.use(statsRouter(deps));
+  app.use(eventsRouter(deps));
   app.use(fleetRouter(deps));
   app.use(
     queueRouter({

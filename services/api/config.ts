@@ -6,7 +6,9 @@ import { readCallbackAllowList, type AddressAllowList } from '../shared/net/addr
 import { API_KEY_PATTERN } from '../shared/tenancy/access-file';
 import type { RateLimit } from '../shared/tenancy/tenant';
 import { DEFAULT_LONG_POLL_LIMITS, type LongPollLimits } from './long-polls';
+import { DEFAULT_LIVE_LIMITS, type LiveLimits } from './live/task-event-hub';
 import { TASK_TYPE_PATTERN } from './schemas';
+import { defaultConsoleDir } from './console/paths';
 
 export interface ApiConfig extends CommonConfig {
   /** PORT, default 8080. */
@@ -58,9 +60,20 @@ export interface ApiConfig extends CommonConfig {
    */
   tenantSpill: RateLimit;
   longPolls: LongPollLimits;
+  /**
+   * GET /v1/events: EVENTS_MAX_CLIENTS streams per process (default 200), each cut past
+   * EVENTS_MAX_UNSENT_BYTES unread (default 1 MiB), a keep-alive every EVENTS_KEEPALIVE_MS (default 15000).
+   */
+  liveEvents: LiveLimits;
   publishing: BatchingOptions;
   /** GET /v1/fleet (FLEET_NAMESPACE, FLEET_WORKER_DEPLOYMENT, FLEET_SCALED_OBJECT, KUBECONFIG); null: off. */
   fleet: FleetConfig | null;
+  /**
+   * The web console at /console (docs/configuration.md): CONSOLE_ENABLED (default true; false:
+   * /console answers 404), and CONSOLE_DIR, the built console (default: dist/console, which
+   * `npm run build` writes and the image ships).
+   */
+  webConsole: { enabled: boolean; dir: string };
 }
 
 export function loadApiConfig(env: NodeJS.ProcessEnv): Readonly<ApiConfig> {
@@ -90,7 +103,22 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): Readonly<ApiConfig> {
         max: 1_000_000,
       }),
     },
+    liveEvents: {
+      maxClients: reader.int('EVENTS_MAX_CLIENTS', DEFAULT_LIVE_LIMITS.maxClients, { min: 1, max: 100_000 }),
+      maxUnsentBytes: reader.int('EVENTS_MAX_UNSENT_BYTES', DEFAULT_LIVE_LIMITS.maxUnsentBytes, {
+        min: 1024,
+        max: 256 * 1024 * 1024,
+      }),
+      keepAliveMs: reader.int('EVENTS_KEEPALIVE_MS', DEFAULT_LIVE_LIMITS.keepAliveMs, {
+        min: 100,
+        max: 300_000,
+      }),
+    },
     fleet: readFleetConfig(reader),
+    webConsole: {
+      enabled: reader.oneOf('CONSOLE_ENABLED', 'true', ['true', 'false']) === 'true',
+      dir: reader.string('CONSOLE_DIR', defaultConsoleDir(), { re: /^\//, hint: 'an absolute path' }),
+    },
     publishing: {
       /** PUBLISH_TIMEOUT_MS, default 5000: longest wait for Kafka before answering 503. */
       timeoutMs: reader.int('PUBLISH_TIMEOUT_MS', 5000, { min: 100, max: 120_000 }),

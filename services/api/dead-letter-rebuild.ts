@@ -13,6 +13,8 @@ export interface RebuildReport {
   restored: number;
   /** Redis had them already (their replay state is kept). */
   present: number;
+  /** Discarded through the API (DELETE, POST /v1/dead-letters/discard): left out. */
+  discarded: number;
   /** Older than DEAD_LETTER_TTL_SECONDS: Redis would have let them go too. */
   expired: number;
   /** Not a dead letter Spillway wrote. */
@@ -44,7 +46,14 @@ export class DeadLetterRebuild {
     this.running = true;
     try {
       const { kafka, names, store, logger } = this.deps;
-      const report: RebuildReport = { read: 0, restored: 0, present: 0, expired: 0, unreadable: 0 };
+      const report: RebuildReport = {
+        read: 0,
+        restored: 0,
+        present: 0,
+        discarded: 0,
+        expired: 0,
+        unreadable: 0,
+      };
       report.read = await readTopicToEnd(
         kafka,
         names.deadLetterTopic,

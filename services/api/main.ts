@@ -14,6 +14,8 @@ import { RedisDeadLetterStore } from '../shared/redis/dead-letter-store';
 import { IdempotencyStore } from '../shared/redis/idempotency-store';
 import { RedisRateLimiter } from '../shared/redis/rate-limiter';
 import { RedisTaskStore } from '../shared/redis/redis-task-store';
+import { TaskIndex } from '../shared/redis/task-index';
+import { TaskIndexSweeper } from './task-index-sweeper';
 import { TaskWatcher } from '../shared/redis/task-watcher';
 import { SPILLWAY_VERSION } from '../shared/version';
 import { RedisTenantPermits } from '../shared/redis/tenant-permits';
@@ -29,6 +31,8 @@ import { DeadLetterRebuild } from './dead-letter-rebuild';
 import { RedisPauseStore } from '../shared/redis/pause-store';
 import { AutoscalerSync } from './autoscaler-sync';
 import { RedisScheduleStore } from '../shared/redis/schedule-store';
+import { loadConsoleAssets } from './console/assets';
+import { TaskEventHub } from './live/task-event-hub';
 
 export interface RunningApi {
   port: number;
@@ -73,6 +77,10 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
           config.fleet.targets.scaledObject,
         )
       : undefined;
+  // The console's files, read once (services/api/console/assets.ts); unbuilt, it only warns.
+  const webConsole = config.webConsole.enabled
+    ? await loadConsoleAssets(config.webConsole.dir, logger)
+    : undefined;
   const names = kafkaNames(config.queue);
   const kafka = createKafka(config.kafka, logger);
   await prepareTopics(kafka, config.kafka, names);
@@ -89,6 +97,7 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     queue: config.queue,
     ttlSeconds: config.taskTtlSeconds,
     finishedTtlSeconds: config.finishedTaskTtlSeconds,
+    indexing: config.taskIndexes,
   });
   // Each tenant's max-running, where the workers' leases read it.
   const permits = new RedisTenantPermits({ url: config.redis.url, queue: config.queue });
@@ -122,6 +131,22 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     replayClaimSeconds: Math.ceil(config.publishing.timeoutMs / 1000) + 60,
   });
   const watcher = new TaskWatcher(config.redis.url, config.queue);
+  // GET /v1/tasks: the indexes the transition script keeps, and their sweeper.
+  const taskIndex = config.taskIndexes
+    ? new TaskIndex({ url: config.redis.url, queue: config.queue })
+    : undefined;
+  const sweeper = taskIndex && new TaskIndexSweeper(taskIndex, logger);
+  // GET /v1/events: one subscriber for every stream of this process; without TASK_INDEXES nothing publishes.
+  const live = config.taskIndexes
+    ? new TaskEventHub({
+        url: config.redis.url,
+        queue: config.queue,
+        store,
+        limits: config.liveEvents,
+        events: metrics,
+        logger,
+      })
+    : undefined;
   const pauses = new RedisPauseStore(config.redis.url, config.queue);
   const autoscaler = new AutoscalerSync(autoscalerPause, pauses, logger);
   const schedules = new RedisScheduleStore({ url: config.redis.url, queue: config.queue });
@@ -177,6 +202,8 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     batches,
     schedules,
     watcher,
+    taskIndex,
+    ...(live && { live }),
     inspector,
     // Ready while Kafka answers: submissions need only Kafka (the worker writes a record Redis
     // missed), so a Redis outage must not take every API pod out of the Service.
@@ -186,10 +213,12 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     logger,
     version: SPILLWAY_VERSION,
     fleet,
+    ...(webConsole && { console: webConsole }),
     ...(keyFile && { keyRing: keyFile.current }),
     ...(rateLimiter && { rateLimiter }),
   });
   autoscaler.start();
+  sweeper?.start();
   const server = app.listen(config.port);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
@@ -210,11 +239,15 @@ export async function startApi(config: Readonly<ApiConfig>, logger: Logger): Pro
     stop: onceInOrder([
       // Long-polls end first (they answer with the record as it is), so closing the server is quick.
       () => watcher.close(),
+      // Event streams never end by themselves: end them, or closing the server waits forever.
+      async () => live?.close(),
       closeServer,
       () => publisher.disconnect(),
       () => inspector.close(),
       () => probe.close(),
       () => idempotency.close(),
+      async () => sweeper?.stop(),
+      async () => taskIndex?.close(),
       () => deadLetters.close(),
       () => schedules.close(),
       () => batches.close(),

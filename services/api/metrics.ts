@@ -1,15 +1,16 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { MetricsSource } from '../shared/http/probes';
-import type { ApiEvents, EnqueueOutcome } from './events';
+import type { ApiEvents, DeadLetterActionOutcome, EnqueueOutcome } from './events';
 import { BoundedLabel } from '../shared/bounded-label';
 import type { TaskStore } from '../shared/redis/task-store';
 import type { ScheduleState } from '../shared/schedules/schedule';
+import type { LiveEvents } from './live/task-event-hub';
 
 /** Tenants with a label of their own; the rest are counted as "other". */
 const TENANT_LABELS = 100;
 
 /** The API's Prometheus metrics, all named spillway_*; one registry per app instance. */
-export class ApiMetrics implements ApiEvents, MetricsSource {
+export class ApiMetrics implements ApiEvents, LiveEvents, MetricsSource {
   private readonly registry = new Registry();
   private readonly taskType: BoundedLabel;
   /** Tenants come from the keys file, not from clients: bounded anyway, in case it lists thousands. */
@@ -70,9 +71,26 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
     help: "Submissions whose lanes were not chosen because Redis did not answer: their priority's lanes, no spill, keys not kept in their lanes.",
     registers: [this.registry],
   });
+  private readonly deadLetterActions = new Counter({
+    name: 'spillway_dead_letters_actions_total',
+    help: 'Dead letters replayed or discarded through the API, one by one or in bulk, by action (replay, discard) and what became of each (replayed, already_replayed, not_replayable, in_progress, failed, discarded).',
+    labelNames: ['action', 'outcome'],
+    registers: [this.registry],
+  });
   private readonly rateLimiterFailures = new Counter({
     name: 'spillway_rate_limiter_failed_open_total',
     help: 'Submissions let through unchecked because Redis did not answer the rate limiter.',
+    registers: [this.registry],
+  });
+
+  private readonly eventStreams = new Gauge({
+    name: 'spillway_events_clients',
+    help: 'GET /v1/events streams open on this API process.',
+    registers: [this.registry],
+  });
+  private readonly eventStreamsDropped = new Counter({
+    name: 'spillway_events_clients_dropped_total',
+    help: 'GET /v1/events streams cut because their client left more than EVENTS_MAX_UNSENT_BYTES unread.',
     registers: [this.registry],
   });
 
@@ -223,6 +241,18 @@ export class ApiMetrics implements ApiEvents, MetricsSource {
 
   rateLimiterFailedOpen(): void {
     this.rateLimiterFailures.inc();
+  }
+
+  deadLettersActedOn(action: 'replay' | 'discard', outcome: DeadLetterActionOutcome, count: number): void {
+    if (count > 0) this.deadLetterActions.inc({ action, outcome }, count);
+  }
+
+  liveClients(open: number): void {
+    this.eventStreams.set(open);
+  }
+
+  liveClientDropped(): void {
+    this.eventStreamsDropped.inc();
   }
 
   batchSent(messages: number, seconds: number, ok: boolean): void {

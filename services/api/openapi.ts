@@ -16,6 +16,13 @@ import { fleetSchema } from './fleet-schema';
 import { pauseRequestSchema, queuePausePaths, queueStateSchema } from './queue-schema';
 import { scheduleComponents, schedulePaths } from './schedules/openapi';
 import { batchComponents, batchPaths } from './batches/openapi';
+import {
+  deadLetterBulkComponents,
+  deadLetterBulkPaths,
+  deadLetterFilterParameters,
+} from './dead-letters/openapi';
+import { eventComponents, eventPaths } from './live/openapi';
+import { taskReplayPath, taskSearchComponents, taskSearchPaths } from './task-search-openapi';
 
 const json = (ref: string) => ({
   content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } },
@@ -60,6 +67,7 @@ export function openApiDocument(options: { maxBatchTasks: number; authRequired: 
     ...(options.authRequired && { security: [{ apiKey: [] }] }),
     paths: {
       '/v1/tasks': {
+        ...taskSearchPaths(common),
         post: {
           operationId: 'submitTask',
           summary: 'Submit a task; answered once Kafka acknowledged it.',
@@ -129,6 +137,7 @@ export function openApiDocument(options: { maxBatchTasks: number; authRequired: 
           },
         },
       },
+      '/v1/tasks/{id}/replay': taskReplayPath(common, idempotencyKey),
       '/v1/dead-letters': {
         get: {
           operationId: 'listDeadLetters',
@@ -148,10 +157,11 @@ export function openApiDocument(options: { maxBatchTasks: number; authRequired: 
               description: 'The `nextCursor` of the previous page; newer arrivals do not shift pages.',
               schema: { type: 'string' },
             },
+            ...deadLetterFilterParameters,
           ],
           responses: {
             '200': { description: 'One page of dead letters.', ...json('DeadLetterPage') },
-            '422': error('`limit` or `cursor` is not valid.'),
+            '422': error('`limit`, `cursor`, `reason` or `type` is not valid.'),
             ...common,
           },
         },
@@ -207,7 +217,9 @@ export function openApiDocument(options: { maxBatchTasks: number; authRequired: 
           },
         },
       },
+      ...deadLetterBulkPaths({ json, error, common }),
       ...schedulePaths({ json, error, common }),
+      ...eventPaths({ json, error, common }),
       ...batchPaths({ json, error, common }, submissionErrors),
       ...queuePausePaths(json, error, common),
       '/healthz': {
@@ -263,10 +275,13 @@ export function openApiDocument(options: { maxBatchTasks: number; authRequired: 
         DeadLetterPage: deadLetterPageSchema,
         ReplayAccepted: replayAcceptedSchema,
         RebuildReport: rebuildReportSchema,
+        ...deadLetterBulkComponents,
+        ...taskSearchComponents,
         Error: errorSchema,
         PauseRequest: pauseRequestSchema,
         QueueState: queueStateSchema,
         ...scheduleComponents,
+        ...eventComponents,
         ...batchComponents(options.maxBatchTasks),
       },
     },

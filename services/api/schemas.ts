@@ -1,6 +1,6 @@
 import type { DeadLetterReason } from '../shared/dead-letter';
 import { DEFAULT_PRIORITY, LANES, PRIORITIES } from '../shared/lanes/priority';
-import { TASK_STATUSES } from '../shared/task';
+import { MAX_KEPT_PAYLOAD_BYTES, TASK_STATUSES } from '../shared/task';
 import { TASK_LIMITS } from '../shared/task-limits';
 
 /**
@@ -175,6 +175,63 @@ export const taskSchema = {
     batch: { type: 'string', description: 'The batch this task is a child of (GET /v1/batches/{id}).' },
     children: { type: 'string', description: 'The batch of children its handler spawned (ctx.spawn).' },
     schedule: { type: 'string', description: 'The recurring schedule whose tick submitted it.' },
+    key: nullable({ type: 'string', description: 'The ordering key it was submitted with.' }),
+    payload: {
+      description: `What it was submitted with; absent when larger than ${MAX_KEPT_PAYLOAD_BYTES} bytes as JSON (Kafka still carried it) or on a record a worker had to create.`,
+    },
+    payloadBytes: { type: 'integer', description: 'The size of a payload too large to keep in the record.' },
+    maxAttempts: { type: 'integer', minimum: 1 },
+    timeoutMs: nullable({ type: 'integer' }),
+    callbackUrl: nullable({ type: 'string' }),
+    replayOf: { type: 'string', description: 'The task this one re-runs (POST /v1/tasks/{id}/replay).' },
+  },
+} as const;
+
+/** One row of GET /v1/tasks: what a listing needs, not the whole record. */
+export const taskSummarySchema = {
+  type: 'object',
+  required: [
+    'id',
+    'type',
+    'tenant',
+    'status',
+    'priority',
+    'attempts',
+    'createdAt',
+    'startedAt',
+    'finishedAt',
+    'key',
+    'error',
+  ],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string' },
+    type: { type: 'string' },
+    tenant: { type: 'string' },
+    status: { enum: [...TASK_STATUSES] },
+    priority: { enum: [...PRIORITIES] },
+    attempts: { type: 'integer', minimum: 0 },
+    createdAt: timestamp,
+    startedAt: nullable(timestamp),
+    finishedAt: nullable(timestamp),
+    key: nullable({ type: 'string' }),
+    error: nullable(taskErrorSchema),
+  },
+} as const;
+
+/** GET /v1/tasks. */
+export const taskPageSchema = {
+  type: 'object',
+  required: ['items', 'nextCursor', 'scanned'],
+  additionalProperties: false,
+  properties: {
+    items: { type: 'array', items: taskSummarySchema },
+    nextCursor: nullable({
+      type: 'string',
+      description:
+        'Pass it back as cursor, with the same filters, for the next page; null when there is none. A page may hold fewer than limit tasks and still have one: each request examines a bounded number of index entries.',
+    }),
+    scanned: { type: 'integer', minimum: 0, description: 'Index entries examined for this page.' },
   },
 } as const;
 
@@ -204,7 +261,7 @@ export const replayAcceptedSchema = {
 export const rebuildReportSchema = {
   type: 'object',
   description: 'What a rebuild did with each message of the dead-letter topic.',
-  required: ['read', 'restored', 'present', 'expired', 'unreadable'],
+  required: ['read', 'restored', 'present', 'discarded', 'expired', 'unreadable'],
   additionalProperties: false,
   properties: {
     read: {
@@ -218,6 +275,12 @@ export const rebuildReportSchema = {
       minimum: 0,
       description: 'Dead letters Redis still had (their replay state kept).',
     },
+    discarded: {
+      type: 'integer',
+      minimum: 0,
+      description:
+        'Dead letters discarded through the API (Redis remembers them until they would expire): left out.',
+    },
     expired: { type: 'integer', minimum: 0, description: 'Older than DEAD_LETTER_TTL_SECONDS: left out.' },
     unreadable: {
       type: 'integer',
@@ -228,7 +291,7 @@ export const rebuildReportSchema = {
 } as const;
 
 // A record, not a list: adding a reason to DeadLetterReason fails to compile until it is here.
-const DEAD_LETTER_REASONS = Object.keys({
+export const DEAD_LETTER_REASONS = Object.keys({
   'attempts-exhausted': true,
   'non-retriable': true,
   'unknown-type': true,

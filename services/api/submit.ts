@@ -13,7 +13,7 @@ import { identityOf, type TaskStore, type Transition } from '../shared/redis/tas
 import { laneOf, priorityOf } from '../shared/lanes/priority';
 import type { RateLimit } from '../shared/tenancy/tenant';
 import type { LaneChoice } from './lane-choice';
-import type { TaskMessage } from '../shared/task';
+import { MAX_KEPT_PAYLOAD_BYTES, type TaskMessage, type TaskSpec } from '../shared/task';
 import { DEFAULT_TENANT, tenantOf } from '../shared/tenancy/tenant';
 import { encodeTaskMessage, partitionKeyOf } from '../shared/task-message';
 import { seededTaskId } from '../shared/task-ids';
@@ -49,10 +49,17 @@ export interface SubmitOptions {
   spill?: RateLimit | undefined;
   /** An Idempotency-Key's seed: see submit. */
   idSeed?: string | undefined;
+  /**
+   * One seed per submission, instead of idSeed (dead-letter replays, `replay:<id>` each): each
+   * gives the id it gives alone, so a replay has one id however it was grouped.
+   */
+  idSeeds?: readonly string[];
   /** Names a submission's fields in errors: '' for a single task, `tasks[3].` in a batch. */
   fieldPrefix?: (index: number) => string;
   /** The batch these tasks are children of: counted in before Kafka gets them, out if it never does. */
   batch?: BatchAdmission;
+  /** The task these re-run (POST /v1/tasks/:id/replay): their records name it. */
+  replayOf?: string;
 }
 
 /** How a batch takes children in (services/api/batches): before publishing, so none finishes uncounted. */
@@ -110,7 +117,13 @@ export class TaskSubmitter {
     const owner = options.tenant === DEFAULT_TENANT ? {} : { tenant: options.tenant };
     const batch = options.batch;
     const messages = submissions.map((submission, index): TaskMessage => {
-      const id = idSeed === undefined ? randomUUID() : seededTaskId(idSeed, index);
+      const seed = options.idSeeds?.[index];
+      const id =
+        seed !== undefined
+          ? seededTaskId(seed, 0)
+          : idSeed === undefined
+            ? randomUUID()
+            : seededTaskId(idSeed, index);
       return { id, enqueuedAt: now, ...owner, ...submission, ...(batch && { batch: batch.id }) };
     });
     const lanes = this.deps.lanes
@@ -143,7 +156,7 @@ export class TaskSubmitter {
         events.tasksEnqueued(message.type, 'unavailable', 1, tenantOf(message));
       if (err instanceof InDoubtError) {
         const outcome = err.landed.then(async (landed) => {
-          if (landed) return this.record(planned, now);
+          if (landed) return this.record(planned, now, options.replayOf);
           await this.unsent(messages, batch);
           return undefined;
         });
@@ -152,7 +165,7 @@ export class TaskSubmitter {
       await this.unsent(messages, batch);
       throw err;
     }
-    const accepted = await this.record(planned, now);
+    const accepted = await this.record(planned, now, options.replayOf);
     for (const { message } of planned) events.tasksEnqueued(message.type, 'accepted', 1, tenantOf(message));
     events.enqueueLatency((performance.now() - started) / 1000);
     return accepted;
@@ -194,7 +207,7 @@ export class TaskSubmitter {
   }
 
   /** Writes the records of tasks Kafka holds, and describes them as the API answers. */
-  private async record(planned: Planned[], now: number): Promise<Accepted[]> {
+  private async record(planned: Planned[], now: number, replayOf?: string): Promise<Accepted[]> {
     const { store, logger } = this.deps;
     // Kafka holds the tasks now, so they will run whatever happens next. If these writes fail,
     // a worker's first status write creates the record; until then GET answers 404.
@@ -205,6 +218,8 @@ export class TaskSubmitter {
       attempt: 0,
       at: createdAt,
       ...(status === 'scheduled' && { runAt: new Date(message.runAt!) }),
+      spec: specOf(message),
+      ...(replayOf !== undefined && { replayOf }),
     }));
     await store
       .transitionMany(records)
@@ -219,4 +234,15 @@ export class TaskSubmitter {
       ...(status === 'scheduled' && { runAt: new Date(message.runAt!).toISOString() }),
     }));
   }
+}
+
+/** What a record keeps of its submission; a payload past MAX_KEPT_PAYLOAD_BYTES only by its size. */
+function specOf(message: TaskMessage): TaskSpec {
+  const payloadBytes = Buffer.byteLength(JSON.stringify(message.payload ?? null));
+  return {
+    ...(payloadBytes <= MAX_KEPT_PAYLOAD_BYTES ? { payload: message.payload ?? null } : { payloadBytes }),
+    maxAttempts: message.maxAttempts,
+    ...(message.timeoutMs !== undefined && { timeoutMs: message.timeoutMs }),
+    ...(message.callbackUrl !== undefined && { callbackUrl: message.callbackUrl }),
+  };
 }

@@ -2,7 +2,12 @@ import { SPILLWAY_VERSION } from '../shared/version';
 import { parse, takeWords } from './args';
 import { ApiClient } from './client';
 import type { Command } from './command';
-import { deadLettersList, deadLettersRebuild, deadLettersReplay } from './commands/dead-letters';
+import {
+  deadLettersDiscard,
+  deadLettersList,
+  deadLettersRebuild,
+  deadLettersReplay,
+} from './commands/dead-letters';
 import { fleet } from './commands/fleet';
 import { batchesCancel, batchesCreate, batchesSeal, batchesShow } from './commands/batches';
 import {
@@ -16,6 +21,7 @@ import { queuePause, queueResume, queueStatus } from './commands/queue';
 import { stats } from './commands/stats';
 import { submit } from './commands/submit';
 import { cancel, get, wait } from './commands/tasks';
+import { tasksList } from './commands/tasks-list';
 import { loadCliConfig } from './config';
 import { CliError, EXIT, usageError, type ExitCode } from './exit-codes';
 import { Output, type Io } from './output';
@@ -25,9 +31,11 @@ const COMMANDS: readonly Command[] = [
   get,
   wait,
   cancel,
+  tasksList,
   stats,
   deadLettersList,
   deadLettersReplay,
+  deadLettersDiscard,
   deadLettersRebuild,
   fleet,
   batchesCreate,

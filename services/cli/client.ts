@@ -58,9 +58,7 @@ export class ApiClient {
   async call<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const headers: Record<string, string> = {
-      accept: 'application/json',
-      'user-agent': `spillway-cli/${SPILLWAY_VERSION}`,
-      ...(this.apiKey && { authorization: `Bearer ${this.apiKey}` }),
+      ...this.baseHeaders('application/json'),
       ...(options.json !== undefined && { 'content-type': 'application/json' }),
       ...options.headers,
     };
@@ -77,19 +75,42 @@ export class ApiClient {
     } catch (err) {
       throw this.unreachable(err, timeoutMs);
     }
-    const body = parseJson(text);
-    if (res.ok) return body as T;
-    const error = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)
-      ?.error;
-    const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
-    throw new ApiResponseError(
-      res.status,
-      typeof error?.code === 'string' ? error.code : `http_${res.status}`,
-      typeof error?.message === 'string' ? error.message : text.slice(0, 200) || res.statusText,
-      Array.isArray(error?.details) ? (error.details as ErrorDetail[]) : [],
-      Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
-      HINTS[res.status] ?? '',
+    if (res.ok) return parseJson(text) as T;
+    throw errorOf(res, text);
+  }
+
+  /**
+   * A GET whose body is read as it arrives (GET /v1/events): the Response once the API answered
+   * 2xx within the timeout; `signal` ends the request and its body. Errors as call()'s.
+   */
+  async stream(path: string, signal: AbortSignal): Promise<Response> {
+    const answered = new AbortController();
+    // Only the answer's headers are timed: the body of a stream never ends by itself.
+    const timer = setTimeout(
+      () => answered.abort(new DOMException('timed out', 'TimeoutError')),
+      this.timeoutMs,
     );
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, {
+        headers: this.baseHeaders('text/event-stream'),
+        signal: AbortSignal.any([signal, answered.signal]),
+      });
+    } catch (err) {
+      throw this.unreachable(signal.aborted ? err : (answered.signal.reason ?? err), this.timeoutMs);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (res.ok) return res;
+    throw errorOf(res, await res.text().catch(() => ''));
+  }
+
+  private baseHeaders(accept: string): Record<string, string> {
+    return {
+      accept,
+      'user-agent': `spillway-cli/${SPILLWAY_VERSION}`,
+      ...(this.apiKey && { authorization: `Bearer ${this.apiKey}` }),
+    };
   }
 
   /**
@@ -122,6 +143,22 @@ export class ApiClient {
       `API ${this.baseUrl} unreachable (${why}): start it (npm run dev) or point --url or SPILLWAY_URL at it`,
     );
   }
+}
+
+/** The API's error shape (or whatever else a non-2xx answer holds) as an ApiResponseError. */
+function errorOf(res: Response, text: string): ApiResponseError {
+  const error = (
+    parseJson(text) as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined
+  )?.error;
+  const retryAfter = Number(res.headers.get('retry-after') ?? NaN);
+  return new ApiResponseError(
+    res.status,
+    typeof error?.code === 'string' ? error.code : `http_${res.status}`,
+    typeof error?.message === 'string' ? error.message : text.slice(0, 200) || res.statusText,
+    Array.isArray(error?.details) ? (error.details as ErrorDetail[]) : [],
+    Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
+    HINTS[res.status] ?? '',
+  );
 }
 
 function parseJson(text: string): unknown {

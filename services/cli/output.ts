@@ -5,6 +5,12 @@ export interface Io {
   stdout: { write(text: string): unknown; isTTY?: boolean };
   stderr: { write(text: string): unknown; isTTY?: boolean };
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  /**
+   * A signal aborted at the first SIGINT or SIGTERM, for commands that run until stopped
+   * (`tasks list --watch`); asking for it replaces the default of dying at once, for the first
+   * signal only. Absent: such commands run until their stream fails.
+   */
+  interrupts?: () => AbortSignal;
 }
 
 /**

@@ -32,6 +32,12 @@ export interface CommonConfig {
   finishedTaskTtlSeconds: number;
   /** How long a dead letter is kept in Redis for listing and replay (DEAD_LETTER_TTL_SECONDS, default 7 days). */
   deadLetterTtlSeconds: number;
+  /**
+   * Keep the task listing's indexes, totals and live events in Redis beside the records
+   * (TASK_INDEXES, default true): GET /v1/tasks, GET /v1/events and the console need them. The
+   * API and every worker of a queue must agree.
+   */
+  taskIndexes: boolean;
   /** LOG_LEVEL, default info. */
   logLevel: LogLevel;
 }
@@ -68,6 +74,7 @@ export function readCommonConfig(env: EnvReader): CommonConfig {
     taskTtlSeconds: env.int('TASK_TTL_SECONDS', 7 * 24 * 3600, { min: 60 }),
     finishedTaskTtlSeconds: env.int('FINISHED_TASK_TTL_SECONDS', 24 * 3600, { min: 60 }),
     deadLetterTtlSeconds: env.int('DEAD_LETTER_TTL_SECONDS', 7 * 24 * 3600, { min: 60 }),
+    taskIndexes: env.oneOf('TASK_INDEXES', 'true', ['true', 'false']) === 'true',
     logLevel: env.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
   };
 }

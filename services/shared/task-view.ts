@@ -29,5 +29,15 @@ export function taskView(record: TaskRecord) {
     ...(record.batch !== undefined && { batch: record.batch }),
     ...(record.children !== undefined && { children: record.children }),
     ...(record.schedule !== undefined && { schedule: record.schedule }),
+    // What it was submitted with (records from before this, or created by a worker, lack it).
+    key: record.key ?? null,
+    ...(record.spec?.payload !== undefined && { payload: record.spec.payload }),
+    ...(record.spec?.payloadBytes !== undefined && { payloadBytes: record.spec.payloadBytes }),
+    ...(record.spec && {
+      maxAttempts: record.spec.maxAttempts,
+      timeoutMs: record.spec.timeoutMs ?? null,
+      callbackUrl: record.spec.callbackUrl ?? null,
+    }),
+    ...(record.replayOf !== undefined && { replayOf: record.replayOf }),
   };
 }

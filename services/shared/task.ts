@@ -122,4 +122,26 @@ export interface TaskRecord {
   children?: string;
   /** The recurring schedule whose tick submitted it. */
   schedule?: string;
+  /** The ordering key it was submitted with. */
+  key?: string;
+  /** What was submitted (absent on records a worker had to create itself). */
+  spec?: TaskSpec;
+  /** The task this one re-runs. */
+  replayOf?: string;
 }
+
+/**
+ * What a task was submitted with, kept in its record for the task page and re-runs. The payload
+ * is left out when larger than MAX_KEPT_PAYLOAD_BYTES: Kafka has it, Redis memory is dearer.
+ */
+export interface TaskSpec {
+  payload?: JsonValue;
+  /** The payload's size in bytes as JSON, when it was too large to keep. */
+  payloadBytes?: number;
+  maxAttempts: number;
+  timeoutMs?: number;
+  callbackUrl?: string;
+}
+
+/** Largest payload (as JSON) a task record keeps. */
+export const MAX_KEPT_PAYLOAD_BYTES = 64 * 1024;

@@ -93,6 +93,7 @@ export async function startWorker(
     queue: config.queue,
     ttlSeconds: config.taskTtlSeconds,
     finishedTtlSeconds: config.finishedTaskTtlSeconds,
+    indexing: config.taskIndexes,
   });
   const metrics = new WorkerMetrics(handlers.types());
   // Retries and dead letters go to Kafka through the same coalescing publisher as the API's.

@@ -154,13 +154,19 @@ describe('the container images', () => {
           input,
         );
 
-      // Outside node_modules: package.json and the compiled services, nothing else (no .ts, no tests).
+      // Outside node_modules: package.json and the compiled services, nothing else (no .ts, no tests);
+      // the API also serves the built web console (dist/console: index.html and hashed assets).
       const files = (await sh('find /app -path /app/node_modules -prune -o -type f -print')).split('\n');
+      const builtConsole = (file: string) => service === 'api' && /^\/app\/dist\/console\/[^/]+$/.test(file);
       const unexpected = files.filter(
-        (file) => file !== '/app/package.json' && !/^\/app\/dist\/services\/.+\.js(\.map)?$/.test(file),
+        (file) =>
+          file !== '/app/package.json' &&
+          !/^\/app\/dist\/services\/.+\.js(\.map)?$/.test(file) &&
+          !builtConsole(file),
       );
       expect(unexpected).toEqual([]);
       expect(files).toContain(`/app/dist/services/${service}/main.js`);
+      if (service === 'api') expect(files).toContain('/app/dist/console/index.html');
 
       const { dev, production } = lockedPackages();
       const present = (paths: string[]) =>

@@ -275,6 +275,8 @@ const ROUTES: Array<[string, string]> = [
   ['POST', '/v1/tasks/batch'],
   ['GET', '/v1/tasks/:id'],
   ['DELETE', '/v1/tasks/:id'],
+  ['GET', '/v1/tasks'],
+  ['POST', '/v1/tasks/:id/replay'],
   ['GET', '/v1/stats'],
   ['GET', '/v1/fleet'],
   ['GET', '/v1/dead-letters'],

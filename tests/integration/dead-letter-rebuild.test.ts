@@ -62,7 +62,14 @@ describe('rebuilding the dead-letter index from the topic', () => {
 
     const rebuilt = await request(api.url, 'POST', '/v1/dead-letters/rebuild');
     expect(rebuilt.status).toBe(200);
-    expect(rebuilt.body).toEqual({ read: 5, restored: 2, present: 1, expired: 1, unreadable: 1 });
+    expect(rebuilt.body).toEqual({
+      read: 5,
+      restored: 2,
+      present: 1,
+      discarded: 0,
+      expired: 1,
+      unreadable: 1,
+    });
     const after = await listed();
     expect(after.map((d) => d.id).sort()).toEqual([...ids].sort());
     expect(after.find((d) => d.id === ids[0])?.replayedAs).toBe('an-earlier-replay');

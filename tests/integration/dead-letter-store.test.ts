@@ -1,10 +1,11 @@
 import Redis from 'ioredis';
 import type { DeadLetter } from '../../services/shared/dead-letter';
-import { deadLetter as sharedDeadLetter } from '../helpers/dead-letters';
+import { poisonLetter, deadLetter as sharedDeadLetter } from '../helpers/dead-letters';
 import {
   InvalidCursorError,
   RedisDeadLetterStore,
   type DeadLetterStore,
+  type ListOptions,
 } from '../../services/shared/redis/dead-letter-store';
 import { RedisKeys } from '../../services/shared/redis/keys';
 import { REDIS_URL, uniqueQueue } from '../helpers/stack';
@@ -221,6 +222,129 @@ describe('RedisDeadLetterStore against a real Redis', () => {
     expect((await store.claimReplay(entry.id)).state).toBe('in-progress');
     await new Promise((resolve) => setTimeout(resolve, 250));
     expect((await store.claimReplay(entry.id)).state).toBe('claimed');
+  });
+
+  it('filters by reason and type, examining a bounded part of the index per page', async () => {
+    const { store } = storeFor();
+    const base = Date.now() - 60_000;
+    // 40 letters, newest last: every fourth is a non-retriable `email`, the others `fail`s.
+    const letters = Array.from({ length: 40 }, (_, i) =>
+      i % 4 === 0
+        ? sharedDeadLetter(base + i, { reason: 'non-retriable' }, { type: 'email' })
+        : sharedDeadLetter(base + i),
+    );
+    for (const letter of letters) await store.add(letter);
+    await store.add(poisonLetter(base + 40));
+    const newestFirst = [...letters].reverse();
+    const emails = newestFirst.filter((l) => l.task!.type === 'email').map((l) => l.id);
+
+    /** Every page of a filtered listing that examines at most `entries` per page. */
+    const pages = async (filter: Partial<ListOptions>, limit: number, entries: number) => {
+      const found: string[][] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.list({
+          limit,
+          ...filter,
+          examine: { entries, bytes: Infinity },
+          ...(cursor !== undefined && { cursor }),
+        });
+        found.push(page.items.map((e) => e.id));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+      return found;
+    };
+    // Seven entries examined per page: a page holds one or two of the ten, and none is lost or repeated.
+    const byType = await pages({ type: 'email' }, 5, 7);
+    expect(byType.flat()).toEqual(emails);
+    expect(byType.length).toBeGreaterThanOrEqual(Math.ceil(41 / 7));
+    expect(Math.max(...byType.map((p) => p.length))).toBeLessThanOrEqual(2);
+    // Examining enough, pages fill to the limit and the last says there is no more.
+    expect(await pages({ reason: 'non-retriable' }, 4, 1000)).toEqual([
+      emails.slice(0, 4),
+      emails.slice(4, 8),
+      emails.slice(8),
+    ]);
+    expect((await pages({ reason: 'poison' }, 10, 1000)).flat()).toEqual([poisonLetter(base + 40).id]);
+    // A type leaves poison out; both filters at once narrow to what matches both.
+    expect((await pages({ type: 'fail', reason: 'non-retriable' }, 10, 1000)).flat()).toEqual([]);
+    expect((await pages({ type: 'fail' }, 50, 1000)).flat()).toHaveLength(30);
+  });
+
+  it('scans every match in chunks, and reads many ids at once', async () => {
+    const { store } = storeFor();
+    const base = Date.now() - 60_000;
+    const letters = Array.from({ length: 150 }, (_, i) =>
+      sharedDeadLetter(
+        base + i,
+        {},
+        { type: i % 3 === 0 ? 'email' : 'fail', tenant: i % 2 ? 'acme' : undefined },
+      ),
+    );
+    for (const letter of letters) await store.add(letter);
+    await store.add(poisonLetter(base + 200));
+    const scanned = async (filter: Parameters<DeadLetterStore['scan']>[0]) => {
+      const ids: string[] = [];
+      for await (const chunk of store.scan(filter)) ids.push(...chunk.map((e) => e.id));
+      return ids;
+    };
+    const newestFirst = [...letters].reverse();
+    expect(await scanned({})).toEqual([poisonLetter(base + 200).id, ...newestFirst.map((l) => l.id)]);
+    expect(await scanned({ tenant: 'acme', type: 'email' })).toEqual(
+      newestFirst.filter((l) => l.task!.tenant === 'acme' && l.task!.type === 'email').map((l) => l.id),
+    );
+    expect(await scanned({ tenant: 'default' })).toHaveLength(75);
+    expect(await scanned({ reason: 'poison' })).toEqual([poisonLetter(base + 200).id]);
+
+    const some = [letters[3]!.id, 'no-such-id', letters[140]!.id];
+    expect(await store.getMany(some)).toEqual([letters[3], undefined, letters[140]]);
+    expect(await store.getMany(letters.map((l) => l.id))).toEqual(letters);
+  });
+
+  it('discards an entry and its index memberships, and a rebuild does not restore it', async () => {
+    const { store, keys } = storeFor();
+    const now = Date.now();
+    const mine = sharedDeadLetter(now - 20, {}, { tenant: 'acme' });
+    const other = sharedDeadLetter(now - 10, {}, { tenant: 'globex' });
+    const poison = poisonLetter(now);
+    for (const entry of [mine, other, poison]) await store.add(entry);
+
+    // Another tenant's is missing to a caller who may not touch it, and left as it was.
+    const acmeOnly = (entry: DeadLetter) => entry.task?.tenant === 'acme';
+    expect(await store.discard(other.id, acmeOnly)).toBe('missing');
+    expect(await store.discard(poison.id, acmeOnly)).toBe('missing');
+    expect(await store.discard(mine.id, acmeOnly)).toBe('discarded');
+    expect(await store.discard(mine.id)).toBe('missing');
+    expect(await store.get(mine.id)).toBeUndefined();
+    expect(await raw.zscore(keys.deadLetters(), mine.id)).toBeNull();
+    expect(await raw.zscore(keys.deadLetters('acme'), mine.id)).toBeNull();
+    expect(await raw.zscore(keys.deadLetters('globex'), other.id)).not.toBeNull();
+    expect((await store.list({ limit: 10 })).items.map((e) => e.id)).toEqual([poison.id, other.id]);
+
+    // The topic still holds it: a rebuild leaves it out, and restores what was only lost.
+    expect(await store.restore(mine)).toBe('discarded');
+    expect(await store.get(mine.id)).toBeUndefined();
+    expect(await store.discard(poison.id)).toBe('discarded');
+    expect(await store.restore(poison)).toBe('discarded');
+    await raw.del(keys.deadLetter(other.id));
+    expect(await store.restore(other)).toBe('restored');
+    expect(await store.restore(other)).toBe('present');
+    expect(await store.count()).toBe(1);
+  });
+
+  it('does not discard an entry a replay holds, and discards a replayed one', async () => {
+    const { store } = storeFor();
+    const claimed = deadLetter(Date.now() - 10);
+    const replayed = deadLetter(Date.now());
+    for (const entry of [claimed, replayed]) await store.add(entry);
+    const claim = await store.claimReplay(claimed.id);
+    expect(await store.discard(claimed.id)).toBe('in-progress');
+    if (claim.state !== 'claimed') throw new Error(`claimed: ${claim.state}`);
+    await store.releaseReplay(claimed.id, claim.token);
+    expect(await store.discard(claimed.id)).toBe('discarded');
+    await store.markReplayed(replayed.id, 'new-1');
+    expect(await store.discard(replayed.id)).toBe('discarded');
+    expect(await store.count()).toBe(0);
   });
 
   it('closes twice without complaint', async () => {

@@ -227,7 +227,7 @@ describe('a replay whose submission fails', () => {
       watcher: unused,
       inspector: unused,
       readiness: [],
-      events: { httpRequest: () => undefined } as never,
+      events: { httpRequest: () => undefined, deadLettersActedOn: () => undefined } as never,
       metrics: unused,
       logger: quietLogger,
       version: 'test',

@@ -59,24 +59,27 @@ describe('bytes per record in Redis, as docs/operations.md sizes it', () => {
   }
 
   it.each([
-    ['finished task, 100-byte result', 100],
-    ['finished task, 1 KiB result', 1024],
-    ['finished task, 10 KiB result', 10 * 1024],
-  ])('%s', async (label, resultBytes) => {
-    const store = new RedisTaskStore({ url: server.url, queue, ttlSeconds: 3600 });
+    ['finished task, 100-byte payload and result', 100, true],
+    ['finished task, 1 KiB payload and result', 1024, true],
+    ['finished task, 10 KiB payload and result', 10 * 1024, true],
+    ['finished task, 100-byte payload and result, TASK_INDEXES=false', 100, false],
+  ])('%s', async (label, bytes, indexing) => {
+    const store = new RedisTaskStore({ url: server.url, queue, ttlSeconds: 3600, indexing });
     try {
-      // As the services write it: queued by the API, running and succeeded by a worker.
+      // As the services write it: queued by the API (with what was submitted), running and
+      // succeeded by a worker; with the listing's index entries unless TASK_INDEXES is off.
       const measured = await perRecord(async () => {
         const id = randomUUID();
         const base = { id, type: 'email.send', createdAt: new Date() };
-        await store.transition({ ...base, status: 'queued', attempt: 0, at: new Date() });
+        const spec = { payload: payloadOf(bytes), maxAttempts: 3 };
+        await store.transition({ ...base, status: 'queued', attempt: 0, at: new Date(), spec });
         await store.transition({ ...base, status: 'running', attempt: 1, at: new Date() });
         await store.transition({
           ...base,
           status: 'succeeded',
           attempt: 1,
           at: new Date(),
-          result: payloadOf(resultBytes),
+          result: payloadOf(bytes),
         });
       });
       console.log(`${label}: ${measured} bytes per record`);

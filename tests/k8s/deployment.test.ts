@@ -79,6 +79,27 @@ it('runs a task submitted through the API Service (kubectl port-forward)', async
   expect((await fetch(`${await release.apiUrl()}/v1/tasks/${id}`)).status).toBe(401);
 }, 60_000);
 
+it('serves the console from the API image, and lists the task it ran', async () => {
+  const url = await release.apiUrl();
+  const page = await fetch(`${url}/console/`);
+  expect(page.status).toBe(200);
+  expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+  const html = await page.text();
+  const scripts = [...html.matchAll(/<script[^>]*src="([^"]+)"/g)].map((m) => m[1]!);
+  expect(scripts.length).toBeGreaterThan(0);
+  for (const src of scripts) {
+    const asset = await fetch(new URL(src, `${url}/console/`));
+    expect({ src, status: asset.status }).toEqual({ src, status: 200 });
+  }
+  const { id } = await release.echo({ from: 'console' });
+  const listed = await fetch(`${url}/v1/tasks?type=echo&limit=200`, {
+    headers: { authorization: `Bearer ${await release.apiKey()}` },
+  });
+  expect(listed.status).toBe(200);
+  const body = (await listed.json()) as { items: { id: string; status: string }[] };
+  expect(body.items.find((item) => item.id === id)?.status).toBe('succeeded');
+}, 60_000);
+
 it(
   'keeps the workers running when an upgrade turns KEDA on (helm must not drop replicas to 1)',
   async () => {

@@ -16,7 +16,7 @@ import { taskView } from '../../shared/task-view';
 import { tenantOf } from '../../shared/tenancy/tenant';
 import type { TaskRecord } from '../../shared/task';
 import type { TenantBacklog } from '../tenant-backlog';
-import type { CheckedItem, Validator } from '../validation';
+import type { CheckedItem, Submission, Validator } from '../validation';
 
 export interface TaskRoutesDeps {
   store: TaskStore;
@@ -119,6 +119,41 @@ export function tasksRouter(deps: TaskRoutesDeps): Router {
       }
     }
     res.json(taskView(record));
+  });
+
+  // Runs a task again as a new one with the same submission, whatever became of the first; the
+  // new record names it (replayOf). An admin's re-run is the task's tenant's, as a dead letter's.
+  router.post('/v1/tasks/:id/replay', submit, limitOne, backlogOne, async (req, res) => {
+    const id = String(req.params.id);
+    await respondIdempotently(idempotency, req, res, async (idSeed) => {
+      const record = await visibleRecord(req, id);
+      if (!record) throw notFound(id);
+      const spec = record.spec;
+      if (spec?.payload === undefined) {
+        throw new ApiError(
+          409,
+          'payload_not_kept',
+          spec?.payloadBytes !== undefined
+            ? `task "${id}"'s payload (${spec.payloadBytes} bytes) was too large to keep in its record`
+            : `task "${id}"'s record does not hold what it was submitted with`,
+        );
+      }
+      const submission: Submission = {
+        type: record.type,
+        payload: spec.payload,
+        maxAttempts: spec.maxAttempts,
+        ...(record.key !== undefined && { key: record.key }),
+        ...(spec.timeoutMs !== undefined && { timeoutMs: spec.timeoutMs }),
+        ...(spec.callbackUrl !== undefined && { callbackUrl: spec.callbackUrl }),
+        ...(record.priority !== undefined && { priority: record.priority }),
+      };
+      const tenant = tenantOf(record);
+      const spill = req.caller.tenant.name === tenant ? req.caller.tenant.spill : undefined;
+      const submitting = submitter.submit([submission], { tenant, spill, idSeed, replayOf: id });
+      const [accepted] = await inDoubtAsReply(submitting, ([late]) => ({ ...late!, replayOf: id }));
+      res.location(`/v1/tasks/${accepted!.id}`);
+      return { status: 202, body: { ...accepted!, replayOf: id } as unknown as JsonValue };
+    });
   });
 
   router.delete('/v1/tasks/:id', requireScope<{ id: string }>('tasks:cancel'), async (req, res) => {

@@ -1,35 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
-import type { Result } from 'ioredis';
-import type { DeadLetter } from '../dead-letter';
+import type { DeadLetter, DeadLetterReason } from '../dead-letter';
 import { tenantOf } from '../tenancy/tenant';
 import { connectRedis } from './connect';
+import { COMPARE_AND_SET_LUA, DISCARD_LUA, FORGET_IF_EXPIRED_LUA, RESTORE_LUA } from './dead-letter-scripts';
+import { decodeCursor, encodeCursor, pairs, type Position } from './dead-letter-cursor';
 import { RedisKeys } from './keys';
 
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    /** Defined in RedisDeadLetterStore's constructor from COMPARE_AND_SET_LUA. */
-    deadLetterCompareAndSet(key: string, expectedSha1: string, json: string): Result<number, Context>;
-    /** Defined in RedisDeadLetterStore's constructor from FORGET_IF_EXPIRED_LUA. */
-    deadLetterForgetIfExpired(index: string, entry: string, id: string): Result<number, Context>;
-  }
-}
-
-/**
- * Replaces an entry only if it is still the exact bytes the caller read (an optimistic lock
- * that, unlike WATCH, works on a connection shared by concurrent requests). The change itself is made in
- * JavaScript: cjson would re-encode the payload (empty arrays become objects, numbers lose digits).
- */
-const COMPARE_AND_SET_LUA = `
-local current = redis.call('GET', KEYS[1])
-if not current or redis.sha1hex(current) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-return 1`;
-
-/** Unindexes an id whose JSON expired, unless a re-add brought it back since it was read. */
-const FORGET_IF_EXPIRED_LUA = `
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-return redis.call('ZREM', KEYS[1], ARGV[1])`;
+export { InvalidCursorError } from './dead-letter-cursor';
 
 export interface DeadLetterPage {
   /** Newest first. */
@@ -48,28 +26,46 @@ export type ReplayClaim =
   /** Another replay of it holds the claim now. */
   | { state: 'in-progress' };
 
-/** A cursor that is not one this store issued. */
-export class InvalidCursorError extends Error {
-  constructor() {
-    super('not a cursor from a previous page');
-    this.name = 'InvalidCursorError';
-  }
+/** Which dead letters an operation is about; every field narrows it, none: all of them. */
+export interface DeadLetterFilter {
+  reason?: DeadLetterReason;
+  /** The task's type, exactly (poison has none: a type leaves it out). */
+  type?: string;
+  /** Only this tenant's (poison has none: a tenant leaves it out). */
+  tenant?: string;
 }
 
-export interface ListOptions {
+export interface ListOptions extends DeadLetterFilter {
   limit: number;
   cursor?: string;
-  /** Only this tenant's; absent: every dead letter, poison included. */
-  tenant?: string;
   /**
    * Stop the page before its entries' JSON passes this many bytes (one entry always fits): a
    * page of 200 letters with 1 MiB payloads would otherwise be 200 MiB in the API's memory.
    */
   maxBytes?: number;
+  /**
+   * Stop after examining this many entries, or this many bytes of them, even if the page is not
+   * full: a filter matching few letters would otherwise read the whole index in one request. The
+   * page then ends early with a cursor after the last entry examined.
+   */
+  examine?: { entries: number; bytes: number };
 }
 
 /** Entries read from Redis per round trip: few, so a page's budget bounds what is held too. */
 const READ_CHUNK = 16;
+/** Per round trip when a filter skips most of what it reads (bounds what is held at once as well). */
+const SCAN_CHUNK = 64;
+/** Ids per MGET when reading or acting on many. */
+const ID_CHUNK = 100;
+
+/** Whether `entry` is one `filter` is about. */
+export function matchesFilter(entry: DeadLetter, filter: DeadLetterFilter): boolean {
+  return (
+    (filter.reason === undefined || entry.reason === filter.reason) &&
+    (filter.type === undefined || entry.task?.type === filter.type) &&
+    (filter.tenant === undefined || (entry.task !== undefined && tenantOf(entry.task) === filter.tenant))
+  );
+}
 
 /** Where dead letters are indexed for the API. RedisDeadLetterStore is the real one. */
 export interface DeadLetterStore {
@@ -77,12 +73,19 @@ export interface DeadLetterStore {
   add(entry: DeadLetter): Promise<void>;
   /** Throws InvalidCursorError for a cursor it did not issue. */
   list(options: ListOptions): Promise<DeadLetterPage>;
+  /**
+   * Every entry `filter` matches, newest first, a chunk at a time (an empty chunk may come: it
+   * held only entries the filter skips). The index is read as it is when each chunk is read.
+   */
+  scan(filter: DeadLetterFilter): AsyncIterable<DeadLetter[]>;
   get(id: string): Promise<DeadLetter | undefined>;
+  /** The entries of `ids`, in order; undefined where there is none. */
+  getMany(ids: readonly string[]): Promise<(DeadLetter | undefined)[]>;
   /**
    * Indexes an entry read back from the dead-letter topic, unless Redis has it (with its replay
-   * state) or it is older than the TTL: `restored`, `present` or `expired`.
+   * state), it was discarded, or it is older than the TTL.
    */
-  restore(entry: DeadLetter): Promise<'restored' | 'present' | 'expired'>;
+  restore(entry: DeadLetter): Promise<'restored' | 'present' | 'discarded' | 'expired'>;
   /**
    * Reserves an entry for one replay, so two concurrent replays cannot both submit it. An entry
    * `mayReplay` refuses (another tenant's) is `missing`.
@@ -92,10 +95,17 @@ export interface DeadLetterStore {
   releaseReplay(id: string, token: string): Promise<void>;
   /** Records the task that re-ran the entry; false if it was already replayed (or is gone). */
   markReplayed(id: string, newTaskId: string): Promise<boolean>;
+  /**
+   * Removes an entry from Redis and remembers it as discarded (restore leaves it out) until it
+   * would have expired. One `mayDiscard` refuses is `missing`; one a replay holds, `in-progress`.
+   */
+  discard(id: string, mayDiscard?: (entry: DeadLetter) => boolean): Promise<DiscardResult>;
   /** Dead letters younger than the TTL. */
   count(): Promise<number>;
   close(): Promise<void>;
 }
+
+export type DiscardResult = 'discarded' | 'missing' | 'in-progress';
 
 export interface RedisDeadLetterStoreOptions {
   url: string;
@@ -121,6 +131,8 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     this.redis = connectRedis(options.url);
     this.redis.defineCommand('deadLetterCompareAndSet', { numberOfKeys: 1, lua: COMPARE_AND_SET_LUA });
     this.redis.defineCommand('deadLetterForgetIfExpired', { numberOfKeys: 2, lua: FORGET_IF_EXPIRED_LUA });
+    this.redis.defineCommand('deadLetterDiscard', { numberOfKeys: 4, lua: DISCARD_LUA });
+    this.redis.defineCommand('deadLetterRestore', { numberOfKeys: 4, lua: RESTORE_LUA });
   }
 
   async add(entry: DeadLetter): Promise<void> {
@@ -139,64 +151,97 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     if (!results || failed) throw failed ?? new Error('dead letter not added: transaction aborted');
   }
 
-  async restore(entry: DeadLetter): Promise<'restored' | 'present' | 'expired'> {
+  async restore(entry: DeadLetter): Promise<'restored' | 'present' | 'discarded' | 'expired'> {
     // Kept as long as if it had never been lost: TTL seconds after it died.
     const ttlMs = entry.deadAt + this.options.ttlSeconds * 1000 - Date.now();
     if (ttlMs <= 0) return 'expired';
-    // One round trip; indexed either way (indexing again what is indexed changes nothing).
-    const transaction = this.redis
-      .multi()
-      .set(this.keys.deadLetter(entry.id), JSON.stringify(entry), 'PX', ttlMs, 'NX');
-    for (const index of this.indexesOf(entry)) transaction.zadd(index, entry.deadAt, entry.id);
-    const results = await transaction.exec();
-    const failed = results?.find(([err]) => err)?.[0];
-    if (!results || failed) throw failed ?? new Error('dead letter not restored: transaction aborted');
-    return results[0]![1] === 'OK' ? 'restored' : 'present';
+    const [index, tenantIndex] = this.indexesOf(entry);
+    return this.redis.deadLetterRestore(
+      this.keys.deadLetter(entry.id),
+      this.keys.discardedDeadLetters(),
+      index!,
+      tenantIndex ?? index!,
+      JSON.stringify(entry),
+      ttlMs,
+      entry.id,
+      entry.deadAt,
+    );
   }
 
-  async list({ limit, cursor, tenant, maxBytes = Infinity }: ListOptions): Promise<DeadLetterPage> {
-    const index = this.keys.deadLetters(tenant);
-    let after = cursor === undefined ? undefined : decodeCursor(cursor);
-    const items: { entry: DeadLetter; score: string }[] = [];
+  async list(options: ListOptions): Promise<DeadLetterPage> {
+    const { limit, cursor, maxBytes = Infinity } = options;
+    const { entries: maxEntries, bytes: maxExamined } = options.examine ?? {
+      entries: Infinity,
+      bytes: Infinity,
+    };
+    const filtered = options.reason !== undefined || options.type !== undefined;
+    const items: { entry: DeadLetter; at: Position }[] = [];
     let bytes = 0;
     /** Set when the byte budget ended the page before `limit`: more entries follow. */
     let full = false;
-    // One more than asked tells whether a next page exists. Expired entries leave gaps, so this
-    // repeats from the last id examined (never an offset: arrivals and removals cannot shift it).
-    while (items.length <= limit && !full) {
-      const candidates = await this.indexAfter(index, after, Math.min(limit + 1 - items.length, READ_CHUNK));
-      if (candidates.length === 0) break;
-      const values = await this.redis.mget(candidates.map(({ id }) => this.keys.deadLetter(id)));
-      const expired: string[] = [];
-      for (const [i, candidate] of candidates.entries()) {
-        const value = values[i];
-        if (!value) {
-          expired.push(candidate.id);
-          continue;
-        }
-        if (items.length > 0 && items.length < limit && bytes + value.length > maxBytes) {
-          full = true;
-          break;
-        }
-        items.push({ entry: visible(JSON.parse(value) as Stored), score: candidate.score });
-        bytes += value.length;
-      }
-      await Promise.all(
-        expired.map((id) => this.redis.deadLetterForgetIfExpired(index, this.keys.deadLetter(id), id)),
+    const examined = { entries: 0, bytes: 0, last: undefined as Position | undefined };
+    const outOfBudget = () => examined.entries >= maxEntries || examined.bytes >= maxExamined;
+    // One more than asked tells whether a next page exists (unfiltered, reading no more than that).
+    const chunk = () =>
+      Math.min(
+        filtered ? SCAN_CHUNK : Math.min(limit + 1 - items.length, READ_CHUNK),
+        maxEntries - examined.entries,
       );
-      after = candidates.at(-1);
+    const start = cursor === undefined ? undefined : decodeCursor(cursor);
+    for await (const { at, value } of this.read(this.keys.deadLetters(options.tenant), start, chunk)) {
+      if (value !== null) {
+        const entry = visible(JSON.parse(value) as Stored);
+        if (matchesFilter(entry, options)) {
+          if (items.length > 0 && items.length < limit && bytes + value.length > maxBytes) {
+            full = true;
+            break;
+          }
+          items.push({ entry, at });
+          bytes += value.length;
+        }
+      }
+      examined.entries++;
+      examined.bytes += value?.length ?? 0;
+      examined.last = at;
+      if (items.length > limit || outOfBudget()) break;
     }
     const page = items.slice(0, limit);
-    const last = page.at(-1);
+    const last = full || items.length > limit ? page.at(-1)?.at : outOfBudget() ? examined.last : undefined;
     return {
       items: page.map(({ entry }) => entry),
-      nextCursor: (full || items.length > limit) && last ? encodeCursor(last.score, last.entry.id) : null,
+      nextCursor: last ? encodeCursor(last) : null,
     };
+  }
+
+  async *scan(filter: DeadLetterFilter): AsyncIterable<DeadLetter[]> {
+    // The tenant's own index holds only its letters: no need to read everyone's.
+    const index = this.keys.deadLetters(filter.tenant);
+    let matched: DeadLetter[] = [];
+    for await (const { value, last } of this.read(index, undefined, () => SCAN_CHUNK)) {
+      if (value !== null) {
+        const entry = visible(JSON.parse(value) as Stored);
+        if (matchesFilter(entry, filter)) matched.push(entry);
+      }
+      if (last) {
+        yield matched;
+        matched = [];
+      }
+    }
   }
 
   async get(id: string): Promise<DeadLetter | undefined> {
     const value = await this.redis.get(this.keys.deadLetter(id));
     return value === null ? undefined : visible(JSON.parse(value) as Stored);
+  }
+
+  async getMany(ids: readonly string[]): Promise<(DeadLetter | undefined)[]> {
+    const found: (DeadLetter | undefined)[] = [];
+    for (let i = 0; i < ids.length; i += ID_CHUNK) {
+      const values = await this.redis.mget(ids.slice(i, i + ID_CHUNK).map((id) => this.keys.deadLetter(id)));
+      for (const value of values)
+        found.push(value === null ? undefined : visible(JSON.parse(value) as Stored));
+    }
+    return found;
   }
 
   claimReplay(id: string, mayReplay: (entry: DeadLetter) => boolean = () => true): Promise<ReplayClaim> {
@@ -231,6 +276,32 @@ export class RedisDeadLetterStore implements DeadLetterStore {
     });
   }
 
+  async discard(id: string, mayDiscard: (entry: DeadLetter) => boolean = () => true): Promise<DiscardResult> {
+    const key = this.keys.deadLetter(id);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const raw = await this.redis.getBuffer(key);
+      if (raw === null) return 'missing';
+      const stored = JSON.parse(raw.toString('utf8')) as Stored;
+      if (!mayDiscard(visible(stored))) return 'missing';
+      // Its task is on its way to Kafka: the replay must be able to record it.
+      if (stored.replayClaim && stored.replayClaim.until > Date.now()) return 'in-progress';
+      const [index, tenantIndex] = this.indexesOf(stored);
+      const done = await this.redis.deadLetterDiscard(
+        key,
+        this.keys.discardedDeadLetters(),
+        index!,
+        tenantIndex ?? index!,
+        createHash('sha1').update(raw).digest('hex'),
+        id,
+        stored.deadAt,
+        this.oldestLiving(),
+      );
+      if (done === 1) return 'discarded';
+      if (done === -1) return 'missing';
+    }
+    throw new Error(`dead letter ${id} kept changing; not discarded`);
+  }
+
   count(): Promise<number> {
     return this.redis.zcount(this.keys.deadLetters(), `(${this.oldestLiving()}`, '+inf');
   }
@@ -252,6 +323,32 @@ export class RedisDeadLetterStore implements DeadLetterStore {
   private indexesOf(entry: DeadLetter): string[] {
     const all = this.keys.deadLetters();
     return entry.task ? [all, this.keys.deadLetters(tenantOf(entry.task))] : [all];
+  }
+
+  /**
+   * The entries of `index` after `after` (from the newest when absent), newest first, `size()`
+   * per round trip (0: stop); `value` null for one whose JSON expired, which is unindexed on the
+   * way. Positions, never offsets: arrivals and removals meanwhile cannot shift what comes next.
+   */
+  private async *read(
+    index: string,
+    after: Position | undefined,
+    size: () => number,
+  ): AsyncGenerator<{ at: Position; value: string | null; last: boolean }> {
+    for (let count = size(); count > 0; count = size()) {
+      const candidates = await this.indexAfter(index, after, count);
+      if (candidates.length === 0) return;
+      const values = await this.redis.mget(candidates.map(({ id }) => this.keys.deadLetter(id)));
+      await Promise.all(
+        candidates
+          .filter((_, i) => values[i] === null)
+          .map(({ id }) => this.redis.deadLetterForgetIfExpired(index, this.keys.deadLetter(id), id)),
+      );
+      for (const [i, at] of candidates.entries()) {
+        yield { at, value: values[i] ?? null, last: i === candidates.length - 1 };
+      }
+      after = candidates.at(-1);
+    }
   }
 
   /** Up to `count` members of `index` after `after` (all from the newest when absent), newest first. */
@@ -290,40 +387,7 @@ export class RedisDeadLetterStore implements DeadLetterStore {
   }
 }
 
-interface Position {
-  score: string;
-  id: string;
-}
-
-/** [id, score, id, score, ...] as WITHSCORES answers. */
-function pairs(flat: string[]): Position[] {
-  const out: Position[] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i]!, score: flat[i + 1]! });
-  return out;
-}
-
 function visible(stored: Stored): DeadLetter {
   const { replayClaim: _claim, ...entry } = stored;
   return entry;
-}
-
-// The score and id of the last item shown: the next page starts after it, whatever arrived since.
-function encodeCursor(score: string, id: string): string {
-  return Buffer.from(JSON.stringify([Number(score), id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): Position {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw new InvalidCursorError();
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw new InvalidCursorError();
-  const [score, id] = parsed as unknown[];
-  if (typeof score !== 'number' || !Number.isFinite(score) || typeof id !== 'string' || id === '') {
-    throw new InvalidCursorError();
-  }
-  // String(number) round-trips a double exactly, so the tie query matches the stored score.
-  return { score: String(score), id };
 }

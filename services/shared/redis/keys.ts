@@ -132,6 +132,14 @@ export class RedisKeys {
     return `${this.prefix}dead-letter:${id}`;
   }
 
+  /**
+   * Sorted set of discarded dead letters' ids, scored by when they died (trimmed as the index is):
+   * a rebuild from the dead-letter topic does not bring them back.
+   */
+  discardedDeadLetters(): string {
+    return `${this.prefix}dead-letters-discarded`;
+  }
+
   /** Hash holding one submitter's token bucket (tokens, last refill); `subject` is a principal or an address. */
   rateLimit(subject: string): string {
     return `${this.prefix}rate-limit:${subject}`;
@@ -142,6 +150,54 @@ export class RedisKeys {
     const digest = createHash('sha256').update(clientKey).digest('hex');
     // Not "idempotency:", where earlier versions kept a string: an upgrade never meets the old type.
     return `${this.prefix}idempotency-claim:${scope}:${digest}`;
+  }
+
+  // The listing's indexes, totals and events: index-script.ts builds the same names inside Redis;
+  // keep the two in step.
+
+  /** Sorted set of every task id, scored by createdAt (epoch ms). */
+  tasksByCreation(): string {
+    return `${this.prefix}idx:created`;
+  }
+
+  /** Sorted set of the ids of one status's tasks, scored by createdAt. */
+  tasksByStatus(status: string): string {
+    return `${this.prefix}idx:status:${status}`;
+  }
+
+  /** Sorted set of the ids of one type's tasks, scored by createdAt. */
+  tasksByType(type: string): string {
+    return `${this.prefix}idx:type:${type}`;
+  }
+
+  /** Sorted set of the ids of one tenant's tasks, scored by createdAt. */
+  tasksByTenant(tenant: string): string {
+    return `${this.prefix}idx:tenant:${tenant}`;
+  }
+
+  /** Set of the names of the type and tenant indexes that exist (the sweeper's list). */
+  taskIndexNames(): string {
+    return `${this.prefix}idx:names`;
+  }
+
+  /** Hash: index name → the createdAt the sweeper reached in it (task-index.ts). */
+  taskIndexSweep(): string {
+    return `${this.prefix}idx:sweep`;
+  }
+
+  /** String naming the API process sweeping the indexes now, with an expiry. */
+  taskIndexSweepLease(): string {
+    return `${this.prefix}idx:sweep-lease`;
+  }
+
+  /** Hash of counters since the queue began: submitted, started. */
+  totals(): string {
+    return `${this.prefix}totals`;
+  }
+
+  /** Pub/sub channel of every change of status (task-events.ts). */
+  taskEvents(): string {
+    return `${this.prefix}task-events`;
   }
 
   // Schedules (schedule-store.ts): no TTL on any of them, they live until deleted.

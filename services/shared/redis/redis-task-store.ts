@@ -3,7 +3,7 @@ import Redis, { type Result } from 'ioredis';
 import { TASK_STATUSES, TERMINAL_STATUSES, type JsonValue, type TaskRecord, type TaskStatus } from '../task';
 import { withTimeout } from '../timeout';
 import { RedisKeys } from './keys';
-import type { Claim, TaskStore, Transition, TransitionOutcome } from './task-store';
+import type { Claim, TaskStore, TaskTotals, Transition, TransitionOutcome } from './task-store';
 import { CLAIM_LUA, TRANSITION_LUA } from './transition-script';
 import { connectRedis } from './connect';
 import { hsetIfPresent } from './hset-if-present';
@@ -64,6 +64,11 @@ export interface RedisTaskStoreOptions {
   finishedTtlSeconds?: number;
   /** How long one command may take before it fails (default 2000): callers must not hang on a dead Redis. */
   commandTimeoutMs?: number;
+  /**
+   * Keep the listing indexes, totals and live events (index-script.ts; TASK_INDEXES, default
+   * true). Every process writing a queue's records must agree, or the indexes miss changes.
+   */
+  indexing?: boolean;
 }
 
 export class RedisTaskStore implements TaskStore {
@@ -108,6 +113,23 @@ export class RedisTaskStore implements TaskStore {
   /** Applied in order; sent with the other transitions of this turn. */
   transitionMany(changes: Transition[]): Promise<TransitionOutcome[]> {
     return Promise.all(changes.map((change) => this.transition(change)));
+  }
+
+  /**
+   * The key count, keys and arguments of the one TRANSITION_LUA call this store would send for
+   * `changes` (at most MAX_TRANSITIONS_PER_CALL), built without touching Redis: for tools that
+   * run the script themselves (the bench's redis-benchmark runs), so they keep its layout.
+   */
+  callArgs(changes: Transition[]): (string | number)[] {
+    const unused = () => undefined;
+    return this.manyArgs(
+      changes.map((change) => ({
+        key: this.keys.task(change.id),
+        args: this.transitionArgs(change),
+        resolve: unused,
+        reject: unused,
+      })),
+    );
   }
 
   /** Sends what is queued as one call: never more than MAX_TRANSITIONS_PER_CALL (see transition). */
@@ -165,6 +187,19 @@ export class RedisTaskStore implements TaskStore {
     >;
   }
 
+  async totals(): Promise<TaskTotals> {
+    const hash = await this.redis.hgetall(this.keys.totals());
+    const counts = await this.redis.hmget(this.keys.counts(), 'succeeded', 'failed', 'cancelled');
+    const n = (value: string | null | undefined) => Math.max(0, Number(value ?? 0));
+    return {
+      submitted: n(hash.submitted),
+      started: n(hash.started),
+      succeeded: n(counts[0]),
+      failed: n(counts[1]),
+      cancelled: n(counts[2]),
+    };
+  }
+
   async openTasks(tenant: string): Promise<number> {
     return Math.max(0, Number((await this.redis.hget(this.keys.openByTenant(), tenant)) ?? 0));
   }
@@ -213,6 +248,9 @@ export class RedisTaskStore implements TaskStore {
     if (change.batch !== undefined) fields.push('batch', change.batch);
     if (change.children !== undefined) fields.push('children', change.children);
     if (change.schedule !== undefined) fields.push('schedule', change.schedule);
+    if (change.key !== undefined) fields.push('key', change.key);
+    if (change.spec !== undefined) fields.push('spec', JSON.stringify(change.spec));
+    if (change.replayOf !== undefined) fields.push('replayOf', change.replayOf);
     return [
       change.id,
       change.status,
@@ -241,6 +279,7 @@ export class RedisTaskStore implements TaskStore {
       this.keys.openByTenant(),
     ];
     for (const t of call) out.push(t.key);
+    out.push(this.options.indexing === false ? '0' : '1');
     for (const t of call) out.push(t.args.length, ...t.args);
     return out;
   }
@@ -272,6 +311,8 @@ function toRecord(id: string, hash: Record<string, string>): TaskRecord {
     ...(hash.batch !== undefined && { batch: hash.batch }),
     ...(hash.children !== undefined && { children: hash.children }),
     ...(hash.schedule !== undefined && { schedule: hash.schedule }),
+    ...(hash.key !== undefined && { key: hash.key }),
+    ...(hash.replayOf !== undefined && { replayOf: hash.replayOf }),
     status,
     attempts: Number(hash.attempts ?? 0),
     createdAt: date('createdAt') ?? new Date(0),
@@ -285,6 +326,7 @@ function toRecord(id: string, hash: Record<string, string>): TaskRecord {
     progress: json('progress'),
     history: json('history'),
     callback: json('callback'),
+    spec: json('spec'),
   };
   for (const [key, value] of Object.entries(optional)) {
     if (value !== undefined) Object.assign(record, { [key]: value });

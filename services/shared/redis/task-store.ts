@@ -1,6 +1,14 @@
 import { DEFAULT_PRIORITY, type LaneName, type TaskPriority } from '../lanes/priority';
 import { tenantOf } from '../tenancy/tenant';
-import type { AttemptFailure, JsonValue, TaskError, TaskMessage, TaskRecord, TaskStatus } from '../task';
+import type {
+  AttemptFailure,
+  JsonValue,
+  TaskError,
+  TaskMessage,
+  TaskRecord,
+  TaskSpec,
+  TaskStatus,
+} from '../task';
 
 /**
  * A request to move a task to `status`. Transitions are monotonic: one that would move a task
@@ -29,6 +37,12 @@ export interface Transition {
   children?: string;
   /** The schedule whose tick submitted it: written with the record. */
   schedule?: string;
+  /** The ordering key, written by the API with the record (the listing filters on it). */
+  key?: string;
+  /** What was submitted, written by the API with the record: the task page and re-runs read it. */
+  spec?: TaskSpec;
+  /** The task this one re-runs (POST /v1/tasks/:id/replay). */
+  replayOf?: string;
   status: TaskStatus;
   /** 0 for queued/scheduled; the attempt number for every status a worker writes. */
   attempt: number;
@@ -52,7 +66,7 @@ export function identityOf(
   task: TaskMessage,
 ): Pick<
   Transition,
-  'id' | 'type' | 'createdAt' | 'tenant' | 'priority' | 'lane' | 'pin' | 'batch' | 'schedule'
+  'id' | 'type' | 'createdAt' | 'tenant' | 'priority' | 'lane' | 'pin' | 'key' | 'batch' | 'schedule'
 > {
   return {
     id: task.id,
@@ -61,10 +75,19 @@ export function identityOf(
     ...(task.tenant !== undefined && { tenant: task.tenant }),
     ...(task.priority !== undefined && task.priority !== DEFAULT_PRIORITY && { priority: task.priority }),
     ...(task.lane !== undefined && { lane: task.lane }),
-    ...(task.key !== undefined && { pin: pinOf(task) }),
+    ...(task.key !== undefined && { pin: pinOf(task), key: task.key }),
     ...(task.batch !== undefined && { batch: task.batch }),
     ...(task.schedule !== undefined && { schedule: task.schedule }),
   };
+}
+
+/** Tasks that ever reached each point; with TASK_INDEXES off, submitted and started stay 0. */
+export interface TaskTotals {
+  submitted: number;
+  started: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
 }
 
 /** A worker's hold on the attempt it runs: `claimant` names the worker process. */
@@ -104,6 +127,8 @@ export interface TaskStore {
   recordCallback(id: string, outcome: JsonValue): Promise<void>;
   /** Tasks in each status now (finished statuses: how many ever ended so). */
   counts(): Promise<Record<TaskStatus, number>>;
+  /** Counters since the queue began: rates are the differences of two readings. */
+  totals(): Promise<TaskTotals>;
   /**
    * A tenant's unfinished tasks (queued, scheduled, running, retrying), kept by the transitions
    * themselves. A record that expires unfinished (after TASK_TTL_SECONDS) stays counted.

@@ -1,4 +1,5 @@
 import { BATCH_LUA } from './batch-script';
+import { INDEX_LUA } from './index-script';
 
 /**
  * Moves task records forward, never backward, atomically inside Redis, and keeps the queue's
@@ -31,14 +32,19 @@ end
 local function apply(task, counts, waiting, open, a, first, last)
   local id, status, attempt, phase = a[first], a[first + 1], tonumber(a[first + 2]), tonumber(a[first + 3])
   local claimant, claimMs = a[first + 9], tonumber(a[first + 10])
-  local current = redis.call('HMGET', task, 'status', 'attempts', 'phase', 'claimant', 'claimedUntil', 'runAt', 'tenant', 'pin', 'batch')
-  local pin, batch = current[8], current[9]
+  local current = redis.call('HMGET', task, 'status', 'attempts', 'phase', 'claimant', 'claimedUntil',
+    'runAt', 'tenant', 'pin', 'batch', 'createdAt', 'type', 'key')
+  local pin, batch, key = current[8], current[9], current[12]
   local runAt = tonumber(current[6])
   local previous = current[1]
   if previous then
-    if finished(previous) then return {0, previous} end
     local curAttempt, curPhase = tonumber(current[2]) or 0, tonumber(current[3]) or 0
-    if attempt >= 0 and (attempt < curAttempt or (attempt == curAttempt and phase < curPhase)) then
+    if finished(previous) or (attempt >= 0 and (attempt < curAttempt or (attempt == curAttempt and phase < curPhase))) then
+      -- Refused as late, yet what the API learned at submission still belongs in the record: a
+      -- quick worker's writes often land before the API's own.
+      for i = first + 12, last, 2 do
+        if a[i] == 'spec' or a[i] == 'replayOf' then redis.call('HSETNX', task, a[i], a[i + 1]) end
+      end
       return {0, previous}
     end
     if claimant ~= '' and previous == 'running' and attempt == curAttempt and current[4]
@@ -67,6 +73,7 @@ local function apply(task, counts, waiting, open, a, first, last)
     if a[i] == 'runAt' then runAt = tonumber(a[i + 1]) end
     if a[i] == 'pin' then pin = a[i + 1] end
     if a[i] == 'batch' then batch = a[i + 1] end
+    if a[i] == 'key' then key = a[i + 1] end
   end
   redis.call('HSET', task, unpack(fields))
   -- The top-level error is the final outcome's: a success on a retry clears the last attempt's
@@ -90,6 +97,11 @@ local function apply(task, counts, waiting, open, a, first, last)
     redis.call('HINCRBY', open, tenant, 1)
   elseif previous and finished(status) then
     redis.call('HINCRBY', open, tenant, -1)
+  end
+  if previous ~= status then
+    local prefix = string.sub(task, 1, #task - #id - 5)
+    task_indexed(prefix, id, previous, status, tonumber(current[10]) or tonumber(a[first + 6]),
+      current[11] or a[first + 5], tenant, key)
   end
   -- Only queued tasks are in the waiting set (one whose record expired may be left in it).
   if a[first + 8] ~= '' then
@@ -119,12 +131,13 @@ end
 /**
  * Applies the transitions of one call in order (RedisTaskStore sends even a lone one this way).
  * KEYS [1] counts hash [2] waiting sorted set [3] open-by-tenant hash [4..] one task hash per
- * transition; ARGV per
+ * transition; ARGV [1] '1' to keep the listing indexes (index-script.ts), then per
  * transition: its argument count, then its arguments as above. Returns the pairs of each
  * outcome, flattened.
  */
-export const TRANSITION_LUA = `${BATCH_LUA}${APPLY_LUA}
-local out, at = {}, 1
+export const TRANSITION_LUA = `${BATCH_LUA}${INDEX_LUA}${APPLY_LUA}
+local out, at = {}, 2
+indexing = ARGV[1] == '1'
 for k = 4, #KEYS do
   local n = tonumber(ARGV[at])
   local outcome = apply(KEYS[k], KEYS[1], KEYS[2], KEYS[3], ARGV, at + 1, at + n)
@@ -132,6 +145,7 @@ for k = 4, #KEYS do
   out[#out + 1] = outcome[2]
   at = at + n + 1
 end
+task_events_publish()
 return out
 `;
 
