@@ -5,9 +5,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/common.sh
 source scripts/lib/node-deps.sh
+source scripts/lib/browser.sh
 
 ensure_node_deps
 npm run --silent lint
+# The console's tests (tests/console) drive a real chromium.
+browser_up
 
 if ! bash scripts/stack.sh status >/dev/null; then
   trap 'bash scripts/stack.sh down' EXIT
