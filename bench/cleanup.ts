@@ -15,7 +15,10 @@ import { benchKafka, REDIS_URL } from './stack';
  */
 export async function dropQueues(queues: { system: SystemName; queue: string }[]): Promise<void> {
   const topics = queues.flatMap(({ system, queue }) =>
-    system === 'spillway' || system === 'spillway-fair' || system === 'spillway-fanout'
+    system === 'spillway' ||
+    system === 'spillway-fair' ||
+    system === 'spillway-fanout' ||
+    system === 'spillway-unindexed'
       ? allTopics(kafkaNames(queue))
       : system === 'naive'
         ? [naiveNames(queue).topic]
@@ -63,6 +66,7 @@ function keyPattern(system: SystemName, queue: string): string | undefined {
     case 'spillway-tenants':
     case 'spillway-fair':
     case 'spillway-fanout':
+    case 'spillway-unindexed':
       return `${new RedisKeys(queue).prefix}*`;
     case 'naive':
       return naiveNames(queue).statusKey('*');

@@ -9,6 +9,8 @@ export const SCENARIOS = [
   'burst',
   'scaleout',
   'fanout',
+  'listing',
+  'upkeep',
   'ceilings',
   'profiles',
 ] as const;
@@ -68,6 +70,21 @@ export interface BenchOptions {
   scaleTaskMs: number;
   /** Fan-out: children one parent spawns (Spillway ctx.spawn) or declares (BullMQ flow). */
   fanoutChildren: number;
+  /**
+   * Listing: task records written before GET /v1/tasks is asked; requests of each query; pages
+   * the deep query follows before its timed ones.
+   */
+  listingRecords: number;
+  listingRequests: number;
+  listingDeepPages: number;
+  /**
+   * Upkeep (TASK_INDEXES on against off): turns of each; requests per redis-benchmark run;
+   * seconds of each enqueue load; tasks per drain.
+   */
+  upkeepTurns: number;
+  upkeepRedisRequests: number;
+  upkeepSeconds: number;
+  upkeepDrainTasks: number;
   /** Ceilings: records per ProducerPerformance run, requests per redis-benchmark run. */
   kafkaCeilingRecords: number;
   redisCeilingRequests: number;
@@ -109,6 +126,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     noisyRatePerSec: 50,
     noisyTaskMs: 10,
     noisyBurstClients: 4,
+    listingDeepPages: 20,
   };
   return quick
     ? {
@@ -135,6 +153,12 @@ export function parseOptions(argv: string[]): BenchOptions {
         scaleTasks: 400,
         scaleTaskMs: 50,
         fanoutChildren: 200,
+        listingRecords: 20_000,
+        listingRequests: 30,
+        upkeepTurns: 1,
+        upkeepRedisRequests: 5000,
+        upkeepSeconds: 1,
+        upkeepDrainTasks: 3000,
         // Fewer and the producer's start-up (metadata, first connection) is most of the run.
         kafkaCeilingRecords: 100_000,
         redisCeilingRequests: 20_000,
@@ -166,6 +190,13 @@ export function parseOptions(argv: string[]): BenchOptions {
         scaleTasks: 8000,
         scaleTaskMs: 50,
         fanoutChildren: 10_000,
+        listingRecords: 1_000_000,
+        listingRequests: 200,
+        upkeepTurns: 5,
+        upkeepRedisRequests: 30_000,
+        upkeepSeconds: 5,
+        // One worker: 50,000 at about 8,000 tasks/s is 6 s of drain.
+        upkeepDrainTasks: 50_000,
         kafkaCeilingRecords: 500_000,
         redisCeilingRequests: 100_000,
         profileSeconds: 5,

@@ -314,7 +314,9 @@ export function newConfiguration(o: BenchOptions, c: CeilingsResult | undefined)
       `encodes it), \`acks=all\`, other producer settings default, on a throwaway topic of ${DEFAULT_PARTITIONS} partitions; ` +
       `\`redis-benchmark -n ${o.redisCeilingRequests} -r ${o.redisCeilingRequests} -c 8 -P 16\` running ` +
       `\`EVALSHA\` of Spillway's batched transition script, ${MAX_TRANSITIONS_PER_CALL} transitions per call as ` +
-      `RedisTaskStore sends them, with the arguments the API (queued) and worker (running, succeeded) pass, on ` +
+      `RedisTaskStore sends them (built by its \`callArgs\`), with the arguments the API (queued, with the ` +
+      `task's spec) and worker (running with its claim, succeeded with a result) pass and the listing's indexes ` +
+      `on (TASK_INDEXES' default), on ` +
       `keys of a throwaway queue, deleted afterwards. A task's Redis ceiling combines the three: ` +
       `1 / (1/q + 1/r + 1/s), in transitions per second.`,
     `Profiles: the inspector's CPU profiler (500 µs sampling) in the Spillway API and worker processes of a ` +

@@ -4,6 +4,7 @@ import { SCENARIOS, type BenchOptions, type ScenarioName } from './options';
 import type { PlotName } from './plots';
 import { renderCpu } from './report-cpu';
 import { fanoutHeadline, renderFanout } from './report-fanout';
+import { listingConfiguration, listingHeadline, listingTarget, renderListing } from './report-listing';
 import { noisyConfiguration, noisyHeadline, noisyTarget, renderNoisy } from './report-noisy';
 import { priorityConfiguration, priorityHeadline, priorityTarget, renderPriority } from './report-priority';
 import {
@@ -16,17 +17,20 @@ import {
   renderProfiles,
   renderScaleOut,
 } from './report-sections';
+import { renderUpkeep, upkeepConfiguration, upkeepHeadline, upkeepTarget } from './report-upkeep';
 import type { BurstRow } from './scenarios/burst';
 import type { CeilingsResult } from './scenarios/ceilings';
 import type { DrainRow } from './scenarios/drain';
 import type { E2eRow } from './scenarios/e2e';
 import type { EnqueueRow } from './scenarios/enqueue';
 import type { FanoutRow } from './scenarios/fanout';
+import type { ListingResult } from './scenarios/listing';
 import type { NoisyRow } from './scenarios/noisy';
 import type { PriorityRow } from './scenarios/priority';
 import type { ProfilesResult } from './scenarios/profiles';
 import type { ScaleRow } from './scenarios/scaleout';
 import type { SlowRow } from './scenarios/slow';
+import type { UpkeepResult } from './scenarios/upkeep';
 import { formatSummary } from './stats';
 
 export interface Results {
@@ -43,6 +47,8 @@ export interface Results {
   burst: BurstRow[];
   scaleOut: ScaleRow[];
   fanout: FanoutRow[];
+  listing?: ListingResult;
+  upkeep?: UpkeepResult;
   ceilings?: CeilingsResult;
   profiles?: ProfilesResult;
   /** SVG charts written beside the report, by name, relative to it. */
@@ -89,6 +95,8 @@ export function headlines(results: Results): string[] {
     ...priorityHeadline(results.priority),
     ...noisyHeadline(results.noisy),
     ...fanoutHeadline(results.fanout),
+    ...listingHeadline(results.listing),
+    ...upkeepHeadline(results.upkeep),
   ];
 }
 
@@ -138,7 +146,13 @@ export function targets(results: Results): string[] {
         `${((slow.fromSubmissionPerSec.median / slow.limitPerSec) * 100).toFixed(0)}% counted from the first submission.`,
     );
   }
-  return [...lines, ...priorityTarget(results.priority), ...noisyTarget(results.noisy)];
+  return [
+    ...lines,
+    ...priorityTarget(results.priority),
+    ...noisyTarget(results.noisy),
+    ...listingTarget(results.listing),
+    ...upkeepTarget(results.upkeep),
+  ];
 }
 
 /**
@@ -221,6 +235,8 @@ export function renderReport(results: Results): string {
     ...newConfiguration(o, results.ceilings),
     priorityConfiguration(o),
     noisyConfiguration(o),
+    ...(o.scenarios.includes('listing') ? [listingConfiguration(o)] : []),
+    ...(o.scenarios.includes('upkeep') ? [upkeepConfiguration(o)] : []),
   ];
   return `# Benchmarks
 
@@ -297,6 +313,14 @@ ${ran('scaleout', () => renderScaleOut(results.scaleOut, results.plots.scaleout)
 ## Fan-out (1 parent → children → completion)
 
 ${ran('fanout', () => renderFanout(results.fanout))}
+
+## Task listing (\`GET /v1/tasks\` over ${fmt(o.listingRecords)} records)
+
+${ran('listing', () => renderListing(results.listing!))}
+
+## Index upkeep (\`TASK_INDEXES\` on against off)
+
+${ran('upkeep', () => renderUpkeep(results.upkeep!))}
 
 ## Ceilings (Kafka and Redis alone, same run)
 

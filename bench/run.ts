@@ -12,11 +12,13 @@ import { drainScenario } from './scenarios/drain';
 import { E2E_SYSTEMS, e2eScenario, type E2eSystem } from './scenarios/e2e';
 import { enqueueScenario, maxSingleRate, measureSingleRate, type EnqueueRow } from './scenarios/enqueue';
 import { fanoutScenario } from './scenarios/fanout';
+import { listingScenario } from './scenarios/listing';
 import { noisyScenario } from './scenarios/noisy';
 import { priorityScenario } from './scenarios/priority';
 import { profilesScenario } from './scenarios/profiles';
 import { scaleOutScenario } from './scenarios/scaleout';
 import { slowScenario } from './scenarios/slow';
+import { upkeepScenario } from './scenarios/upkeep';
 
 /** Half of each system's best enqueue rate of this run; measured briefly when enqueue did not run. */
 async function maxRates(options: BenchOptions, enqueue: EnqueueRow[]): Promise<Record<E2eSystem, number>> {
@@ -49,6 +51,8 @@ async function main(): Promise<void> {
   const burst = await timed('burst', () => burstScenario(options), []);
   const scaleOut = await timed('scaleout', () => scaleOutScenario(options), []);
   const fanout = await timed('fanout', () => fanoutScenario(options), []);
+  const listing = await timed('listing', () => listingScenario(options), undefined);
+  const upkeep = await timed('upkeep', () => upkeepScenario(options), undefined);
   const ceilings = await timed('ceilings', () => ceilingsScenario(options), undefined);
   const profiles = await timed('profiles', () => profilesScenario(options), undefined);
 
@@ -74,6 +78,8 @@ async function main(): Promise<void> {
     burst,
     scaleOut,
     fanout,
+    listing,
+    upkeep,
     ceilings,
     profiles,
     plots,

@@ -15,6 +15,8 @@ import {
   startSpillwayApi,
   startSpillwayFairApi,
   startSpillwayTenantsApi,
+  startSpillwayUnindexedApi,
+  startSpillwayUnindexedWorker,
   startSpillwayWorker,
 } from './systems/spillway';
 import { startSpillwayFanoutApi, startSpillwayFanoutWorker } from './systems/spillway-fanout';
@@ -25,6 +27,7 @@ export const SYSTEMS = [
   'spillway-tenants',
   'spillway-fair',
   'spillway-fanout',
+  'spillway-unindexed',
   'bare',
   'naive',
   'bullmq',
@@ -38,6 +41,8 @@ const starters: Record<SystemName, Partial<Record<Role, Starter>>> = {
   'spillway-fair': { api: startSpillwayFairApi, worker: startSpillwayWorker },
   // Callbacks to the bench's loopback receiver, and a parent type that spawns (fan-out scenario).
   'spillway-fanout': { api: startSpillwayFanoutApi, worker: startSpillwayFanoutWorker },
+  // TASK_INDEXES=false in both (upkeep scenario).
+  'spillway-unindexed': { api: startSpillwayUnindexedApi, worker: startSpillwayUnindexedWorker },
   bare: { api: startBareApi },
   naive: { api: startNaiveApi, worker: startNaiveWorker },
   bullmq: { api: startBullmqApi, worker: startBullmqWorker },

@@ -7,7 +7,8 @@ import { Redis } from 'ioredis';
 import { Validator } from '../../services/api/validation';
 import { ensureTopics } from '../../services/shared/kafka/client';
 import { RedisKeys } from '../../services/shared/redis/keys';
-import { MAX_TRANSITIONS_PER_CALL } from '../../services/shared/redis/redis-task-store';
+import { MAX_TRANSITIONS_PER_CALL, RedisTaskStore } from '../../services/shared/redis/redis-task-store';
+import type { Transition } from '../../services/shared/redis/task-store';
 import { TRANSITION_LUA } from '../../services/shared/redis/transition-script';
 import { encodeTaskMessage } from '../../services/shared/task-message';
 import { DEFAULT_PARTITIONS } from '../child';
@@ -129,84 +130,116 @@ async function kafkaCeiling(options: BenchOptions, messageBytes: number): Promis
   }
 }
 
+/** One step of a task's life as redis-benchmark runs it: a status and its EVALSHA arguments. */
+export interface TransitionCall {
+  status: string;
+  args: string[];
+}
+
 /**
- * Each transition of one task's life as RedisTaskStore sends it (redis-task-store.ts): a
- * TRANSITION_LUA call of MAX_TRANSITIONS_PER_CALL transitions of that status, each on its
- * own task (redis-benchmark draws a fresh number for every `__rand_int__`).
+ * Each transition of one task's life as RedisTaskStore sends it: a TRANSITION_LUA call of
+ * MAX_TRANSITIONS_PER_CALL transitions of that status, each on its own task (redis-benchmark
+ * draws a fresh number for every `__rand_int__`), with what the API (queued: the spec) and the
+ * worker (running: its claim; succeeded: the result) pass. The arguments come from the store
+ * itself (callArgs), so they follow the script's layout, the indexing flag included.
  */
-function transitionCalls(keys: RedisKeys, now: number): { status: string; args: string[] }[] {
-  const id = '__rand_int__';
-  const one = (status: string, attempt: number, phase: number, waiting: string, fields: string[] = []) => [
-    id,
-    status,
-    String(attempt),
-    String(phase),
-    // The records expire soon after the run; the scenario deletes them anyway.
-    '600',
-    'echo',
-    String(now),
-    keys.finishedChannel(id),
-    waiting,
-    ...fields,
-  ];
-  const call = (args: string[]) => {
-    const taskKeys = Array.from({ length: MAX_TRANSITIONS_PER_CALL }, () => keys.task(id));
-    const keyList = [keys.counts(), keys.waiting(), ...taskKeys];
-    const perTransition = Array.from({ length: MAX_TRANSITIONS_PER_CALL }, () => [
-      String(args.length),
-      ...args,
-    ]);
-    return [String(keyList.length), ...keyList, ...perTransition.flat()];
-  };
+export function transitionCalls(queue: string, now: number, indexing: boolean): TransitionCall[] {
+  // Not connected: callArgs only builds the arguments. The records expire soon after the run;
+  // the scenarios delete them anyway.
+  const store = new RedisTaskStore({ url: REDIS_URL, queue, ttlSeconds: 600, indexing });
+  const submission = new Validator(1).submission(JSON.parse(single), now);
+  const at = new Date(now);
+  const base = { id: '__rand_int__', type: submission.type, createdAt: at, at };
+  const call = (change: Transition): string[] =>
+    store.callArgs(Array.from({ length: MAX_TRANSITIONS_PER_CALL }, () => change)).map(String);
   return [
-    { status: 'queued', args: call(one('queued', 0, 1, String(now))) },
-    { status: 'running', args: call(one('running', 1, 2, '', ['startedAt', String(now)])) },
     {
-      status: 'succeeded',
-      args: call(one('succeeded', 1, 4, '', ['finishedAt', String(now), 'result', '{"n":1}'])),
+      status: 'queued',
+      args: call({
+        ...base,
+        status: 'queued',
+        attempt: 0,
+        spec: { payload: submission.payload ?? null, maxAttempts: submission.maxAttempts },
+      }),
     },
+    {
+      status: 'running',
+      args: call({ ...base, status: 'running', attempt: 1, claim: { claimant: 'bench-worker', ms: 60_000 } }),
+    },
+    { status: 'succeeded', args: call({ ...base, status: 'succeeded', attempt: 1, result: { n: 1 } }) },
   ];
 }
 
-async function redisCeiling(options: BenchOptions): Promise<CeilingsResult['redis']> {
-  const available = await run('redis-benchmark', ['--version']).then(
+/** Whether redis-benchmark is on the PATH. */
+export const redisBenchmarkAvailable = () =>
+  run('redis-benchmark', ['--version']).then(
     () => true,
     () => false,
   );
-  if (!available) return { transitions: [], unavailable: 'redis-benchmark is not installed' };
+
+/**
+ * One redis-benchmark run of EVALSHA `sha` with `args` (REDIS_CLIENTS clients, REDIS_PIPELINE
+ * deep, `requests` calls, ids drawn at random from `keyspace`): transitions per second.
+ */
+export async function benchmarkTransitions(
+  sha: string,
+  args: string[],
+  requests: number,
+  keyspace = requests,
+): Promise<number> {
   const url = new URL(REDIS_URL);
+  const n = String(requests);
+  const { stdout } = await run(
+    'redis-benchmark',
+    [
+      ...['-h', url.hostname, '-p', url.port || '6379'],
+      ...[
+        '-n',
+        n,
+        '-r',
+        String(keyspace),
+        '-c',
+        String(REDIS_CLIENTS),
+        '-P',
+        String(REDIS_PIPELINE),
+        '--csv',
+      ],
+      ...['EVALSHA', sha, ...args],
+    ],
+    { timeout: 300_000 },
+  );
+  // --csv: a header, then "command","rps", then six latency fields; the command itself may
+  // hold quotes (the result argument), so count from the end.
+  const fields = stdout.trim().split('\n').at(-1)?.split('","') ?? [];
+  const rps = Number(fields[fields.length - 7]);
+  if (!(rps > 0)) throw new Error(`no rate in redis-benchmark's output: ${stdout.slice(-300)}`);
+  return rps * MAX_TRANSITIONS_PER_CALL;
+}
+
+/** Transitions per second of each step into what one task's steps from `from` on allow together. */
+export const tasksPerSecOf = (rates: number[], from = 0) =>
+  1 / rates.slice(from).reduce((s, x) => s + 1 / x, 0);
+
+async function redisCeiling(options: BenchOptions): Promise<CeilingsResult['redis']> {
+  if (!(await redisBenchmarkAvailable()))
+    return { transitions: [], unavailable: 'redis-benchmark is not installed' };
   const redis = new Redis(REDIS_URL);
-  const keys = new RedisKeys(`bench-ceiling-${randomBytes(4).toString('hex')}`);
+  const queue = `bench-ceiling-${randomBytes(4).toString('hex')}`;
+  const keys = new RedisKeys(queue);
   try {
     const sha = (await redis.script('LOAD', TRANSITION_LUA)) as string;
-    const steps = transitionCalls(keys, Date.now());
+    // With the listing's indexes, as Spillway runs by default (TASK_INDEXES=true).
+    const steps = transitionCalls(queue, Date.now(), true);
     const perRun: number[][] = [];
     for (let i = 0; i < options.repeats; i++) {
       const rates: number[] = [];
       // In a task's order: most `running` calls find a queued record, most `succeeded` a running one.
-      for (const { args } of steps) {
-        const n = String(options.redisCeilingRequests);
-        const { stdout } = await run(
-          'redis-benchmark',
-          [
-            ...['-h', url.hostname, '-p', url.port || '6379'],
-            ...['-n', n, '-r', n, '-c', String(REDIS_CLIENTS), '-P', String(REDIS_PIPELINE), '--csv'],
-            ...['EVALSHA', sha, ...args],
-          ],
-          { timeout: 300_000 },
-        );
-        // --csv: a header, then "command","rps", then six latency fields; the command itself may
-        // hold quotes (the result argument), so count from the end.
-        const fields = stdout.trim().split('\n').at(-1)?.split('","') ?? [];
-        const rps = Number(fields[fields.length - 7]);
-        if (!(rps > 0)) throw new Error(`no rate in redis-benchmark's output: ${stdout.slice(-300)}`);
-        rates.push(rps * MAX_TRANSITIONS_PER_CALL);
-      }
+      for (const { args } of steps)
+        rates.push(await benchmarkTransitions(sha, args, options.redisCeilingRequests));
       perRun.push(rates);
       await deleteMatching(redis, `${keys.prefix}*`);
     }
-    const combined = (from: number) =>
-      summarize(perRun.map((r) => 1 / r.slice(from).reduce((s, x) => s + 1 / x, 0)));
+    const combined = (from: number) => summarize(perRun.map((r) => tasksPerSecOf(r, from)));
     return {
       transitions: steps.map(({ status }, i) => ({ status, perSec: summarize(perRun.map((r) => r[i]!)) })),
       tasksPerSec: combined(0),

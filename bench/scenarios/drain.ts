@@ -19,10 +19,12 @@ export interface DrainRow {
 
 const CONCURRENCY = 16;
 
+const spillwaySucceeded = async (api: Child) =>
+  ((await (await fetch(`${api.url}/v1/stats`)).json()) as { counts: { succeeded: number } }).counts.succeeded;
+
 const counters: Partial<Record<SystemName, (api: Child, queue: string) => Promise<number>>> = {
-  spillway: async (api) =>
-    ((await (await fetch(`${api.url}/v1/stats`)).json()) as { counts: { succeeded: number } }).counts
-      .succeeded,
+  spillway: spillwaySucceeded,
+  'spillway-unindexed': spillwaySucceeded,
   bullmq: async (_api, queue) => {
     const q = new Queue(queue, { connection: { url: REDIS_URL } });
     try {
@@ -56,7 +58,11 @@ export async function drainScenario(options: BenchOptions): Promise<DrainRow[]> 
   return rows;
 }
 
-async function oneDrain(system: SystemName, tasks: number): Promise<{ rate: number; cpu: CpuPerTask }> {
+/** One drain of `tasks` queued `echo` tasks on a fresh queue: its rate and CPU per task. */
+export async function oneDrain(
+  system: SystemName,
+  tasks: number,
+): Promise<{ rate: number; cpu: CpuPerTask }> {
   const count = counters[system]!;
   const queue = benchQueue(system);
   const api = await startChild(system, 'api', queue);

@@ -24,7 +24,7 @@ export interface EnqueueRow {
 type LoadResult = Awaited<ReturnType<typeof autocannon>>;
 
 export const single = JSON.stringify({ type: 'echo', payload: { n: 1 } });
-const batchOf = (n: number) =>
+export const batchOf = (n: number) =>
   JSON.stringify({ tasks: Array.from({ length: n }, (_, i) => ({ type: 'echo', payload: { n: i } })) });
 
 /** One autocannon run against loopback, bounded by its duration. */

@@ -5,7 +5,8 @@
  */
 import type { JsonValue } from '../../services/shared/task';
 import type { Handler } from '../../services/worker/handlers';
-import { built, env, logger } from './spillway';
+import { built } from './built';
+import { env, logger } from './spillway';
 import type { StartOptions, Starter } from './types';
 
 const { loadApiConfig } = built<typeof import('../../services/api/config')>('api/config');

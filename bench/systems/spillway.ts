@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { KAFKA_BROKERS, REDIS_URL } from '../stack';
+import { built } from './built';
 import {
   NOISY_SPILL,
   NOISY_TENANT_KEYS,
@@ -11,14 +12,6 @@ import {
   type Starter,
 } from './types';
 
-/**
- * Spillway as its images run it: the JavaScript tsc compiled into dist/ (bench/run.ts builds it
- * first), not the TypeScript through tsx, whose transform adds a call to every closure created
- * (esbuild's keepNames): about 5% of a draining worker's time. The types come from the sources.
- */
-export function built<Module>(module: string): Module {
-  return require(path.join(__dirname, '..', '..', 'dist', 'services', module)) as Module;
-}
 const { loadApiConfig } = built<typeof import('../../services/api/config')>('api/config');
 const { startApi } = built<typeof import('../../services/api/main')>('api/main');
 const { createLogger } = built<typeof import('../../services/shared/logger')>('shared/logger');
@@ -76,3 +69,14 @@ export const startSpillwayFairApi: Starter = (o) => {
 
 export const startSpillwayWorker: Starter = (o) =>
   startWorker(loadWorkerConfig({ ...env(o), WORKER_CONCURRENCY: String(o.concurrency) }), logger);
+
+/**
+ * Spillway without the listing's indexes, totals and live events (TASK_INDEXES=false, in the
+ * API and the worker alike, as the setting requires): what keeping them costs (upkeep scenario).
+ */
+const unindexed = (o: StartOptions) => ({ ...env(o), TASK_INDEXES: 'false' });
+
+export const startSpillwayUnindexedApi: Starter = (o) => startApi(loadApiConfig(unindexed(o)), logger);
+
+export const startSpillwayUnindexedWorker: Starter = (o) =>
+  startWorker(loadWorkerConfig({ ...unindexed(o), WORKER_CONCURRENCY: String(o.concurrency) }), logger);

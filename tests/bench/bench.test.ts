@@ -22,11 +22,11 @@ describe('npm run bench -- --quick', () => {
 
   beforeAll(async () => {
     // The priority scenario adds about 20 s to the run, the noisy-neighbour one about 50 s, fan-out
-    // (200 children) about 16 s.
-    await run('npm', ['run', 'bench', '--', '--quick', '--out', out], { cwd: root, timeout: 410_000 });
+    // (200 children) about 16 s, the listing (20,000 records) about 20 s, index upkeep about 45 s.
+    await run('npm', ['run', 'bench', '--', '--quick', '--out', out], { cwd: root, timeout: 520_000 });
     report = readFileSync(out, 'utf8');
     rows = tableRows(report);
-  }, 420_000);
+  }, 530_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('names every system and scenario, every figure positive', () => {
@@ -44,6 +44,10 @@ describe('npm run bench -- --quick', () => {
       '### Burst reconciliation',
       '## Scale-out',
       '## Fan-out',
+      '## Task listing',
+      '### Records and indexes',
+      '### Queries',
+      '## Index upkeep',
       '## Ceilings',
       '## Profiles',
       '## Machine',
@@ -142,6 +146,65 @@ describe('npm run bench -- --quick', () => {
       const [notices, runs] = noticesOf!.split(' / ').map(Number);
       expect({ system, notices }).toEqual({ system, notices: runs });
     }
+  });
+
+  it('answers every listing query with a page of tasks, and accounts the indexes', () => {
+    const [records, ...more] = inSection('Records and indexes');
+    expect(more).toEqual([]);
+    for (const cell of records!.cells) expectPositive(cell, 'Listing: records and indexes');
+    const [count, , , , , , indexes, entriesPerTask] = records!.cells;
+    // Every task is in idx:created and its type's index; some in a tenant's or a status's too.
+    expect(Number(entriesPerTask)).toBeGreaterThanOrEqual(2);
+    expect(Number(entriesPerTask)).toBeLessThan(4);
+    expect(Number(indexes)).toBeGreaterThan(20);
+    // The counts hash after the fill holds every record, in the mix's statuses.
+    const mix = /Tasks by status after the fill: ([^.]+)\./.exec(report)?.[1] ?? '';
+    const byStatus = new Map(
+      [...mix.matchAll(/(\w+) ([\d,]+) \(/g)].map((m) => [m[1], Number(m[2]!.replace(/,/g, ''))]),
+    );
+    expect([...byStatus.keys()].sort()).toEqual(['cancelled', 'failed', 'queued', 'running', 'succeeded']);
+    expect([...byStatus.values()].reduce((a, b) => a + b, 0)).toBe(Number(count!.replace(/,/g, '')));
+
+    const queries = inSection('Queries');
+    expect(queries.map((r) => r.cells[0])).toEqual([
+      'unfiltered, first page',
+      'status=failed',
+      'type, common',
+      'type, rare',
+      'status=failed, type common',
+      'tenant, status=failed',
+      'status=failed, text',
+      'key prefix',
+      'unfiltered, deep pages',
+      'unfiltered, limit=200',
+    ]);
+    for (const { cells } of queries) {
+      const [name, , requests, p50, p99, max, items, scanned, failedOrEmpty, goal] = cells;
+      // Every request answered 200 with at least one task; figures positive, never a speed asserted.
+      expect({ name, failedOrEmpty }).toEqual({ name, failedOrEmpty: '0 / 0' });
+      for (const cell of [requests!, p50!, p99!, max!, items!, scanned!])
+        expectPositive(cell, `Listing: ${name}`);
+      expect(Number(scanned!.replace(/,/g, ''))).toBeGreaterThanOrEqual(Number(items!.replace(/,/g, '')));
+      expect(goal).toMatch(/^(met|\*\*not met\*\*)$/);
+    }
+    expect(queries.find((r) => r.cells[0] === 'unfiltered, limit=200')!.cells[6]).toBe('200');
+    expect(report).toMatch(/Goal, p99 ≤ 50 ms for a filtered page at [\d,]+ records/);
+  });
+
+  it('measures each path with the indexes on and off, side by side', () => {
+    const rows = inSection('Index upkeep');
+    const paths = rows.map((r) => r.cells[0]!);
+    expect(paths.some((p) => p.startsWith('submit, `POST /v1/tasks`,'))).toBe(true);
+    expect(paths.some((p) => p.startsWith('submit, `POST /v1/tasks/batch`'))).toBe(true);
+    expect(paths.some((p) => p.startsWith('drain'))).toBe(true);
+    // redis-benchmark's figures, or the reason they are missing.
+    expect(paths.includes('Redis alone') || /Redis alone: not measured/.test(report)).toBe(true);
+    for (const { cells } of rows) {
+      const [path, figure, on, off, onOff, goal] = cells;
+      for (const cell of [on!, off!, onOff!]) expectPositive(cell, `Upkeep: ${path} ${figure}`);
+      expect(goal).toMatch(figure!.includes('µs') ? /^n\/a/ : /^(met|\*\*not met\*\*)$/);
+    }
+    expect(report).toContain('Failed submissions over every turn: 0.');
   });
 
   it('names the commit it measured', async () => {
