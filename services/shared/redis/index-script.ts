@@ -1,3 +1,19 @@
+import type { TaskStatus } from '../task';
+
+/**
+ * The statuses with an index of their own: the ones a user looks for among many (what failed,
+ * what waits for later). queued, running and succeeded are most transitions, so they are not
+ * indexed (that halved Redis' cost of the indexes, bench "upkeep"): a listing of them walks
+ * every task's index, where the newest tasks are mostly in those statuses anyway.
+ */
+export const INDEXED_STATUSES: readonly TaskStatus[] = [
+  'scheduled',
+  'retrying',
+  'waiting-children',
+  'failed',
+  'cancelled',
+];
+
 /**
  * What the transition script keeps beside the records for the listing (GET /v1/tasks), the live
  * events (GET /v1/events) and the rates: done in the same script call as the transition, so an
@@ -5,18 +21,19 @@
  *
  * - Sorted sets of task ids, all scored by `createdAt` (so every index pages in the same order
  *   and `since`/`until` mean the same thing in each): `idx:created` (every task),
- *   `idx:type:<type>`, `idx:tenant:<tenant>` (written when the record is created) and
- *   `idx:status:<status>` (moved on each change of status). `idx:names` is the set of the type
- *   and tenant indexes, for the sweeper (task-index.ts), which removes the ids whose records
+ *   `idx:type:<type>`, `idx:tenant:<tenant>` (written when the record is created; none for the
+ *   default tenant, which most installations only have) and `idx:status:<status>` for
+ *   INDEXED_STATUSES (moved on each change of status). `idx:names` is the set of the type and
+ *   tenant indexes, for the sweeper (task-index.ts), which removes the ids whose records
  *   expired; the listing skips any it meets first.
- * - Each entry costs Redis about 180 bytes, so two indexes are left out where a scan of
- *   `idx:created` finds the same tasks densely: `succeeded` (most tasks end so) and the default
- *   tenant (most installations have only it). A typical task then has two entries, not four.
- * - `totals`: counters since the queue began (`submitted`, `started`), the rates' numerators
- *   beside the counts hash's finished statuses.
+ * - Cost, per task that succeeds: two sorted-set entries (about 180 bytes each) and four
+ *   writes (two ZADD, one HINCRBY, the record's own); the listing's speed and this cost are
+ *   measured side by side in the bench (scenarios listing and upkeep).
+ * - `totals`: `started`, a counter since the queue began, the rates' numerator beside the counts
+ *   hash (whose statuses sum to every task created: finished ones count how many ever ended so).
  * - One message per script call on `task-events`: a line per change of status,
  *   `id \t status \t type \t tenant \t key \t atMs` (task-events.ts parses it). With no
- *   subscriber, PUBLISH costs Redis one lookup.
+ *   subscriber, PUBLISH costs Redis one lookup, and it is not written to the AOF.
  *
  * Key names are built here from the queue's prefix, as RedisKeys builds them (taskIndex*,
  * totals, taskEvents): keep the two in step. `indexing` is the script call's first argument
@@ -24,24 +41,24 @@
  */
 export const INDEX_LUA = `
 local indexing = false
+local indexed = { ${INDEXED_STATUSES.map((s) => `['${s}'] = true`).join(', ')} }
 local events, eventsPrefix, eventsAt = {}, nil, nil
+-- A type or tenant index the call just created is named in idx:names (ZCARD is a read: cheaper
+-- than a SADD on every task, which Redis would also write to its AOF).
+local function index_new(prefix, index, created, id)
+  redis.call('ZADD', index, created, id)
+  if redis.call('ZCARD', index) == 1 then redis.call('SADD', prefix .. 'idx:names', index) end
+end
 local function task_indexed(prefix, id, previous, status, created, typeName, tenant, key)
   if not indexing then return end
   if not previous then
-    local byType = prefix .. 'idx:type:' .. typeName
     redis.call('ZADD', prefix .. 'idx:created', created, id)
-    redis.call('ZADD', byType, created, id)
-    redis.call('SADD', prefix .. 'idx:names', byType)
-    if tenant ~= 'default' then
-      local byTenant = prefix .. 'idx:tenant:' .. tenant
-      redis.call('ZADD', byTenant, created, id)
-      redis.call('SADD', prefix .. 'idx:names', byTenant)
-    end
-    redis.call('HINCRBY', prefix .. 'totals', 'submitted', 1)
-  elseif previous ~= 'succeeded' then
+    index_new(prefix, prefix .. 'idx:type:' .. typeName, created, id)
+    if tenant ~= 'default' then index_new(prefix, prefix .. 'idx:tenant:' .. tenant, created, id) end
+  elseif indexed[previous] then
     redis.call('ZREM', prefix .. 'idx:status:' .. previous, id)
   end
-  if status ~= 'succeeded' then redis.call('ZADD', prefix .. 'idx:status:' .. status, created, id) end
+  if indexed[status] then redis.call('ZADD', prefix .. 'idx:status:' .. status, created, id) end
   if status == 'running' then redis.call('HINCRBY', prefix .. 'totals', 'started', 1) end
   if not eventsAt then
     local t = redis.call('TIME')

@@ -188,15 +188,17 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async totals(): Promise<TaskTotals> {
-    const hash = await this.redis.hgetall(this.keys.totals());
-    const counts = await this.redis.hmget(this.keys.counts(), 'succeeded', 'failed', 'cancelled');
-    const n = (value: string | null | undefined) => Math.max(0, Number(value ?? 0));
+    const [counts, started] = await Promise.all([
+      this.counts(),
+      this.redis.hget(this.keys.totals(), 'started'),
+    ]);
     return {
-      submitted: n(hash.submitted),
-      started: n(hash.started),
-      succeeded: n(counts[0]),
-      failed: n(counts[1]),
-      cancelled: n(counts[2]),
+      // Each task is in exactly one status of the counts hash, and finished ones stay counted.
+      submitted: Object.values(counts).reduce((sum, n) => sum + n, 0),
+      started: Math.max(0, Number(started ?? 0)),
+      succeeded: counts.succeeded,
+      failed: counts.failed,
+      cancelled: counts.cancelled,
     };
   }
 

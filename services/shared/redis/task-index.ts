@@ -1,9 +1,10 @@
 import type Redis from 'ioredis';
 import type { Result } from 'ioredis';
 import { isPriority, DEFAULT_PRIORITY, type TaskPriority } from '../lanes/priority';
-import { TASK_STATUSES, type TaskError, type TaskStatus } from '../task';
+import type { TaskError, TaskStatus } from '../task';
 import { DEFAULT_TENANT } from '../tenancy/tenant';
 import { connectRedis } from './connect';
+import { INDEXED_STATUSES } from './index-script';
 import { RedisKeys } from './keys';
 import { LISTED_FIELDS, SEARCH_LUA, SWEEP_LUA } from './task-search-script';
 
@@ -178,19 +179,16 @@ export class TaskIndex {
   }
 
   private indexNames(named: string[]): string[] {
-    const statuses = TASK_STATUSES.filter((status) => status !== 'succeeded');
-    return [
-      this.keys.tasksByCreation(),
-      ...statuses.map((status) => this.keys.tasksByStatus(status)),
-      ...named,
-    ];
+    const statuses = INDEXED_STATUSES.map((status) => this.keys.tasksByStatus(status));
+    return [this.keys.tasksByCreation(), ...statuses, ...named];
   }
 
   /** The index to walk: the smallest of those the filter names, else every task's. */
   private async smallestIndex(filter: TaskFilter): Promise<IndexKind> {
     const candidates: IndexKind[] = [];
-    // No index holds succeeded tasks or the default tenant's (index-script.ts): idx:created does.
-    if (filter.statuses?.length === 1 && filter.statuses[0] !== 'succeeded') candidates.push('status');
+    // Only some statuses have an index, and the default tenant none (index-script.ts): idx:created holds them.
+    if (filter.statuses?.length === 1 && INDEXED_STATUSES.includes(filter.statuses[0]!))
+      candidates.push('status');
     if (filter.type !== undefined) candidates.push('type');
     if (filter.tenant !== undefined && filter.tenant !== DEFAULT_TENANT) candidates.push('tenant');
     if (candidates.length <= 1) return candidates[0] ?? 'created';
@@ -201,7 +199,7 @@ export class TaskIndex {
   private indexOf(kind: IndexKind, filter: TaskFilter): string | undefined {
     switch (kind) {
       case 'status':
-        return filter.statuses?.length === 1 && filter.statuses[0] !== 'succeeded'
+        return filter.statuses?.length === 1 && INDEXED_STATUSES.includes(filter.statuses[0]!)
           ? this.keys.tasksByStatus(filter.statuses[0]!)
           : undefined;
       case 'type':
