@@ -1,25 +1,11 @@
 import type { Kafka } from 'kafkajs';
 import type { DeadLetter } from '../shared/dead-letter';
+import type { RebuildReport } from '../shared/dead-letter-reports';
 import { ApiError } from '../shared/errors';
 import type { KafkaNames } from '../shared/kafka/names';
 import { readTopicToEnd } from '../shared/kafka/topic-reader';
 import type { Logger } from '../shared/logger';
 import type { DeadLetterStore } from '../shared/redis/dead-letter-store';
-
-/** What a rebuild found on the dead-letter topic, by what it did with each message. */
-export interface RebuildReport {
-  read: number;
-  /** Indexed again: Redis had lost them. */
-  restored: number;
-  /** Redis had them already (their replay state is kept). */
-  present: number;
-  /** Discarded through the API (DELETE, POST /v1/dead-letters/discard): left out. */
-  discarded: number;
-  /** Older than DEAD_LETTER_TTL_SECONDS: Redis would have let them go too. */
-  expired: number;
-  /** Not a dead letter Spillway wrote. */
-  unreadable: number;
-}
 
 /**
  * Re-indexes the dead-letter topic into Redis: the topic is the durable record (Kafka keeps it

@@ -4,6 +4,7 @@ import type { TaskEvent } from '../shared/redis/task-events';
 import type { TaskFilter } from '../shared/redis/task-index';
 import { TASK_STATUSES, type TaskStatus } from '../shared/task';
 import { TASK_LIMITS } from '../shared/task-limits';
+import { invalid } from './validation';
 
 /** The query parameters GET /v1/tasks takes; GET /v1/events takes those of TaskFilter it can match. */
 export const LISTING_PARAMETERS = [
@@ -29,9 +30,14 @@ export const MAX_PAGE = 200;
  * The filter of a listing or event stream request, with the caller's tenant applied: a key
  * that is not admin sees its own tenant's tasks only, whatever it asks (asking for another
  * tenant's is 403, not an empty page that would look like "none"). Every parameter is checked
- * and all faults are named at once; `allowed` are the parameters this route takes (others: 422).
+ * and all faults are named at once; `allowed` are the parameters this route takes (others: 422),
+ * besides `others`, parameters of the route's own that it reads itself.
  */
-export function parseTaskFilter(req: Request, allowed: readonly ListingParameter[]): TaskFilter {
+export function parseTaskFilter(
+  req: Request,
+  allowed: readonly ListingParameter[],
+  others: readonly string[] = [],
+): TaskFilter {
   const details: ErrorDetail[] = [];
   const query = req.query as Record<string, unknown>;
   const fail = (field: string, message: string) => details.push({ field, message });
@@ -44,9 +50,9 @@ export function parseTaskFilter(req: Request, allowed: readonly ListingParameter
     }
     return value;
   };
+  const known: readonly string[] = [...allowed, ...others];
   for (const name of Object.keys(query)) {
-    if (!(allowed as readonly string[]).includes(name))
-      fail(name, `not a parameter of this route (${allowed.join(', ')})`);
+    if (!known.includes(name)) fail(name, `not a parameter of this route (${known.join(', ')})`);
   }
 
   const statuses = text('status', 200)?.split(',');
@@ -99,6 +105,25 @@ export function parsePageLimit(req: Request): number {
     ]);
   }
   return limit;
+}
+
+/**
+ * GET /v1/events' `tasks`: `all` (the default), or `none` for a stream without task events, only
+ * the rates (admin keys) and keep-alives: a client that draws the rates would drop every task event.
+ */
+export const STREAM_TASKS_VALUES = ['all', 'none'] as const;
+
+/** `?tasks=`: whether the stream carries task events. */
+export function parseStreamTasks(req: Request): boolean {
+  const value = req.query.tasks;
+  if (value === undefined || value === 'all') return true;
+  if (value === 'none') return false;
+  throw invalid('the tasks parameter is not valid', [
+    {
+      field: 'tasks',
+      message: `one of ${STREAM_TASKS_VALUES.join(', ')} (none: rates and keep-alives only)`,
+    },
+  ]);
 }
 
 /** Whether a live event passes the parts of a filter an event carries (not time, id or text). */

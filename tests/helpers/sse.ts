@@ -1,4 +1,5 @@
 import { SseParser, type ServerSentEvent } from '../../services/cli/event-stream';
+import type { TaskEventData } from '../../services/shared/task-event-wire';
 
 /** GET /v1/events as a browser would read it: fetch and a stream reader, events parsed as they come. */
 export interface EventStreamClient {
@@ -16,15 +17,6 @@ export interface EventStreamClient {
   /** Polls `probe` over what came so far until it returns a value (not undefined). */
   until<T>(probe: () => T | undefined, what: string, timeoutMs?: number): Promise<T>;
   close(): void;
-}
-
-export interface TaskEventData {
-  id: string;
-  type: string;
-  tenant: string;
-  status: string;
-  at: string;
-  key: string | null;
 }
 
 export async function openEvents(baseUrl: string, query = '', key?: string): Promise<EventStreamClient> {

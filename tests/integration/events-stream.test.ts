@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { RedisKeys } from '../../services/shared/redis/keys';
+import type { TaskEventData } from '../../services/shared/task-event-wire';
 import { request } from '../helpers/http';
 import { componentChecker } from '../helpers/openapi';
 import { apiFor, metricValue, workerFor } from '../helpers/services';
-import { openEvents, type EventStreamClient, type TaskEventData } from '../helpers/sse';
+import { openEvents, type EventStreamClient } from '../helpers/sse';
 import { eventually, REDIS_URL, uniqueQueue } from '../helpers/stack';
 
 /**
@@ -175,6 +176,9 @@ describe('GET /v1/events', () => {
       expect(res.body.error.details).toEqual([expect.objectContaining({ field: parameter.split('=')[0] })]);
     }
     expect((await open('?status=nope')).body.error.details[0].field).toBe('status');
+    const tasks = await open('?tasks=some');
+    expect(tasks.status).toBe(422);
+    expect(tasks.body.error.details).toEqual([expect.objectContaining({ field: 'tasks' })]);
     expect((await openEvents(api.url, '')).status).toBe(401);
   });
 
@@ -219,6 +223,33 @@ describe('GET /v1/events', () => {
     // No task event passed the filter: rates come whatever the filter.
     expect(stream.tasks()).toEqual([]);
   }, 60_000);
+
+  it('tasks=none: a stream of rates that gets no task events during a burst', async () => {
+    await startWorker();
+    const ratesOnly = await open('?tasks=none');
+    const everything = await open('?tasks=all');
+    expect([ratesOnly.status, everything.status]).toEqual([200, 200]);
+    const ids = await submit(
+      'globex',
+      Array.from({ length: 50 }, (_, i) => ({ type: 'echo', payload: i })),
+    );
+    await everything.until(
+      () =>
+        ids.every((id) => everything.tasks().some((e) => e.id === id && e.status === 'succeeded'))
+          ? true
+          : undefined,
+      'every task succeeded',
+    );
+    // A fence: rates read after the burst's last event was handed to every stream. Whatever was
+    // written to the rates-only stream before them has arrived once they have.
+    const fence = Date.now();
+    await ratesOnly.until(
+      () => ratesOnly.events.find((e) => e.event === 'rates' && Date.parse(JSON.parse(e.data).at) > fence),
+      'rates after the burst',
+    );
+    expect(ratesOnly.tasks()).toEqual([]);
+    expect(new Set(ratesOnly.events.map((e) => e.event))).toEqual(new Set(['rates']));
+  });
 });
 
 describe('GET /v1/events bounds', () => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { helm, helmOk, kubectl, kubectlJson, ROOT, toolEnv, waitFor } from './helpers/cluster';
 import { Release } from './helpers/release';
+import { ConsoleBrowser, waitForText } from '../helpers/browser';
 import { KEDA_PAUSED_ANNOTATION } from '../../services/shared/kubernetes/permissions';
 
 const TAG = Date.now().toString(36);
@@ -183,6 +184,22 @@ it(
         })),
       });
       expect(view.hpa).toMatchObject({ name: hpaName, minReplicas: 1 });
+    }
+    // In the console, in Debian's chromium: the Fleet panel shows the same Deployment and
+    // ScaledObject, read by the API in the cluster.
+    const browser = await ConsoleBrowser.start(url);
+    try {
+      const tab = await browser.signedIn(key);
+      const fleet = tab.page.getByRole('region', { name: 'Fleet' });
+      await waitForText(
+        tab.page.getByTestId('fleet-replicas'),
+        new RegExp(`${deployment.spec.replicas} desired`),
+        60_000,
+      );
+      await expect(fleet.getByText(release.workerDeployment).first().isVisible()).resolves.toBe(true);
+      await browser.endTest();
+    } finally {
+      await browser.close();
     }
   },
   5 * 60_000,

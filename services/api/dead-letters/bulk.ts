@@ -1,4 +1,5 @@
 import type { DeadLetter } from '../../shared/dead-letter';
+import type { BulkDiscardReport, BulkDryRunReport, BulkReplayReport } from '../../shared/dead-letter-reports';
 import { ApiError, UnavailableError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import {
@@ -12,20 +13,6 @@ import { invalid } from '../validation';
 import type { DeadLetterReplayer } from './replayer';
 import { DEAD_LETTER_LIMITS } from './schemas';
 import type { BulkRequest } from './validation';
-
-export interface BulkReplayReport {
-  matched: number;
-  replayed: number;
-  alreadyReplayed: number;
-  notReplayable: number;
-  failed: number;
-  tasks: { deadLetter: string; taskId: string }[];
-}
-
-export interface BulkDiscardReport {
-  matched: number;
-  discarded: number;
-}
 
 /** What the caller may act on at all: every letter for admin, else its own tenant's. */
 export function callerScope(caller: Caller): DeadLetterFilter {
@@ -57,7 +44,7 @@ export class DeadLetterBulk {
     this.limits = { ...DEAD_LETTER_LIMITS, ...deps.limits };
   }
 
-  async replay(caller: Caller, request: BulkRequest): Promise<BulkReplayReport | { matched: number }> {
+  async replay(caller: Caller, request: BulkRequest): Promise<BulkReplayReport | BulkDryRunReport> {
     const scope = this.scope(caller, request.filter);
     const ids = await this.matching(scope, request.filter.ids);
     if (request.dryRun) return { matched: ids.length };
@@ -110,7 +97,7 @@ export class DeadLetterBulk {
     return report;
   }
 
-  async discard(caller: Caller, request: BulkRequest): Promise<BulkDiscardReport | { matched: number }> {
+  async discard(caller: Caller, request: BulkRequest): Promise<BulkDiscardReport | BulkDryRunReport> {
     const scope = this.scope(caller, request.filter);
     const ids = await this.matching(scope, request.filter.ids);
     if (request.dryRun) return { matched: ids.length };

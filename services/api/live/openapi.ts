@@ -1,5 +1,6 @@
 import type { OpenApiParts } from '../schedules/openapi';
 import { TASK_STATUSES } from '../../shared/task';
+import { STREAM_TASKS_VALUES } from '../task-filter';
 
 const TOTALS = ['submitted', 'started', 'succeeded', 'failed', 'cancelled'];
 
@@ -73,6 +74,14 @@ export function eventPaths({ error, common }: OpenApiParts) {
           query('tenant', 'Exactly this tenant; a key that is not admin may give only its own (else 403).'),
           query('key', 'Tasks whose ordering key starts with this.'),
           query('id', 'Tasks whose id starts with this.'),
+          {
+            name: 'tasks',
+            in: 'query',
+            required: false,
+            description:
+              '`none`: no `event: task` frames at all, only the rates (admin keys) and keep-alives, for a client that draws the rates alone.',
+            schema: { enum: [...STREAM_TASKS_VALUES], default: 'all' },
+          },
         ],
         responses: {
           '200': {
@@ -82,7 +91,7 @@ export function eventPaths({ error, common }: OpenApiParts) {
           },
           '404': error('`events_off`: the queue keeps no task events (TASK_INDEXES=false).'),
           '422': error(
-            '`validation_failed`: a parameter is not valid, or not one of this route (`since`, `until`, `q`, `limit`, `cursor` are the listing’s); `details` names it.',
+            '`validation_failed`: a parameter is not valid (`tasks` other than `all` or `none`, say), or not one of this route (`since`, `until`, `q`, `limit`, `cursor` are the listing’s); `details` names it.',
           ),
           ...common,
           '503': error(

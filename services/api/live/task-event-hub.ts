@@ -7,6 +7,7 @@ import { RedisKeys } from '../../shared/redis/keys';
 import { parseTaskEvents, type TaskEvent } from '../../shared/redis/task-events';
 import type { TaskFilter } from '../../shared/redis/task-index';
 import type { TaskStore } from '../../shared/redis/task-store';
+import type { TaskEventData } from '../../shared/task-event-wire';
 import { eventMatches } from '../task-filter';
 import { EventStream, frame, KEEP_ALIVE_FRAME } from './event-stream';
 import { RatesSampler, type RatesReading } from './rates-sampler';
@@ -37,6 +38,8 @@ export interface LiveEvents {
 
 /** Who is listening, for what. */
 export interface Listener {
+  /** False for a stream that asked for no task events (`tasks=none`): rates and keep-alives only. */
+  tasks: boolean;
   /** The caller's tenant already applied (task-filter.ts); time and text bounds are not used. */
   filter: TaskFilter;
   /** Whether the caller may see a tenant's tasks (auth.ts canSee): checked on every event. */
@@ -196,6 +199,7 @@ export class TaskEventHub {
     if (events.length === 0) return;
     const frames = events.map((event) => ({ event, text: frame('task', JSON.stringify(eventBody(event))) }));
     for (const client of this.clients) {
+      if (!client.tasks) continue;
       let out = '';
       for (const { event, text } of frames) {
         if (client.sees(event.tenant) && eventMatches(client.filter, event)) out += text;
@@ -242,7 +246,7 @@ export class TaskEventHub {
 }
 
 /** The `data:` of an `event: task` (docs/api.md, "Live events"). */
-function eventBody(event: TaskEvent) {
+function eventBody(event: TaskEvent): TaskEventData {
   return {
     id: event.id,
     type: event.type,

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { ApiError } from '../../shared/errors';
 import { canSee, requireScope } from '../auth';
 import type { TaskEventHub } from '../live/task-event-hub';
-import { parseTaskFilter, type ListingParameter } from '../task-filter';
+import { parseStreamTasks, parseTaskFilter, type ListingParameter } from '../task-filter';
 
 /**
  * What a stream filters on: what an event carries. `since`, `until` and `q` need the record
@@ -26,9 +26,11 @@ export function eventsRouter({ live }: EventRoutesDeps): Router {
     if (!live) {
       throw new ApiError(404, 'events_off', 'this queue publishes no task events (TASK_INDEXES=false)');
     }
-    const filter = parseTaskFilter(req, EVENT_PARAMETERS);
+    const filter = parseTaskFilter(req, EVENT_PARAMETERS, ['tasks']);
+    const tasks = parseStreamTasks(req);
     const { caller } = req;
     await live.open(res, {
+      tasks,
       filter,
       sees: (tenant) => canSee(caller, tenant),
       admin: caller.scopes.has('admin'),

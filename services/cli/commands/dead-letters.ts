@@ -1,5 +1,11 @@
 import { createInterface } from 'node:readline';
 import type { DeadLetterReason } from '../../shared/dead-letter';
+import type {
+  BulkDiscardReport,
+  BulkDryRunReport,
+  BulkReplayReport,
+  RebuildReport,
+} from '../../shared/dead-letter-reports';
 import { intOption } from '../args';
 import { command, forEachId, type Context } from '../command';
 import { EXIT, usageError, type ExitCode } from '../exit-codes';
@@ -184,15 +190,6 @@ Exit: 0 all discarded, 2 bad arguments (or --yes missing without a terminal), 3 
   },
 });
 
-interface RebuildReport {
-  read: number;
-  restored: number;
-  present: number;
-  discarded: number;
-  expired: number;
-  unreadable: number;
-}
-
 export const deadLettersRebuild = command({
   name: 'dead-letters rebuild',
   summary: 'index the dead-letter topic into Redis again (after a Redis flush or move)',
@@ -217,23 +214,11 @@ Exit: 0, 3 API unreachable, 4 API error (a rebuild already running: 409).`,
   },
 });
 
-/** POST /v1/dead-letters/replay and /discard (docs/api.md). */
+/** The `filter` of POST /v1/dead-letters/replay and /discard (docs/api.md). */
 interface Filter {
   reason?: string;
   type?: string;
   tenant?: string;
-}
-interface ReplayReport {
-  matched: number;
-  replayed: number;
-  alreadyReplayed: number;
-  notReplayable: number;
-  failed: number;
-  tasks: { deadLetter: string; taskId: string }[];
-}
-interface DiscardReport {
-  matched: number;
-  discarded: number;
 }
 
 /** A bulk action may take a while on a large set: the API works through it in chunks. */
@@ -280,7 +265,7 @@ async function bulk(
   const path = `/v1/dead-letters/${action}`;
   const call = <T>(dryRun: boolean) =>
     ctx.client.call<T>('POST', path, { json: { filter, dryRun }, timeoutMs: BULK_TIMEOUT_MS });
-  const { matched } = await call<{ matched: number }>(true);
+  const { matched } = await call<BulkDryRunReport>(true);
   if (values['dry-run']) {
     if (ctx.out.json) ctx.out.document({ matched });
     else ctx.out.line(`${matched} dead letters match`);
@@ -297,14 +282,14 @@ async function bulk(
     }
   }
   if (action === 'discard') {
-    const report = await call<DiscardReport>(false);
+    const report = await call<BulkDiscardReport>(false);
     if (ctx.out.json) ctx.out.document(report);
     else ctx.out.line(`discarded ${report.discarded} of ${report.matched} matched`);
     if (report.discarded === report.matched) return EXIT.ok;
     ctx.out.note(`${report.matched - report.discarded} were being replayed: run the command again`);
     return EXIT.apiError;
   }
-  const report = await call<ReplayReport>(false);
+  const report = await call<BulkReplayReport>(false);
   if (ctx.out.json) ctx.out.document(report);
   else {
     ctx.out.line(

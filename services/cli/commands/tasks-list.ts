@@ -1,3 +1,4 @@
+import type { TaskEventData } from '../../shared/task-event-wire';
 import { intOption } from '../args';
 import { command, type Context } from '../command';
 import { watchEvents, type ServerSentEvent } from '../event-stream';
@@ -18,15 +19,6 @@ interface TaskSummary {
 interface TaskPage {
   items: TaskSummary[];
   nextCursor: string | null;
-}
-/** The `data:` of an `event: task` on GET /v1/events. */
-interface TaskEvent {
-  id: string;
-  type: string;
-  tenant: string;
-  status: string;
-  at: string;
-  key: string | null;
 }
 
 /** Filters both GET /v1/tasks and GET /v1/events take, as option → query parameter. */
@@ -206,7 +198,7 @@ function printEvent(ctx: Context, event: ServerSentEvent): void {
     ctx.out.line(event.data);
     return;
   }
-  const task = JSON.parse(event.data) as TaskEvent;
+  const task = JSON.parse(event.data) as TaskEventData;
   // Lines come one by one, so no table: the status is padded to the usual statuses' width.
   const status = task.status.padEnd(9);
   ctx.out.line([task.at, task.id, status, task.type, task.tenant, task.key ?? '-'].join('  '));

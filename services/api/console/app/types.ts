@@ -3,33 +3,24 @@
  * fields the console shows are typed; the JSON sections show whatever else a record carries.
  */
 
-export const TASK_STATUSES = [
-  'queued',
-  'scheduled',
-  'running',
-  'retrying',
-  'waiting-children',
-  'succeeded',
-  'failed',
-  'cancelled',
-] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
+import type {
+  BulkDiscardReport,
+  BulkDryRunReport,
+  BulkReplayReport,
+} from '../../../shared/dead-letter-reports';
+import type { JsonValue, TaskError, TaskStatus } from '../../../shared/task';
 
-export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'cancelled']);
-
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-export interface TaskError {
-  name: string;
-  message: string;
-}
+// From services/shared, bundled into the app by esbuild: only files that import nothing of Node
+// (no node: modules, no Node-only packages) may be imported here.
+export { TASK_STATUSES, TERMINAL_STATUSES } from '../../../shared/task';
+export type { TaskEventData } from '../../../shared/task-event-wire';
 
 /** One row of GET /v1/tasks. */
 export interface TaskSummary {
   id: string;
   type: string;
   tenant: string;
-  status: string;
+  status: TaskStatus;
   priority: string;
   attempts: number;
   createdAt: string;
@@ -56,15 +47,15 @@ export interface AttemptFailure {
 export interface TaskRecord extends TaskSummary {
   lane?: string;
   runAt?: string;
-  result: Json;
-  progress: Json;
+  result: JsonValue;
+  progress: JsonValue;
   history: AttemptFailure[];
   /** Absent when it was not kept (over 64 KiB). */
-  payload?: Json;
+  payload?: JsonValue;
   maxAttempts?: number;
   timeoutMs?: number | null;
   callbackUrl?: string | null;
-  callback?: Json;
+  callback?: JsonValue;
   replayOf?: string;
   batch?: string;
   children?: string;
@@ -128,7 +119,7 @@ export interface DeadLetter {
   id: string;
   reason: string;
   deadAt: string;
-  task: { id: string; type: string; tenant?: string; payload?: Json } | null;
+  task: { id: string; type: string; tenant?: string; payload?: JsonValue } | null;
   raw: string | null;
   error: TaskError;
   history: AttemptFailure[];
@@ -140,22 +131,8 @@ export interface DeadLetterPage {
   nextCursor: string | null;
 }
 
-/** POST /v1/dead-letters/replay and /discard. */
-export interface BulkResult {
-  matched: number;
-  replayed?: number;
-  discarded?: number;
-}
-
-/** `event: task` of GET /v1/events. */
-export interface TaskEvent {
-  id: string;
-  type: string;
-  tenant: string;
-  status: string;
-  at: string;
-  key: string | null;
-}
+/** POST /v1/dead-letters/replay or /discard, either verb, with `dryRun` or without: `matched` always. */
+export type BulkResult = BulkDryRunReport & Partial<BulkReplayReport & BulkDiscardReport>;
 
 /** `event: rates` of GET /v1/events (admin keys). */
 export interface RatesEvent {

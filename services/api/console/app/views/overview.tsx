@@ -23,11 +23,8 @@ const RATE_SERIES: ChartSeries[] = [
 const LAG_SERIES: ChartSeries[] = [{ label: 'total lag', color: '#b45309' }];
 const WINDOW_SECONDS = 300;
 const EMPTY: ChartData = [[], []];
-/**
- * Rates reach every admin stream whatever its filter; an id prefix no task has (ids are UUIDs)
- * keeps the task events off this stream, thousands a second in a burst, none of which it draws.
- */
-const RATES_ONLY = { id: '-' };
+/** Rates and keep-alives only: no task events, thousands a second in a burst, none of which it draws. */
+const RATES_ONLY = { tasks: 'none' };
 
 export function Overview() {
   const [stats, setStats] = useState<QueueStats | null>(null);

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiFailure, enc } from '../api';
 import { useEventStream } from '../hooks';
-import { TERMINAL_STATUSES, type TaskEvent, type TaskRecord, type TaskSummary } from '../types';
+import { TERMINAL_STATUSES, type TaskEventData, type TaskRecord, type TaskSummary } from '../types';
 import type { TaskFilters } from './task-filters';
 
 /**
@@ -33,7 +33,7 @@ export function useLiveTasks(
 ): LiveState {
   const [skipped, setSkipped] = useState(0);
   const [refused, setRefused] = useState<ApiFailure | null>(null);
-  const pending = useRef(new Map<string, TaskEvent>());
+  const pending = useRef(new Map<string, TaskEventData>());
   const shown = useRef(new Set<string>());
   shown.current = new Set(rows.map((r) => r.id));
 
@@ -54,7 +54,7 @@ export function useLiveTasks(
   useEventStream(params, {
     onEvent: (name, data) => {
       if (name !== 'task') return;
-      const event = JSON.parse(data) as TaskEvent;
+      const event = JSON.parse(data) as TaskEventData;
       // Only the newest transition of a task matters; the map keeps one per id.
       pending.current.set(event.id, event);
     },
@@ -69,8 +69,8 @@ export function useLiveTasks(
       if (pending.current.size === 0) return;
       const events = [...pending.current.values()];
       pending.current.clear();
-      const updates = new Map<string, TaskEvent>();
-      const unseen: TaskEvent[] = [];
+      const updates = new Map<string, TaskEventData>();
+      const unseen: TaskEventData[] = [];
       for (const event of events) {
         if (shown.current.has(event.id)) updates.set(event.id, event);
         else if (!filters.id || event.id.startsWith(filters.id)) unseen.push(event);
