@@ -32,8 +32,8 @@ export const INDEXED_STATUSES: readonly TaskStatus[] = [
  * - `totals`: `started`, a counter since the queue began, the rates' numerator beside the counts
  *   hash (whose statuses sum to every task created: finished ones count how many ever ended so).
  * - One message per script call on `task-events`: a line per change of status,
- *   `id \t status \t type \t tenant \t key \t atMs` (task-events.ts parses it). With no
- *   subscriber, PUBLISH costs Redis one lookup, and it is not written to the AOF.
+ *   `id \t status \t type \t tenant \t key \t atMs` (task-events.ts parses it), built and
+ *   published only while the channel has a subscriber (PUBSUB NUMSUB, once per call).
  *
  * Key names are built here from the queue's prefix, as RedisKeys builds them (taskIndex*,
  * totals, taskEvents): keep the two in step. `indexing` is the script call's first argument
@@ -42,7 +42,7 @@ export const INDEXED_STATUSES: readonly TaskStatus[] = [
 export const INDEX_LUA = `
 local indexing = false
 local indexed = { ${INDEXED_STATUSES.map((s) => `['${s}'] = true`).join(', ')} }
-local events, eventsPrefix, eventsAt = {}, nil, nil
+local events, eventsPrefix, eventsAt, listening = {}, nil, nil, nil
 -- A type or tenant index the call just created is named in idx:names (ZCARD is a read: cheaper
 -- than a SADD on every task, which Redis would also write to its AOF).
 local function index_new(prefix, index, created, id)
@@ -60,10 +60,16 @@ local function task_indexed(prefix, id, previous, status, created, typeName, ten
   end
   if indexed[status] then redis.call('ZADD', prefix .. 'idx:status:' .. status, created, id) end
   if status == 'running' then redis.call('HINCRBY', prefix .. 'totals', 'started', 1) end
-  if not eventsAt then
-    local t = redis.call('TIME')
-    eventsAt = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  -- Events only while someone listens (GET /v1/events subscribes while a stream is open):
+  -- with no stream open, the events cost Redis one lookup per call (bench "upkeep").
+  if listening == nil then
+    listening = redis.call('PUBSUB', 'NUMSUB', prefix .. 'task-events')[2] > 0
+    if listening then
+      local t = redis.call('TIME')
+      eventsAt = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    end
   end
+  if not listening then return end
   eventsPrefix = prefix
   events[#events + 1] = id .. '\\t' .. status .. '\\t' .. typeName .. '\\t' .. tenant .. '\\t' .. (key and string.gsub(key, '[\\t\\n]', ' ') or '') .. '\\t' .. eventsAt
 end
