@@ -183,7 +183,11 @@ export const taskSchema = {
     maxAttempts: { type: 'integer', minimum: 1 },
     timeoutMs: nullable({ type: 'integer' }),
     callbackUrl: nullable({ type: 'string' }),
-    replayOf: { type: 'string', description: 'The task this one re-runs (POST /v1/tasks/{id}/replay).' },
+    replayOf: {
+      type: 'string',
+      description:
+        "What this task re-runs: a task (POST /v1/tasks/{id}/replay) or a dead letter (its replays; a task's letter has the task's id).",
+    },
   },
 } as const;
 

@@ -58,8 +58,11 @@ export interface SubmitOptions {
   fieldPrefix?: (index: number) => string;
   /** The batch these tasks are children of: counted in before Kafka gets them, out if it never does. */
   batch?: BatchAdmission;
-  /** The task these re-run (POST /v1/tasks/:id/replay): their records name it. */
-  replayOf?: string;
+  /**
+   * What these re-run: a task (POST /v1/tasks/:id/replay) or, one per submission, dead letters;
+   * their records name it.
+   */
+  replayOf?: string | readonly string[];
 }
 
 /** How a batch takes children in (services/api/batches): before publishing, so none finishes uncounted. */
@@ -207,19 +210,24 @@ export class TaskSubmitter {
   }
 
   /** Writes the records of tasks Kafka holds, and describes them as the API answers. */
-  private async record(planned: Planned[], now: number, replayOf?: string): Promise<Accepted[]> {
+  private async record(
+    planned: Planned[],
+    now: number,
+    replayOf?: string | readonly string[],
+  ): Promise<Accepted[]> {
     const { store, logger } = this.deps;
     // Kafka holds the tasks now, so they will run whatever happens next. If these writes fail,
     // a worker's first status write creates the record; until then GET answers 404.
     const createdAt = new Date(now);
-    const records = planned.map(({ message, status }): Transition => ({
+    const replayed = (index: number) => (typeof replayOf === 'string' ? replayOf : replayOf?.[index]);
+    const records = planned.map(({ message, status }, index): Transition => ({
       ...identityOf(message),
       status,
       attempt: 0,
       at: createdAt,
       ...(status === 'scheduled' && { runAt: new Date(message.runAt!) }),
       spec: specOf(message),
-      ...(replayOf !== undefined && { replayOf }),
+      ...(replayed(index) !== undefined && { replayOf: replayed(index) }),
     }));
     await store
       .transitionMany(records)

@@ -100,6 +100,14 @@ describe('a bulk replay onto a real worker', () => {
     expect([...runs.entries()].sort(([a], [b]) => a - b)).toEqual([0, 1, 2, 3, 4, 5].map((n) => [n, 1]));
     const letters = await listed('type=mending');
     expect(letters.map((d) => d.replayedAs).sort()).toEqual([...taskIds].sort());
+    // Each new task's record names the letter it re-runs.
+    for (const letter of letters) {
+      const record = (await request(api.url, 'GET', `/v1/tasks/${letter.replayedAs}`)).body;
+      expect({ task: letter.replayedAs, replayOf: record.replayOf }).toEqual({
+        task: letter.replayedAs,
+        replayOf: letter.id,
+      });
+    }
     // The other type's letters were left alone.
     expect((await listed('type=fail')).map((d) => d.replayedAs)).toEqual([null, null]);
   }, 90_000);

@@ -133,6 +133,8 @@ export class DeadLetterReplayer {
           // The tenant's own spill allowance is known when it replays its own letters.
           spill: caller.tenant.name === tenant ? caller.tenant.spill : undefined,
           idSeeds: group.map(({ id }) => `replay:${id}`),
+          // The new records name the letter (a task's letter has the task's id).
+          replayOf: group.map(({ id }) => id),
         },
       );
       // The tasks are in Kafka now: they count as replayed whatever recording does.
