@@ -62,6 +62,12 @@ describe('API against real Kafka and Redis', () => {
       error: null,
       progress: null,
       history: [],
+      // What it was submitted with.
+      key: null,
+      payload: { hello: 'world' },
+      maxAttempts: 3,
+      timeoutMs: null,
+      callbackUrl: null,
     });
   });
 
