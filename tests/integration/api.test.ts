@@ -127,7 +127,7 @@ describe('API against real Kafka and Redis', () => {
   it('answers 405 with Allow for a known route asked with another method', async () => {
     const put = await request(url, 'PUT', '/v1/tasks', { json: { type: 'echo' } });
     expect(put.status).toBe(405);
-    expect(put.headers.get('allow')).toBe('POST');
+    expect(put.headers.get('allow')).toBe('GET, HEAD, POST');
     expect(put.body.error).toMatchObject({ code: 'method_not_allowed', details: [{ field: 'method' }] });
     const patch = await request(url, 'PATCH', '/v1/tasks/some-id');
     expect(patch.status).toBe(405);
