@@ -23,7 +23,7 @@ export class RatesSampler {
   private reading = false;
 
   constructor(
-    private readonly source: Pick<TaskStore, 'totals' | 'counts'>,
+    private readonly source: Pick<TaskStore, 'countsAndTotals'>,
     private readonly intervalMs: number,
     private readonly onReading: (reading: RatesReading) => void,
     private readonly logger: Logger,
@@ -49,7 +49,7 @@ export class RatesSampler {
     if (this.reading) return;
     this.reading = true;
     try {
-      const [totals, counts] = await Promise.all([this.source.totals(), this.source.counts()]);
+      const { counts, totals } = await this.source.countsAndTotals();
       const at = Date.now();
       const previous = this.previous;
       if (!this.timer) return;

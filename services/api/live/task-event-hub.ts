@@ -59,7 +59,7 @@ interface Client extends Listener {
 export interface TaskEventHubOptions {
   url: string;
   queue: string;
-  store: Pick<TaskStore, 'totals' | 'counts'>;
+  store: Pick<TaskStore, 'countsAndTotals'>;
   limits: LiveLimits;
   events: LiveEvents;
   logger: Logger;

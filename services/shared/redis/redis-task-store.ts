@@ -187,12 +187,12 @@ export class RedisTaskStore implements TaskStore {
     >;
   }
 
-  async totals(): Promise<TaskTotals> {
+  async countsAndTotals(): Promise<{ counts: Record<TaskStatus, number>; totals: TaskTotals }> {
     const [counts, started] = await Promise.all([
       this.counts(),
       this.redis.hget(this.keys.totals(), 'started'),
     ]);
-    return {
+    const totals = {
       // Each task is in exactly one status of the counts hash, and finished ones stay counted.
       submitted: Object.values(counts).reduce((sum, n) => sum + n, 0),
       started: Math.max(0, Number(started ?? 0)),
@@ -200,6 +200,7 @@ export class RedisTaskStore implements TaskStore {
       failed: counts.failed,
       cancelled: counts.cancelled,
     };
+    return { counts, totals };
   }
 
   async openTasks(tenant: string): Promise<number> {

@@ -134,8 +134,7 @@ export class TaskIndex {
    * of each from where the last pass stopped. Returns how many it removed.
    */
   async sweep(): Promise<number> {
-    const named = await this.redis.smembers(this.keys.taskIndexNames());
-    const indexes = this.indexNames(named);
+    const indexes = await this.indexes();
     let removed = 0;
     for (const index of indexes) {
       removed += await this.redis.sweepTaskIndex(
@@ -160,8 +159,7 @@ export class TaskIndex {
 
   /** Entries and bytes of every index: what the listing costs in Redis memory. */
   async memory(): Promise<{ indexes: number; entries: number; bytes: number }> {
-    const named = await this.redis.smembers(this.keys.taskIndexNames());
-    const indexes = this.indexNames(named);
+    const indexes = await this.indexes();
     let entries = 0;
     let bytes = 0;
     for (const index of indexes) {
@@ -178,7 +176,9 @@ export class TaskIndex {
     );
   }
 
-  private indexNames(named: string[]): string[] {
+  /** Every index of the queue: every task's, the indexed statuses', and the type and tenant ones. */
+  private async indexes(): Promise<string[]> {
+    const named = await this.redis.smembers(this.keys.taskIndexNames());
     const statuses = INDEXED_STATUSES.map((status) => this.keys.tasksByStatus(status));
     return [this.keys.tasksByCreation(), ...statuses, ...named];
   }

@@ -37,9 +37,10 @@ local function errorMatches(raw)
   return string.find(string.lower(hay), text, 1, true) ~= nil
 end
 
+local CHUNK = 200
 local out, scanned, matched, lastId, lastScore, done = {0, '', '', 0}, 0, 0, '', '', 0
 while matched < limit and scanned < budget do
-  local chunk = redis.call('ZREVRANGE', idx, pos, pos + 199, 'WITHSCORES')
+  local chunk = redis.call('ZREVRANGE', idx, pos, pos + CHUNK - 1, 'WITHSCORES')
   if #chunk == 0 then done = 1 break end
   for i = 1, #chunk, 2 do
     local id, score = chunk[i], chunk[i + 1]
@@ -65,8 +66,9 @@ while matched < limit and scanned < budget do
     if matched >= limit or scanned >= budget then break end
   end
   if done == 1 or matched >= limit or scanned >= budget then break end
-  if #chunk < 400 then done = 1 break end
-  pos = pos + 200
+  -- A short chunk (WITHSCORES: two elements an entry) was the index's end.
+  if #chunk < 2 * CHUNK then done = 1 break end
+  pos = pos + CHUNK
 end
 out[1], out[2], out[3], out[4] = done, lastId, lastScore, scanned
 return out

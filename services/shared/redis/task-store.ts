@@ -127,8 +127,11 @@ export interface TaskStore {
   recordCallback(id: string, outcome: JsonValue): Promise<void>;
   /** Tasks in each status now (finished statuses: how many ever ended so). */
   counts(): Promise<Record<TaskStatus, number>>;
-  /** Counters since the queue began: rates are the differences of two readings. */
-  totals(): Promise<TaskTotals>;
+  /**
+   * The counts and, read with them, the counters since the queue began (submitted is the counts'
+   * sum): rates are the differences of two readings.
+   */
+  countsAndTotals(): Promise<{ counts: Record<TaskStatus, number>; totals: TaskTotals }>;
   /**
    * A tenant's unfinished tasks (queued, scheduled, running, retrying), kept by the transitions
    * themselves. A record that expires unfinished (after TASK_TTL_SECONDS) stays counted.
