@@ -141,3 +141,15 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     });
   };
 }
+
+/** `?limit=N` of a paged listing: 1 to `max`, `fallback` when absent; 422 naming `limit` otherwise. */
+export function pageLimit(raw: unknown, max: number, fallback = 50): number {
+  if (raw === undefined) return fallback;
+  const limit = typeof raw === 'string' && /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
+  if (!(limit >= 1 && limit <= max)) {
+    throw new ApiError(422, 'validation_failed', 'the limit parameter is not valid', [
+      { field: 'limit', message: `an integer from 1 to ${max}` },
+    ]);
+  }
+  return limit;
+}

@@ -4,6 +4,7 @@ import type { TaskEvent } from '../shared/redis/task-events';
 import type { TaskFilter } from '../shared/redis/task-index';
 import { TASK_STATUSES, type TaskStatus } from '../shared/task';
 import { TASK_LIMITS } from '../shared/task-limits';
+import { pageLimit } from './http';
 import { invalid } from './validation';
 
 /** The query parameters GET /v1/tasks takes; GET /v1/events takes those of TaskFilter it can match. */
@@ -96,15 +97,7 @@ export function parseTaskFilter(
 
 /** `?limit=N`: 1 to MAX_PAGE, default DEFAULT_PAGE. */
 export function parsePageLimit(req: Request): number {
-  const raw = req.query.limit;
-  if (raw === undefined) return DEFAULT_PAGE;
-  const limit = typeof raw === 'string' && /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
-  if (!(limit >= 1 && limit <= MAX_PAGE)) {
-    throw new ApiError(422, 'validation_failed', 'the limit parameter is not valid', [
-      { field: 'limit', message: `an integer from 1 to ${MAX_PAGE}` },
-    ]);
-  }
-  return limit;
+  return pageLimit(req.query.limit, MAX_PAGE, DEFAULT_PAGE);
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   type DeadLetterStore,
 } from '../../shared/redis/dead-letter-store';
 import { requireScope } from '../auth';
+import { pageLimit } from '../http';
 import type { DeadLetterRebuild } from '../dead-letter-rebuild';
 import { callerScope, DeadLetterBulk } from '../dead-letters/bulk';
 import { DeadLetterReplayer } from '../dead-letters/replayer';
@@ -47,7 +48,7 @@ export function deadLettersRouter({
   });
 
   router.get('/v1/dead-letters', requireScope('dead-letters:read'), async (req, res) => {
-    const limit = parseLimit(req.query.limit);
+    const limit = pageLimit(req.query.limit, LIMITS.deadLetterPage);
     const cursor = req.query.cursor;
     if (cursor !== undefined && (typeof cursor !== 'string' || cursor === '')) throw badCursor();
     const filter = parseListFilter(req.query);
@@ -130,18 +131,6 @@ export function deadLettersRouter({
   );
 
   return router;
-}
-
-/** `?limit=N`: 1 to LIMITS.deadLetterPage, default 50. */
-function parseLimit(raw: unknown): number {
-  if (raw === undefined) return 50;
-  const limit = typeof raw === 'string' && /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
-  if (!(limit >= 1 && limit <= LIMITS.deadLetterPage)) {
-    throw new ApiError(422, 'validation_failed', 'the limit parameter is not valid', [
-      { field: 'limit', message: `an integer from 1 to ${LIMITS.deadLetterPage}` },
-    ]);
-  }
-  return limit;
 }
 
 function deadLetterNotFound(id: string): ApiError {
