@@ -220,13 +220,13 @@ export class TaskSubmitter {
     // a worker's first status write creates the record; until then GET answers 404.
     const createdAt = new Date(now);
     const replayed = (index: number) => (typeof replayOf === 'string' ? replayOf : replayOf?.[index]);
-    const records = planned.map(({ message, status }, index): Transition => ({
+    const records = planned.map(({ message, outgoing, status }, index): Transition => ({
       ...identityOf(message),
       status,
       attempt: 0,
       at: createdAt,
       ...(status === 'scheduled' && { runAt: new Date(message.runAt!) }),
-      spec: specOf(message),
+      spec: specOf(message, outgoing.value.length),
       ...(replayed(index) !== undefined && { replayOf: replayed(index) }),
     }));
     await store
@@ -244,9 +244,13 @@ export class TaskSubmitter {
   }
 }
 
-/** What a record keeps of its submission; a payload past MAX_KEPT_PAYLOAD_BYTES only by its size. */
-function specOf(message: TaskMessage): TaskSpec {
-  const payloadBytes = Buffer.byteLength(JSON.stringify(message.payload ?? null));
+/**
+ * What a record keeps of its submission; a payload past MAX_KEPT_PAYLOAD_BYTES only by its size.
+ * The encoded message holds the payload, so one within the bound needs no second serialisation.
+ */
+function specOf(message: TaskMessage, messageBytes: number): TaskSpec {
+  const payloadBytes =
+    messageBytes <= MAX_KEPT_PAYLOAD_BYTES ? 0 : Buffer.byteLength(JSON.stringify(message.payload ?? null));
   return {
     ...(payloadBytes <= MAX_KEPT_PAYLOAD_BYTES ? { payload: message.payload ?? null } : { payloadBytes }),
     maxAttempts: message.maxAttempts,
